@@ -1,0 +1,92 @@
+"""Every task a person or a workflow runs. `nox` runs the default sessions, exactly as CI does.
+
+Dependencies come from pyproject.toml (the project and its dependency groups) and are pinned
+by requirements/constraints.txt, regenerated with `nox -s lock`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "typecheck", "tests", "validate"]
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+CONSTRAINTS = ("-c", "requirements/constraints.txt")
+WORKFLOWS = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+SCHEMAS = sorted(str(p) for p in (ROOT / "policies" / "schemas").glob("*.json"))
+QUIET_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "DO_NOT_TRACK": "1",
+}
+
+
+def install(session: nox.Session, *groups: str, project: bool = True) -> None:
+    """Install the project (editable) and the named dependency groups, pinned."""
+    requirements = [r for g in groups for r in nox.project.dependency_groups(PYPROJECT, g)]
+    args = [*CONSTRAINTS, *requirements]
+    if project:
+        args += ["-e", "."]
+    session.install(*args)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff (lint and format check), zizmor and the workflow and schema checks."""
+    install(session, "lint", project=False)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("zizmor", "--offline", "--min-severity", "low", ".github")
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS)
+    session.run("check-jsonschema", "--check-metaschema", *SCHEMAS)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Strict mypy on src/."""
+    install(session, "typecheck")
+    session.run("mypy")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (unit, integration and e2e tiers). Extra arguments go to pytest."""
+    install(session, "test")
+    session.run("pytest", *session.posargs, env=QUIET_ENV)
+
+
+@nox.session
+def validate(session: nox.Session) -> None:
+    """`mlops validate` on this repository."""
+    install(session)
+    session.run("mlops", "validate")
+
+
+@nox.session(default=False)
+def demo(session: nox.Session) -> None:
+    """The end-to-end demo on embedded defaults, in a scratch copy of this repository."""
+    install(session)
+    session.run("python", "-m", "mlops.demo", *session.posargs, env=QUIET_ENV)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: measured against their targets, printed as ratios (never pass/fail tests)."""
+    install(session)
+    session.run("python", "bench/cli_speed.py", *session.posargs)
+
+
+@nox.session(default=False, venv_backend="none")
+def lock(session: nox.Session) -> None:
+    """Re-pin every dependency into requirements/constraints.txt."""
+    session.run(
+        "uv", "pip", "compile", "pyproject.toml", "--quiet", "--no-header",
+        "--group", "test", "--group", "lint", "--group", "typecheck",
+        "--python-version", "3.11", "-o", "requirements/constraints.txt",
+        external=True,
+    )  # fmt: skip

@@ -1,0 +1,109 @@
+"""The `mlops` command line: a click group whose commands load lazily, and one error funnel.
+
+Every MlopsError becomes one red line (plus a hint) and its exit code; anything unexpected
+exits 2 with a pointer to `--traceback`. Command modules are imported only when their command
+runs, so `mlops --help` stays fast and never imports MLflow, BentoML or DVC.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlops import __version__
+from mlops.errors import MlopsError
+
+# name -> (module under mlops.commands, one-line help shown by `mlops --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "Check manifests, registry and policies against schemas and rules."),
+    "plan": ("plan", "Show which models a change touches (a matrix for CI)."),
+    "new": ("new", "Create a model folder from the template."),
+    "list": ("listing", "List the models with owners, language and stages."),
+    "show": ("show", "Show one model's manifest summary and registry entry."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"mlops.commands.{COMMANDS[cmd_name][0]}")
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlops")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The model repository (default: found from the current folder upwards).",
+)
+@click.option("--traceback", is_flag=True, help="Show the full traceback of unexpected errors.")
+@click.pass_context
+def group(ctx: click.Context, repo: Path | None, traceback: bool) -> None:
+    """Run the whole machine-learning model lifecycle from this Git repository."""
+    ctx.obj = {"repo": repo, "traceback": traceback}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (never raises)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    show_traceback = "--traceback" in args
+    try:
+        group.main(args=args, prog_name="mlops", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except MlopsError as exc:
+        _error_line(exc.message, exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # the funnel: anything else is a bug, reported in one line
+        if show_traceback:
+            traceback.print_exc()
+        _error_line(
+            f"unexpected {type(exc).__name__}: {exc}",
+            None if show_traceback else "re-run with `mlops --traceback ...` for details",
+        )
+        return 2
+    return 0
+
+
+def _error_line(message: str, hint: str | None) -> None:
+    from mlops.adapters import gha
+
+    click.secho(f"error: {message}", fg="red", err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+    if gha.in_actions():
+        click.echo(f"::error title=mlops::{gha._escape_data(message)}")
+
+
+def run(*_: Any) -> None:
+    """Console-script entry point."""
+    sys.exit(main())

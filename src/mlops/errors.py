@@ -1,0 +1,44 @@
+"""The MlopsError hierarchy: every failure a user can cause or fix is one of these.
+
+The CLI turns an MlopsError into one clear line and its exit code; anything else is a bug
+and exits 2 with a hint to re-run with ``--traceback``.
+"""
+
+from __future__ import annotations
+
+
+class MlopsError(Exception):
+    """A failure the user can understand and act on."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(MlopsError):
+    """The command was called wrongly (bad argument, unknown path)."""
+
+    exit_code = 2
+
+
+class RepositoryError(MlopsError):
+    """The repository is not where or what we expected."""
+
+
+class InvalidInput(MlopsError):
+    """Input files are invalid; the diagnostics were already reported."""
+
+
+class GitError(MlopsError):
+    """A git command failed."""
+
+
+class ModelExists(MlopsError):
+    """A model of that name already exists."""
+
+
+class UnknownModel(MlopsError):
+    """No model of that name exists."""

@@ -1,0 +1,85 @@
+"""The command line's contract: help, version, exit codes and the one error funnel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mlops
+
+
+def test_help_lists_every_command(cli) -> None:
+    """`mlops --help` lists the commands with a line each and exits 0."""
+    result = cli("--help")
+    assert result.code == 0
+    for name in ("validate", "plan", "new", "list", "show"):
+        assert f"  {name} " in result.out
+
+
+def test_version(cli) -> None:
+    """--version prints the package version."""
+    result = cli("--version")
+    assert result.code == 0 and result.out.strip() == f"mlops, version {mlops.__version__}"
+
+
+def test_unknown_command_is_a_usage_error(cli) -> None:
+    """Click's usage errors exit 2."""
+    result = cli("frobnicate")
+    assert result.code == 2 and "No such command 'frobnicate'" in result.err
+
+
+def test_outside_a_repository(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no registry.yaml or models/ above, the error says how to point at one."""
+    monkeypatch.chdir(tmp_path)
+    result = cli("validate")
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        f"error: no model repository found at or above {tmp_path.resolve()}",
+        "hint: run inside a repository with registry.yaml and models/, or pass --repo PATH",
+    ]
+
+
+def test_unexpected_errors_exit_2_with_a_hint(
+    cli, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug becomes one line plus a --traceback hint; --traceback shows the stack."""
+
+    def boom(root: Path) -> None:
+        raise ValueError("kaboom")
+
+    monkeypatch.setattr("mlops.commands.validate.check_repository", boom)
+    result = cli("--repo", repo, "validate")
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        "error: unexpected ValueError: kaboom",
+        "hint: re-run with `mlops --traceback ...` for details",
+    ]
+    detailed = cli("--traceback", "--repo", repo, "validate")
+    assert detailed.code == 2
+    assert "Traceback (most recent call last)" in detailed.err
+    assert "hint:" not in detailed.err
+
+
+def test_errors_become_annotations_in_actions(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under GitHub Actions the error line is also an ::error annotation."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.chdir(tmp_path)
+    result = cli("list")
+    assert result.code == 1
+    assert result.out.startswith("::error title=mlops::no model repository found")
+
+
+def test_the_console_script_runs(repo: Path) -> None:
+    """`python -m mlops` (the console script's entry) validates the example repository."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops", "--repo", str(repo), "validate", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"valid": true' in done.stdout
