@@ -1,0 +1,57 @@
+"""GitHub Actions: annotations, outputs and the job summary.
+
+Annotation commands are formatted here rather than through actions-toolkit, whose `error()`
+emits empty properties (`endLine=,col=`) and does not escape property values.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from mlops.core.diagnostics import Diagnostic
+
+
+def in_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(diagnostic: Diagnostic, *, title: str) -> str:
+    """The `::error file=...::message` workflow command for one diagnostic."""
+    props = {"file": diagnostic.file, "title": title}
+    if diagnostic.position is not None:
+        props["line"] = str(diagnostic.position.line)
+        props["col"] = str(diagnostic.position.column)
+    rendered = ",".join(f"{k}={_escape_property(v)}" for k, v in props.items())
+    message = f"{diagnostic.json_path}: {diagnostic.message}"
+    return f"::{diagnostic.severity} {rendered}::{_escape_data(message)}"
+
+
+def annotate(diagnostic: Diagnostic, *, title: str) -> None:
+    sys.stdout.write(annotation(diagnostic, title=title) + "\n")
+
+
+def set_output(name: str, value: str) -> None:
+    """Write a step output (multi-line safe) to $GITHUB_OUTPUT."""
+    from actions_toolkit import core
+
+    if not os.environ.get("GITHUB_OUTPUT"):
+        raise RuntimeError("GITHUB_OUTPUT is not set: not running in a GitHub Actions step")
+    core.set_output(name, value)
+
+
+def append_summary(markdown: str) -> None:
+    """Append Markdown to the job summary ($GITHUB_STEP_SUMMARY), when there is one."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with Path(target).open("a", encoding="utf-8") as fh:
+            fh.write(markdown.rstrip("\n") + "\n")

@@ -1,0 +1,192 @@
+"""`mlops validate`: every manifest, the registry and the policies, against schemas and rules."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_all_start_methods, get_context
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlops.adapters import gha
+from mlops.adapters.repository import find_root, model_folders
+from mlops.adapters.schemas import SchemaSet, load_schemas
+from mlops.adapters.yaml_files import load_yaml_file
+from mlops.core import layout
+from mlops.core.diagnostics import Diagnostic, has_errors, sorted_diagnostics
+from mlops.core.document import Document
+from mlops.core.rules import manifest_rules, promotion_rules, registry_rules
+from mlops.errors import InvalidInput, UsageError
+from mlops.output import print_json
+
+
+@dataclass
+class RepositoryCheck:
+    """What was checked, what was found, and the documents that could be read."""
+
+    root: Path
+    files: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    manifests: dict[str, Document] = field(default_factory=dict)
+    registry: Document | None = None
+    promotion: Document | None = None
+    platform: Document | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def check_repository(root: Path) -> RepositoryCheck:
+    """Load and check the whole repository, collecting every problem."""
+    check = RepositoryCheck(root)
+    schemas = load_schemas(root)
+    check.files.extend(schemas.files)
+    check.diagnostics.extend(schemas.diagnostics)
+    models = model_folders(root)
+    for model, document, problems in check_manifests(root, models, schemas):
+        check.files.append(layout.manifest_path(model))
+        check.diagnostics.extend(problems)
+        if document is not None:
+            check.manifests[model] = document
+    known = set(models)
+    check.registry = _load(check, schemas, "registry", layout.REGISTRY)
+    if check.registry is not None:
+        check.diagnostics.extend(registry_rules(check.registry, known))
+    check.promotion = _load(check, schemas, "promotion", layout.PROMOTION_POLICY)
+    if check.promotion is not None:
+        check.diagnostics.extend(promotion_rules(check.promotion, known))
+    check.platform = _load(check, schemas, "platform", layout.PLATFORM_POLICY)
+    check.diagnostics = sorted_diagnostics(check.diagnostics)
+    return check
+
+
+ManifestResult = tuple[str, Document | None, list[Diagnostic]]
+
+
+def check_manifest(
+    root: Path, model: str, schemas: SchemaSet, folder: Path | None = None
+) -> ManifestResult:
+    """One model's manifest: parsed, against the schema, and through the manifest rules.
+
+    `folder` overrides where the model's files are (a folder being prepared for `models/`).
+    """
+    display = layout.manifest_path(model)
+    folder = folder or root / layout.model_dir(model)
+    if not (folder / layout.MANIFEST).exists():
+        return model, None, [_missing_manifest(model)]
+    loaded = load_yaml_file(folder / layout.MANIFEST, display)
+    problems = list(loaded.diagnostics)
+    document = loaded.document
+    if document is None:
+        return model, None, problems
+    compiled = schemas.schemas.get("model")
+    if compiled is not None:
+        problems += compiled.diagnostics(document)
+    problems += manifest_rules(model, document, _file_in(folder))
+    # Positions served their purpose in the diagnostics; keep results small to pass around.
+    return model, Document(document.file, document.data), problems
+
+
+# Parallel checking pays for its process start-up only on larger repositories.
+PARALLEL_FROM = 64
+_SHARED: dict[str, Any] = {}
+
+
+def check_manifests(root: Path, models: list[str], schemas: SchemaSet) -> list[ManifestResult]:
+    """Every manifest, split over the machine's cores when there are many (fork only)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(models) < PARALLEL_FROM or workers < 2 or "fork" not in get_all_start_methods():
+        return [check_manifest(root, model, schemas) for model in models]
+    _SHARED.update(root=root, schemas=schemas)  # inherited by the forked workers
+    chunks = [models[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        results = [r for chunk in pool.map(_check_chunk, chunks) for r in chunk]
+    _SHARED.clear()
+    return sorted(results, key=lambda r: r[0])
+
+
+def _check_chunk(models: list[str]) -> list[ManifestResult]:
+    return [check_manifest(_SHARED["root"], model, _SHARED["schemas"]) for model in models]
+
+
+def _file_in(folder: Path) -> Callable[[str], bool]:
+    return lambda relative_path: (folder / relative_path).is_file()
+
+
+def _missing_manifest(model: str) -> Diagnostic:
+    return Diagnostic(
+        layout.manifest_path(model),
+        (),
+        f"file not found: every folder under {layout.MODELS_DIR}/ is a model and needs a "
+        f"{layout.MANIFEST} (create one with `mlops new {model}`, or remove the folder)",
+    )
+
+
+def _load(check: RepositoryCheck, schemas: SchemaSet, kind: str, display: str) -> Document | None:
+    check.files.append(display)
+    loaded = load_yaml_file(check.root / display, display)
+    check.diagnostics.extend(loaded.diagnostics)
+    doc = loaded.document
+    if doc is None:
+        return None
+    compiled = schemas.schemas.get(kind)
+    if compiled is not None:
+        check.diagnostics.extend(compiled.diagnostics(doc))
+    return doc
+
+
+def _in_scope(file: str, scopes: list[str]) -> bool:
+    return any(s in ("", ".") or file == s or file.startswith(s.rstrip("/") + "/") for s in scopes)
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def command(obj: dict[str, Path | None], paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check manifests, registry.yaml and policies against their schemas and rules.
+
+    Reports every problem as `file:line:col: $.json.path: message`. PATHS limit the report to
+    those files or folders (default: the whole repository). Exit 0 valid, 1 invalid.
+    """
+    root = find_root(obj.get("repo"))
+    scopes = []
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such file or folder: {path}")
+        resolved = path.resolve()
+        if not resolved.is_relative_to(root):
+            raise UsageError(f"{path} is outside the repository at {root}")
+        scopes.append(resolved.relative_to(root).as_posix())
+    check = check_repository(root)
+    files = [f for f in check.files if not scopes or _in_scope(f, scopes)]
+    found = [d for d in check.diagnostics if not scopes or _in_scope(d.file, scopes)]
+    errors = sum(d.severity == "error" for d in found)
+    warnings = len(found) - errors
+    if gha.in_actions():
+        for diagnostic in found:
+            gha.annotate(diagnostic, title="mlops validate")
+    if as_json:
+        print_json(
+            {
+                "valid": errors == 0,
+                "errors": errors,
+                "warnings": warnings,
+                "files": files,
+                "diagnostics": [d.to_dict() for d in found],
+            }
+        )
+    else:
+        for diagnostic in found:
+            click.echo(diagnostic.render())
+    if errors:
+        bad_files = len({d.file for d in found if d.severity == "error"})
+        raise InvalidInput(f"{errors} error(s) in {bad_files} of {len(files)} file(s)")
+    if not as_json:
+        warned = f", {warnings} warning(s)" if warnings else ""
+        click.secho(f"✓ {len(files)} file(s) valid{warned}", fg="green", err=True)
