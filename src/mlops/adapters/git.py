@@ -1,0 +1,78 @@
+"""Git, through the `git` program: the one place that runs it."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlops.errors import GitError
+
+
+def run_git(root: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args],
+            input=input_bytes,
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed or not on PATH") from exc
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {detail[-1] if detail else 'no message'}")
+    return done.stdout
+
+
+def resolve(root: Path, ref: str) -> str:
+    """The commit a ref names, or a GitError saying the ref is unknown."""
+    try:
+        return (
+            run_git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+        )
+    except GitError:
+        raise GitError(
+            f"unknown git revision {ref!r}",
+            hint="fetch it first (e.g. `git fetch origin main`) or pass a branch, tag or commit",
+        ) from None
+
+
+def merge_base(root: Path, base: str, head: str) -> str:
+    return run_git(root, "merge-base", base, head).decode().strip()
+
+
+def changed_files(root: Path, base: str, head: str) -> list[str]:
+    """Paths that differ between two commits, both sides of renames included."""
+    out = run_git(root, "diff", "--name-only", "--no-renames", "-z", base, head, "--")
+    return sorted({p for p in out.decode("utf-8", "surrogateescape").split("\0") if p})
+
+
+def subfolders(root: Path, rev: str, folder: str) -> list[str]:
+    """Names of the folders directly inside `folder` at `rev`."""
+    try:
+        out = run_git(root, "ls-tree", "-d", "--name-only", "-z", f"{rev}:{folder}")
+    except GitError:
+        return []  # the folder does not exist at that revision
+    return sorted(p for p in out.decode("utf-8", "surrogateescape").split("\0") if p)
+
+
+def read_files(root: Path, rev: str, paths: Sequence[str]) -> dict[str, bytes | None]:
+    """The contents of many files at `rev` in one `git cat-file` call; None when missing."""
+    if not paths:
+        return {}
+    request = "".join(f"{rev}:{p}\n" for p in paths).encode("utf-8", "surrogateescape")
+    out = run_git(root, "cat-file", "--batch", input_bytes=request)
+    result: dict[str, bytes | None] = {}
+    pos = 0
+    for path in paths:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if header[-1] == b"missing" or len(header) < 3:
+            result[path] = None
+            continue
+        size = int(header[2])
+        result[path] = out[pos : pos + size] if header[1] == b"blob" else None
+        pos += size + 1
+    return result
