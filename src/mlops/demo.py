@@ -1,0 +1,117 @@
+"""The end-to-end demo (`nox -s demo`): the platform's flow on a scratch copy of this repository.
+
+It never touches the checkout it starts from: the platform files are copied into a temporary
+git repository, where every step runs the real `mlops` command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from mlops.adapters.repository import find_root
+from mlops.output import console
+
+COPIED = ("policies", "models", "registry.yaml", ".github")
+IGNORED = shutil.ignore_patterns("data", "model", "metrics.json", "evaluation.json", "__pycache__")
+
+
+def _step(title: str) -> None:
+    console().rule(f"[bold]{title}")
+
+
+def _run(workdir: Path, *args: str, check: bool = True) -> int:
+    shown = " ".join(args)
+    console().print(f"[dim]$[/] [cyan]{shown}[/]")
+    command = [sys.executable, "-m", "mlops", *args[1:]] if args[0] == "mlops" else list(args)
+    done = subprocess.run(command, cwd=workdir, check=False)
+    if check and done.returncode != 0:
+        raise SystemExit(f"demo step failed ({done.returncode}): {shown}")
+    return done.returncode
+
+
+def _git(workdir: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=workdir, check=True, capture_output=True)
+
+
+def prepare(source: Path, workdir: Path) -> None:
+    for name in COPIED:
+        path = source / name
+        if path.is_dir():
+            shutil.copytree(path, workdir / name, ignore=IGNORED)
+        elif path.is_file():
+            shutil.copy2(path, workdir / name)
+    _git(workdir, "init", "-q", "-b", "main")
+    _git(workdir, "add", "-A")
+    _git(workdir, "commit", "-q", "-m", "Platform baseline")
+
+
+def run_demo(workdir: Path) -> None:
+    _step("1. The models in this repository")
+    _run(workdir, "mlops", "list")
+    _run(workdir, "mlops", "validate")
+
+    _step("2. A team creates a model from the template")
+    _run(workdir, "git", "checkout", "-q", "-b", "add-churn-model")
+    _run(
+        workdir, "mlops", "new", "churn-propensity", "--language", "python",
+        "--task", "classification", "--owner", "@acme/marketing-analytics",
+    )  # fmt: skip
+    _run(workdir, "mlops", "validate", "models/churn-propensity")
+    _run(workdir, "mlops", "show", "churn-propensity")
+
+    _step("3. It also retunes an existing model, and opens a pull request")
+    params = workdir / "models" / "fuel-efficiency" / "params.yaml"
+    params.parent.mkdir(parents=True, exist_ok=True)
+    with params.open("a", encoding="utf-8") as fh:
+        fh.write("# retuned in the demo pull request\n")
+    _git(workdir, "add", "-A")
+    _git(workdir, "commit", "-q", "-m", "Add churn-propensity; retune fuel-efficiency")
+    _run(workdir, "mlops", "plan", "--base", "main")
+
+    _step("4. A broken manifest is caught with file, line and what was expected")
+    manifest = workdir / "models" / "churn-propensity" / "model.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("language: python", "language: pyhton"), encoding="utf-8")
+    _run(workdir, "mlops", "validate", check=False)
+    manifest.write_text(text, encoding="utf-8")
+
+    _step("5. A policy change touches every model")
+    _run(workdir, "git", "checkout", "-q", "main")
+    with (workdir / "policies" / "promotion.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("# tightened in the demo\n")
+    _git(workdir, "checkout", "-q", "-b", "tighten-policy")
+    _git(workdir, "commit", "-q", "-am", "Tighten the promotion policy")
+    _run(workdir, "mlops", "plan", "--base", "main", "--json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--source", type=Path, default=None, help="repository to copy")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch repository")
+    args = parser.parse_args(argv)
+    source = find_root(args.source)
+    os.environ.setdefault("GIT_AUTHOR_NAME", "Demo")
+    os.environ.setdefault("GIT_AUTHOR_EMAIL", "demo@localhost")
+    os.environ.setdefault("GIT_COMMITTER_NAME", "Demo")
+    os.environ.setdefault("GIT_COMMITTER_EMAIL", "demo@localhost")
+    workdir = Path(tempfile.mkdtemp(prefix="mlops-demo-"))
+    try:
+        prepare(source, workdir)
+        run_demo(workdir)
+    finally:
+        if args.keep:
+            console().print(f"Scratch repository kept at {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    console().print("[green]✓[/] demo finished")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
