@@ -8,6 +8,8 @@ Limits on size, nesting and alias expansion keep hostile files from exhausting t
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -52,6 +54,7 @@ _PLAIN_TAGS = {
     "tag:yaml.org,2002:null",
 }
 _KINDS = {bool: "a boolean", int: "an integer", float: "a number", type(None): "null"}
+_DISCARDED = "\x00discarded"
 
 
 @dataclass
@@ -60,6 +63,7 @@ class LoadResult:
 
     document: Document | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    refused: set[JsonPath] = field(default_factory=set)  # values replaced after a diagnostic
 
 
 class _Stop(Exception):
@@ -74,6 +78,7 @@ class _Frame:
     start_count: int
     key: str | None = None
     key_line: int = 0
+    key_column: int = 0
     discard: bool = False
     merge: bool = False
     merges: list[dict[str, Any]] = field(default_factory=list)
@@ -84,8 +89,12 @@ def _position(mark: Any) -> Position:
     return Position(mark.line + 1, mark.column + 1)
 
 
-def load_yaml_file(path: Path, display: str) -> LoadResult:
-    """Read and parse `path`; `display` is the name used in diagnostics (repository-relative)."""
+def load_yaml_file(path: Path, display: str, *, positions: bool = True) -> LoadResult:
+    """Read and parse `path`; `display` is the name used in diagnostics (repository-relative).
+
+    `positions=False` skips recording where each value stands: faster, for callers that parse
+    again with positions only when there is something to report.
+    """
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
@@ -97,10 +106,10 @@ def load_yaml_file(path: Path, display: str) -> LoadResult:
         return _fail(display, "expected a YAML file, found a directory")
     except OSError as exc:
         return _fail(display, f"cannot read file: {exc.strerror or exc}")
-    return parse_yaml_bytes(raw, display)
+    return parse_yaml_bytes(raw, display, positions=positions)
 
 
-def parse_yaml_bytes(raw: bytes, display: str) -> LoadResult:
+def parse_yaml_bytes(raw: bytes, display: str, *, positions: bool = True) -> LoadResult:
     """Decode UTF-8 (BOM allowed) and parse; binary or mis-encoded input is a diagnostic."""
     if len(raw) > MAX_BYTES:
         return _fail(display, f"file is {len(raw)} bytes; the limit is {MAX_BYTES} bytes")
@@ -111,12 +120,12 @@ def parse_yaml_bytes(raw: bytes, display: str) -> LoadResult:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return _fail(display, "not valid UTF-8 text: expected a UTF-8 YAML file", raw, exc.start)
-    return parse_yaml_text(text, display)
+    return parse_yaml_text(text, display, positions=positions)
 
 
-def parse_yaml_text(text: str, display: str) -> LoadResult:
-    """Parse one YAML document into plain data with positions."""
-    builder = _Builder(display)
+def parse_yaml_text(text: str, display: str, *, positions: bool = True) -> LoadResult:
+    """Parse one YAML document into plain data, with positions unless told otherwise."""
+    builder = _Builder(display) if positions else _DataOnlyBuilder(display)
     loader = _Loader(text)
     dispatch = builder.dispatch
     try:
@@ -141,7 +150,8 @@ def parse_yaml_text(text: str, display: str) -> LoadResult:
         return LoadResult(None, builder.diagnostics)
     except yaml.reader.ReaderError as exc:
         pos = _offset_position(text, exc.position)
-        message = f"invalid YAML: character {exc.character!r} is not allowed in YAML text"
+        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        message = f"invalid YAML: character {character!r} is not allowed in YAML text"
         builder.diagnostics.append(Diagnostic(display, (), message, pos))
         return LoadResult(None, builder.diagnostics)
     except yaml.YAMLError as exc:
@@ -155,14 +165,16 @@ def parse_yaml_text(text: str, display: str) -> LoadResult:
         )
         return LoadResult(None, builder.diagnostics)
     document = Document(display, builder.root, builder.positions, builder.key_positions)
-    return LoadResult(document, builder.diagnostics)
+    return LoadResult(document, builder.diagnostics, builder.refused)
 
 
 def _fail(display: str, message: str, raw: bytes | None = None, offset: int = 0) -> LoadResult:
     position = None
     if raw is not None:
-        line = raw.count(b"\n", 0, offset) + 1
-        position = Position(line, offset - (raw.rfind(b"\n", 0, offset) + 1) + 1)
+        start = raw.rfind(b"\n", 0, offset) + 1
+        prefix = raw[start:offset].removeprefix(b"\xef\xbb\xbf" if start == 0 else b"")
+        column = len(prefix.decode("utf-8", "replace")) + 1  # characters, not bytes
+        position = Position(raw.count(b"\n", 0, offset) + 1, column)
     return LoadResult(None, [Diagnostic(display, (), message, position)])
 
 
@@ -207,6 +219,7 @@ class _Builder:
     def __init__(self, display: str) -> None:
         self.display = display
         self.diagnostics: list[Diagnostic] = []
+        self.refused: set[JsonPath] = set()
         self.positions: dict[JsonPath, Position] = {}
         self.key_positions: dict[JsonPath, Position] = {}
         self.anchors: dict[str, tuple[Any, int]] = {}
@@ -244,6 +257,8 @@ class _Builder:
         top = self.stack[-1]
         if type(top.container) is list:
             return (*top.path, len(top.container))
+        if top.discard:  # the value of a duplicate key: kept out of the first one's positions
+            return (_DISCARDED, self.count)
         return (*top.path, top.key or "")
 
     def _count(self, n: int, mark: Any) -> None:
@@ -276,7 +291,7 @@ class _Builder:
                     self.display,
                     top.path,
                     "merge key '<<' expects a mapping or a list of mappings",
-                    Position(top.key_line, 1),
+                    Position(top.key_line, top.key_column),
                 )
             )
             return
@@ -289,10 +304,7 @@ class _Builder:
             if top.key is None and type(top.container) is dict:
                 self._key(top, event)
                 return
-            if type(top.container) is list:
-                path: JsonPath = (*top.path, len(top.container))
-            else:
-                path = (*top.path, top.key or "")
+            path = self._child_path()
         else:
             path = ()
         mark: Any = event.start_mark
@@ -310,19 +322,35 @@ class _Builder:
         if tag is _STR or tag == _STR:
             return event.value
         if tag in _PLAIN_TAGS:
-            return _construct(tag, event.value)
+            try:
+                value = _construct(tag, event.value)
+            except ValueError:  # an integer beyond Python's conversion limit
+                digits = sum(c.isdigit() for c in event.value)
+                limit = sys.get_int_max_str_digits()
+                message = f"number has {digits} digits; the limit is {limit}"
+                self._refuse(path, message, event)
+                return None
+            if type(value) is float and not math.isfinite(value):
+                message = (
+                    f"expected a finite number, got {event.value} (JSON has no NaN or infinity)"
+                )
+                self._refuse(path, message, event)
+            return value
         if tag in (_TIMESTAMP, _MERGE) or tag.startswith("tag:yaml.org,2002:value"):
             return event.value  # timestamps stay text: the schema checks their format
-        self.diagnostics.append(
-            Diagnostic(
-                self.display,
-                path,
-                f"unsupported YAML tag {tag!r}: use plain strings, numbers, booleans, "
-                "lists and mappings",
-                _position(event.start_mark),
-            )
+        message = (
+            f"unsupported YAML tag {tag!r}: use plain strings, numbers, booleans, "
+            "lists and mappings"
         )
+        self._refuse(path, message, event)
         return event.value
+
+    def _refuse(self, path: JsonPath, message: str, event: ScalarEvent) -> None:
+        """Report a value we cannot take as written; later checks skip its follow-on errors."""
+        self.refused.add(path)
+        self.diagnostics.append(
+            Diagnostic(self.display, path, message, _position(event.start_mark))
+        )
 
     def _alias_event(self, event: AliasEvent) -> None:
         if event.anchor not in self.anchors:
@@ -358,7 +386,8 @@ class _Builder:
 
     def _set_key(self, frame: _Frame, key: str, mark: Any, *, is_merge: bool) -> None:
         line = mark.line + 1
-        frame.key, frame.key_line, frame.merge = key, line, is_merge
+        frame.key, frame.key_line, frame.key_column = key, line, mark.column + 1
+        frame.merge = is_merge
         if is_merge:
             return
         if key in frame.key_lines:
@@ -399,3 +428,39 @@ class _Builder:
         self._attach(frame.container)
         if frame.anchor:
             self.anchors[frame.anchor] = (frame.container, self.count - frame.start_count)
+
+
+class _DataOnlyBuilder(_Builder):
+    """The same data and diagnostics without recording positions: the fast first pass."""
+
+    def _scalar_event(self, event: ScalarEvent) -> None:
+        stack = self.stack
+        if stack:
+            top = stack[-1]
+            if top.key is None and type(top.container) is dict:
+                self._key(top, event)
+                return
+        self.count += 1
+        if self.count > MAX_NODES:
+            self._count(0, event.start_mark)
+        tag = _tag_of(event)
+        if tag is _STR or tag == _STR:
+            value: Any = event.value
+        else:
+            value = self._scalar_value(event, ())
+        self._attach(value)
+        if event.anchor:
+            self.anchors[event.anchor] = (value, 1)
+
+    def _child_path(self) -> JsonPath:
+        return ()
+
+    def _set_key(self, frame: _Frame, key: str, mark: Any, *, is_merge: bool) -> None:
+        frame.key, frame.merge = key, is_merge
+        if is_merge:
+            return
+        line = mark.line + 1
+        if key in frame.key_lines:
+            super()._set_key(frame, key, mark, is_merge=False)
+            return
+        frame.key_lines[key] = line
