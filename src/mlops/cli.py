@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except MlopsError as exc:
-        _error_line(exc.message, exc.hint)
+        _error_line(exc.message, exc.hint, annotate=exc.annotate)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -94,13 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _error_line(message: str, hint: str | None) -> None:
+def _error_line(message: str, hint: str | None, *, annotate: bool = True) -> None:
     from mlops.adapters import gha
 
     click.secho(f"error: {message}", fg="red", err=True)
     if hint:
         click.echo(f"hint: {hint}", err=True)
-    if gha.in_actions():
+    if annotate and gha.in_actions():
         click.echo(f"::error title=mlops::{gha._escape_data(message)}")
 
 

@@ -11,6 +11,7 @@ class MlopsError(Exception):
     """A failure the user can understand and act on."""
 
     exit_code = 1
+    annotate = True  # also emit a GitHub annotation when running in Actions
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -25,11 +26,15 @@ class UsageError(MlopsError):
 
 
 class RepositoryError(MlopsError):
-    """The repository is not where or what we expected."""
+    """The repository is not where or what we expected (a usage problem: exit 2)."""
+
+    exit_code = 2
 
 
 class InvalidInput(MlopsError):
-    """Input files are invalid; the diagnostics were already reported."""
+    """Input files are invalid; the diagnostics were already reported (and annotated)."""
+
+    annotate = False
 
 
 class GitError(MlopsError):

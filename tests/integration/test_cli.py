@@ -35,7 +35,7 @@ def test_outside_a_repository(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     """With no registry.yaml or models/ above, the error says how to point at one."""
     monkeypatch.chdir(tmp_path)
     result = cli("validate")
-    assert result.code == 1
+    assert result.code == 2
     assert result.err.splitlines() == [
         f"error: no model repository found at or above {tmp_path.resolve()}",
         "hint: run inside a repository with registry.yaml and models/, or pass --repo PATH",
@@ -70,7 +70,7 @@ def test_errors_become_annotations_in_actions(
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.chdir(tmp_path)
     result = cli("list")
-    assert result.code == 1
+    assert result.code == 2
     assert result.out.startswith("::error title=mlops::no model repository found")
 
 

@@ -36,8 +36,9 @@ def annotation(diagnostic: Diagnostic, *, title: str) -> str:
     return f"::{diagnostic.severity} {rendered}::{_escape_data(message)}"
 
 
-def annotate(diagnostic: Diagnostic, *, title: str) -> None:
-    sys.stdout.write(annotation(diagnostic, title=title) + "\n")
+def annotate(diagnostic: Diagnostic, *, title: str, stderr: bool = False) -> None:
+    """Print the annotation; the Actions runner reads workflow commands on both streams."""
+    (sys.stderr if stderr else sys.stdout).write(annotation(diagnostic, title=title) + "\n")
 
 
 def set_output(name: str, value: str) -> None:

@@ -10,7 +10,12 @@ from mlops.errors import RepositoryError
 
 
 def find_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above `start` holding registry.yaml or a models/ folder."""
+    """The nearest folder at or above `start` holding registry.yaml or a models/ folder.
+
+    An explicit `start` (from --repo) must exist: a typo never validates a parent repository.
+    """
+    if start is not None and not start.is_dir():
+        raise RepositoryError(f"--repo {start}: no such folder")
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / layout.REGISTRY).is_file() or (candidate / layout.MODELS_DIR).is_dir():

@@ -90,9 +90,41 @@ def load_schema(path: Path, display: str) -> tuple[CompiledSchema | None, list[D
         return None, [Diagnostic(display, (), f"invalid JSON: {exc.msg}", pos)]
     if not isinstance(schema, dict):
         return None, [Diagnostic(display, (), "a JSON Schema must be an object", Position(1, 1))]
-    if jsonschema_rs.meta.is_valid(schema) and schema.get("$schema") == _DRAFT_2020_12:
-        return compile_schema(schema), []
-    return None, [_schema_problem(schema, display)]
+    if not jsonschema_rs.meta.is_valid(schema) or schema.get("$schema") != _DRAFT_2020_12:
+        return None, [_schema_problem(schema, display)]
+    for where, ref in _refs(schema, ()):
+        if _resolve_pointer(schema, ref) is None:
+            message = f"not a valid draft 2020-12 schema: $ref {ref!r} points to nothing"
+            return None, [Diagnostic(display, where, message)]
+    return compile_schema(schema), []
+
+
+def _refs(node: Any, where: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every local `$ref` ("#..."), with the path of the object holding it."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            found.append((where, ref))
+        for key, value in node.items():
+            found += _refs(value, (*where, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _refs(value, (*where, index))
+    return found
+
+
+def _resolve_pointer(schema: dict[str, Any], ref: str) -> Any:
+    node: Any = schema
+    for raw in ref[1:].split("/")[1:] if ref != "#" else []:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
 
 
 _DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"

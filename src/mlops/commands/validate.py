@@ -54,12 +54,16 @@ def check_repository(root: Path) -> RepositoryCheck:
         if document is not None:
             check.manifests[model] = document
     known = set(models)
-    check.registry = _load(check, schemas, "registry", layout.REGISTRY)
-    if check.registry is not None:
-        check.diagnostics.extend(registry_rules(check.registry, known))
-    check.promotion = _load(check, schemas, "promotion", layout.PROMOTION_POLICY)
-    if check.promotion is not None:
-        check.diagnostics.extend(promotion_rules(check.promotion, known))
+    check.registry = _load(
+        check, schemas, "registry", layout.REGISTRY, lambda doc: registry_rules(doc, known)
+    )
+    check.promotion = _load(
+        check,
+        schemas,
+        "promotion",
+        layout.PROMOTION_POLICY,
+        lambda doc: promotion_rules(doc, known),
+    )
     check.platform = _load(check, schemas, "platform", layout.PLATFORM_POLICY)
     check.diagnostics = sorted_diagnostics(check.diagnostics)
     return check
@@ -79,17 +83,34 @@ def check_manifest(
     folder = folder or root / layout.model_dir(model)
     if not (folder / layout.MANIFEST).exists():
         return model, None, [_missing_manifest(model)]
-    loaded = load_yaml_file(folder / layout.MANIFEST, display)
-    problems = list(loaded.diagnostics)
-    document = loaded.document
-    if document is None:
-        return model, None, problems
     compiled = schemas.schemas.get("model")
-    if compiled is not None:
-        problems += compiled.diagnostics(document)
-    problems += manifest_rules(model, document, _file_in(folder))
-    # Positions served their purpose in the diagnostics; keep results small to pass around.
-    return model, Document(document.file, document.data), problems
+
+    def check(document: Document) -> list[Diagnostic]:
+        problems = compiled.diagnostics(document) if compiled is not None else []
+        return problems + manifest_rules(model, document, _file_in(folder))
+
+    document, problems = load_checked(folder / layout.MANIFEST, display, check)
+    if document is not None:  # positions served the diagnostics; keep results small
+        document = Document(document.file, document.data)
+    return model, document, problems
+
+
+def load_checked(
+    path: Path, display: str, check: Callable[[Document], list[Diagnostic]]
+) -> tuple[Document | None, list[Diagnostic]]:
+    """Parse without positions and check; only when something is wrong, parse again with
+    positions so that every diagnostic points at its line. Most files are valid."""
+    loaded = load_yaml_file(path, display, positions=False)
+    if loaded.document is not None and not loaded.diagnostics:
+        problems = check(loaded.document)
+        if not problems:
+            return loaded.document, []
+    loaded = load_yaml_file(path, display)
+    problems = list(loaded.diagnostics)
+    if loaded.document is not None:
+        # A value the loader already refused (a tag, a huge number) has no follow-on errors.
+        problems += [d for d in check(loaded.document) if d.path not in loaded.refused]
+    return loaded.document, problems
 
 
 # Parallel checking pays for its process start-up only on larger repositories.
@@ -127,17 +148,23 @@ def _missing_manifest(model: str) -> Diagnostic:
     )
 
 
-def _load(check: RepositoryCheck, schemas: SchemaSet, kind: str, display: str) -> Document | None:
+def _load(
+    check: RepositoryCheck,
+    schemas: SchemaSet,
+    kind: str,
+    display: str,
+    rules: Callable[[Document], list[Diagnostic]] | None = None,
+) -> Document | None:
     check.files.append(display)
-    loaded = load_yaml_file(check.root / display, display)
-    check.diagnostics.extend(loaded.diagnostics)
-    doc = loaded.document
-    if doc is None:
-        return None
     compiled = schemas.schemas.get(kind)
-    if compiled is not None:
-        check.diagnostics.extend(compiled.diagnostics(doc))
-    return doc
+
+    def checks(document: Document) -> list[Diagnostic]:
+        problems = compiled.diagnostics(document) if compiled is not None else []
+        return problems + (rules(document) if rules is not None else [])
+
+    document, problems = load_checked(check.root / display, display, checks)
+    check.diagnostics.extend(problems)
+    return document
 
 
 def _in_scope(file: str, scopes: list[str]) -> bool:
@@ -168,9 +195,9 @@ def command(obj: dict[str, Path | None], paths: tuple[Path, ...], as_json: bool)
     found = [d for d in check.diagnostics if not scopes or _in_scope(d.file, scopes)]
     errors = sum(d.severity == "error" for d in found)
     warnings = len(found) - errors
-    if gha.in_actions():
+    if gha.in_actions():  # with --json, stdout is the report: annotations go to stderr
         for diagnostic in found:
-            gha.annotate(diagnostic, title="mlops validate")
+            gha.annotate(diagnostic, title="mlops validate", stderr=as_json)
     if as_json:
         print_json(
             {

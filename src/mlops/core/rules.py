@@ -55,7 +55,11 @@ def _entrypoints(doc: Document, file_exists: Callable[[str], bool]) -> Iterator[
             continue
         if not file_exists(path):
             yield doc.error(("entrypoints", role), f"{role} entrypoint {path!r} does not exist")
-        elif language in EXTENSIONS and not path.endswith(EXTENSIONS[language]):
+        elif (
+            isinstance(language, str)
+            and language in EXTENSIONS
+            and not path.endswith(EXTENSIONS[language])
+        ):
             wanted = " or ".join(EXTENSIONS[language])
             yield doc.error(
                 ("entrypoints", role),
@@ -132,6 +136,12 @@ def _metrics(doc: Document) -> Iterator[Diagnostic]:
                 low, high = bounds.get("min"), bounds.get("max")
                 if _inverted(low, high):
                     yield doc.error(path, f"min {low} is greater than max {high}: no value passes")
+    live = doc.get(("monitoring", "performance"))
+    if isinstance(live, dict) and _inverted(live.get("min"), live.get("max")):
+        yield doc.error(
+            ("monitoring", "performance"),
+            f"min {live['min']} is greater than max {live['max']}: every value alerts",
+        )
     performance = doc.get(("monitoring", "performance", "metric"))
     if isinstance(performance, str) and known and performance not in known:
         yield doc.error(
@@ -143,7 +153,7 @@ def _metrics(doc: Document) -> Iterator[Diagnostic]:
 def _schedules(doc: Document) -> Iterator[Diagnostic]:
     for path in (("serving", "batch", "schedule"), ("monitoring", "drift", "schedule")):
         value = doc.get(path)
-        if isinstance(value, str):
+        if isinstance(value, str) and len(value.split()) == 5:  # else the schema reports it
             problem = cron_problem(value)
             if problem:
                 yield doc.error(path, problem)
@@ -196,13 +206,21 @@ def registry_rules(doc: Document, models: set[str]) -> list[Diagnostic]:
                         f"models.{model}.versions (known: {known})",
                     )
                 )
-        if isinstance(canary, dict) and canary.get("version") == stages.get("production"):
-            found.append(
-                doc.error(
-                    ("models", model, "stages", "canary", "version"),
-                    "canary version is already the production version",
+        if isinstance(canary, dict) and isinstance(canary.get("version"), str):
+            if "production" not in stages:
+                found.append(
+                    doc.error(
+                        ("models", model, "stages", "canary"),
+                        "a canary splits production traffic, but no version holds production",
+                    )
                 )
-            )
+            elif canary["version"] == stages.get("production"):
+                found.append(
+                    doc.error(
+                        ("models", model, "stages", "canary", "version"),
+                        "canary version is already the production version",
+                    )
+                )
     return found
 
 
@@ -225,7 +243,7 @@ def _strings(value: Any) -> list[str]:
 def _inverted(low: Any, high: Any) -> bool:
     """Both bounds are numbers and the lower one is above the upper one."""
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
-    return numbers and float(low) > float(high)
+    return numbers and bool(low > high)  # exact for huge ints, where float() would overflow
 
 
 def placeholder_warnings(doc: Document) -> list[Diagnostic]:
@@ -234,8 +252,13 @@ def placeholder_warnings(doc: Document) -> list[Diagnostic]:
     if "TODO" not in json.dumps(doc.data, default=str):  # the common case, checked in C
         return found
     stack: list[tuple[tuple[str | int, ...], Any]] = [((), doc.data)]
+    seen: set[int] = set()
     while stack:
         path, value = stack.pop()
+        if isinstance(value, dict | list):
+            if id(value) in seen:  # a YAML alias: its TODOs are reported where it is defined
+                continue
+            seen.add(id(value))
         if isinstance(value, dict):
             stack.extend(((*path, k), v) for k, v in value.items())
         elif isinstance(value, list):

@@ -82,10 +82,11 @@ def _describe(error: ValidationError) -> Iterator[tuple[JsonPath, str, bool]]:
         wanted: str = _expected(schema) or f"a key matching {schema.get('pattern', 'the schema')}"
         yield (*path, instance), f"expected {wanted} as key; got {_show(instance)}", True
     elif keyword == "required":
+        when = f" ({schema['x-when']})" if isinstance(schema.get("x-when"), str) else ""
         for name in value:
             if isinstance(instance, dict) and name not in instance:
-                what = _property_description(schema, name)
-                yield path, f"missing required field {name!r}{what}", False
+                what = "" if when else _property_description(schema, name)
+                yield path, f"missing required field {name!r}{when}{what}", False
     elif keyword == "additionalProperties" and isinstance(instance, dict):
         allowed = sorted(schema.get("properties", {}))
         patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
@@ -105,7 +106,8 @@ def _describe(error: ValidationError) -> Iterator[tuple[JsonPath, str, bool]]:
             and not isinstance(instance, bool)
         ):
             hint = f': quote it as "{instance}"'
-        yield path, f"expected {words}, got {_kind(instance)} {_show(instance)}{hint}", False
+        got = "null" if instance is None else f"{_kind(instance)} {_show(instance)}"
+        yield path, f"expected {words}, got {got}{hint}", False
     elif keyword == "enum":
         options = ", ".join(_show(v) for v in value)
         hint = _did_you_mean(instance, value)
@@ -119,13 +121,17 @@ def _describe(error: ValidationError) -> Iterator[tuple[JsonPath, str, bool]]:
         yield path, f"expected {_BOUNDS[keyword]} {value}, got {_show(instance)}", False
     elif keyword in _SIZES:
         noun, relation = _SIZES[keyword]
+        noun = noun.removesuffix("s") if value == 1 else noun
         yield path, f"expected {relation} {value} {noun}, got {len(instance)}", False
     elif keyword == "uniqueItems":
         yield path, f"expected every item to be different; repeated: {_repeats(instance)}", False
     elif keyword == "format":
-        yield path, f"expected a {value} value (RFC 3339), got {_show(instance)}", False
+        example = _FORMAT_EXAMPLES.get(value, "")
+        yield path, f"expected a valid {value}{example}, got {_show(instance)}", False
     elif keyword == "not":
-        yield path, f"value {_show(instance)} is not allowed here", False
+        reason = _expected(schema)
+        text = f"expected {reason}" if reason else "this value is not allowed here"
+        yield path, f"{text}; got {_show(instance)}", False
     elif keyword in ("anyOf", "oneOf") and error.context:
         best = best_match(error.context)
         yield from _describe(best)
@@ -133,6 +139,7 @@ def _describe(error: ValidationError) -> Iterator[tuple[JsonPath, str, bool]]:
         yield path, error.message, False
 
 
+_FORMAT_EXAMPLES = {"date-time": " (RFC 3339, such as 2026-01-31T12:00:00Z)"}
 _BOUNDS = {
     "minimum": "a number >=",
     "maximum": "a number <=",
