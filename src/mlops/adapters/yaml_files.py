@@ -304,18 +304,18 @@ class _Builder:
             if top.key is None and type(top.container) is dict:
                 self._key(top, event)
                 return
-            path = self._child_path()
-        else:
-            path = ()
-        mark: Any = event.start_mark
-        self.positions[path] = (mark.line + 1, mark.column + 1)  # type: ignore[assignment]
+        path = self._child_path()
+        self._record(path, event.start_mark)
         self.count += 1
         if self.count > MAX_NODES:
-            self._count(0, mark)
-        value = self._scalar_value(event, path)
+            self._count(0, event.start_mark)
+        value = event.value if _tag_of(event) == _STR else self._scalar_value(event, path)
         self._attach(value)
         if event.anchor:
             self.anchors[event.anchor] = (value, 1)
+
+    def _record(self, path: JsonPath, mark: Any) -> None:
+        self.positions[path] = (mark.line + 1, mark.column + 1)  # type: ignore[assignment]
 
     def _scalar_value(self, event: ScalarEvent, path: JsonPath) -> Any:
         tag = _tag_of(event)
@@ -363,7 +363,7 @@ class _Builder:
             self._set_key(frame, value, event.start_mark, is_merge=False)
             return
         path = self._child_path()
-        self.positions[path] = _position(event.start_mark)
+        self._record(path, event.start_mark)
         self._count(size, event.start_mark)
         self._attach(value)
 
@@ -414,7 +414,7 @@ class _Builder:
         if len(stack) >= MAX_DEPTH:
             raise self._stop(event.start_mark, f"nested more than {MAX_DEPTH} levels deep")
         mark: Any = event.start_mark
-        self.positions[path] = (mark.line + 1, mark.column + 1)  # type: ignore[assignment]
+        self._record(path, mark)
         container: dict[str, Any] | list[Any] = {} if type(event) is MappingStartEvent else []
         stack.append(_Frame(path, container, event.anchor, self.count))
         self._count(1, mark)
@@ -433,34 +433,15 @@ class _Builder:
 class _DataOnlyBuilder(_Builder):
     """The same data and diagnostics without recording positions: the fast first pass."""
 
-    def _scalar_event(self, event: ScalarEvent) -> None:
-        stack = self.stack
-        if stack:
-            top = stack[-1]
-            if top.key is None and type(top.container) is dict:
-                self._key(top, event)
-                return
-        self.count += 1
-        if self.count > MAX_NODES:
-            self._count(0, event.start_mark)
-        tag = _tag_of(event)
-        if tag is _STR or tag == _STR:
-            value: Any = event.value
-        else:
-            value = self._scalar_value(event, ())
-        self._attach(value)
-        if event.anchor:
-            self.anchors[event.anchor] = (value, 1)
-
     def _child_path(self) -> JsonPath:
         return ()
 
+    def _record(self, path: JsonPath, mark: Any) -> None:
+        pass
+
     def _set_key(self, frame: _Frame, key: str, mark: Any, *, is_merge: bool) -> None:
-        frame.key, frame.merge = key, is_merge
-        if is_merge:
+        if is_merge or key in frame.key_lines:  # rare: the full bookkeeping and its diagnostic
+            super()._set_key(frame, key, mark, is_merge=is_merge)
             return
-        line = mark.line + 1
-        if key in frame.key_lines:
-            super()._set_key(frame, key, mark, is_merge=False)
-            return
-        frame.key_lines[key] = line
+        frame.key, frame.merge = key, False
+        frame.key_lines[key] = mark.line + 1
