@@ -61,6 +61,7 @@ def run_demo(workdir: Path) -> None:
     _run(
         workdir, "mlops", "new", "churn-propensity", "--language", "python",
         "--task", "classification", "--owner", "@acme/marketing-analytics",
+        "--description", "Scores customers' propensity to cancel within 90 days.",
     )  # fmt: skip
     _run(workdir, "mlops", "validate", "models/churn-propensity")
     _run(workdir, "mlops", "show", "churn-propensity")

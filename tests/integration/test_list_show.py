@@ -75,3 +75,17 @@ def test_show_unknown_model(cli, repo: Path) -> None:
         "no model named 'nope' (known: breast-cancer, disease-progression, fuel-efficiency)"
         in result.err
     )
+
+
+def test_show_prints_errors_literally_and_counts_warnings(cli, repo: Path) -> None:
+    """Errors appear as validate prints them (brackets and all); warnings are counted."""
+    manifest = repo / "models/breast-cancer/model.yaml"
+    text = manifest.read_text().replace('"0": benign', '"0": 5')
+    manifest.write_text(
+        text.replace("  limitations: >-", "  limitations: TODO [later]\n  x_limitations: >-")
+    )
+    result = cli("--repo", repo, "show", "breast-cancer")
+    assert result.code == 0
+    assert '$.data.target.classes["0"]: expected a string, got an integer 5' in result.out
+    assert "unknown field 'x_limitations'" in result.out
+    assert "1 warning(s): `mlops validate models/breast-cancer` lists them" in result.out

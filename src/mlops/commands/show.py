@@ -45,7 +45,7 @@ def command(obj: dict[str, Any], name: str, as_json: bool) -> None:
     out = console()
     out.print(f"[bold]{name}[/]  {summary.language or '?'} {summary.task or '?'}")
     if summary.description:
-        out.print(summary.description)
+        out.print(summary.description, markup=False)
     out.print(f"owners:      {', '.join(summary.owners) or '-'}")
     features = data.get("data", {}).get("features") if isinstance(data.get("data"), dict) else None
     target = data.get("data", {}).get("target", {}) if isinstance(data.get("data"), dict) else {}
@@ -59,6 +59,8 @@ def command(obj: dict[str, Any], name: str, as_json: bool) -> None:
     for stage in ("staging", "production", "canary"):
         out.print(f"{stage + ':':<12} {summary.stage(stage)}")
     for problem in problems:
-        out.print(
-            f"[red]{problem.render()}[/]" if problem.severity == "error" else problem.render()
-        )
+        if problem.severity == "error":  # markup=False: paths like $.a["1"] are not rich markup
+            out.print(problem.render(), style="red", markup=False)
+    warnings = len(problems) - errors
+    if warnings:
+        out.print(f"{warnings} warning(s): `mlops validate {layout.model_dir(name)}` lists them")
