@@ -26,6 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "new": ("new", "Create a model folder from the template."),
     "list": ("listing", "List the models with owners, language and stages."),
     "show": ("show", "Show one model's manifest summary and registry entry."),
+    "train": ("train", "Run models' pipelines, track them in MLflow, register versions."),
+    "predict": ("predict", "Score a file with a registered model version."),
+    "reproduce": ("reproduce", "Retrain a version from its recorded lineage and compare."),
 }
 
 

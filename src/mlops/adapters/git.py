@@ -76,3 +76,21 @@ def read_files(root: Path, rev: str, paths: Sequence[str]) -> dict[str, bytes | 
         result[path] = out[pos : pos + size] if header[1] == b"blob" else None
         pos += size + 1
     return result
+
+
+def head_commit(root: Path) -> str:
+    return run_git(root, "rev-parse", "HEAD").decode().strip()
+
+
+def is_dirty(root: Path, *paths: str) -> bool:
+    """Whether the paths have uncommitted changes, untracked files included (ignored excluded)."""
+    out = run_git(root, "status", "--porcelain", "--", *paths)
+    return bool(out.strip())
+
+
+def worktree_add(root: Path, path: Path, commit: str) -> None:
+    run_git(root, "worktree", "add", "--detach", "--force", str(path), commit)
+
+
+def worktree_remove(root: Path, path: Path) -> None:
+    run_git(root, "worktree", "remove", "--force", str(path))

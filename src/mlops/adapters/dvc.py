@@ -1,0 +1,129 @@
+"""DVC, through its command line: run a model's pipeline, push its data, read its lock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.adapters.yaml_files import load_yaml_file
+from mlops.core import layout
+from mlops.errors import MlopsError
+
+
+class PipelineFailed(MlopsError):
+    """A DVC stage (the model's own code) failed."""
+
+
+class RemoteFailed(MlopsError):
+    """The DVC remote could not store the pipeline's data."""
+
+
+@dataclass
+class ReproResult:
+    ran: list[str]
+    skipped: list[str]
+    output: str
+
+
+def _environment() -> dict[str, str]:
+    # Stages call `python`: make it this interpreter's environment, which has the platform's
+    # libraries, ahead of whatever else is on PATH.
+    bindir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+
+
+def _dvc(root: Path, *args: str, on_line: Callable[[str], None] | None = None) -> tuple[int, str]:
+    command = [sys.executable, "-m", "dvc", *args]
+    process = subprocess.Popen(
+        command, cwd=root, env=_environment(), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, errors="replace",
+    )  # fmt: skip
+    lines: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if on_line is not None:
+            on_line(line.rstrip("\n"))
+    return process.wait(), "".join(lines)
+
+
+def repro(
+    root: Path,
+    model: str,
+    on_line: Callable[[str], None] | None = None,
+    force_from: str | None = None,
+) -> ReproResult:
+    """`dvc repro` of the model's pipeline; unchanged stages are skipped by DVC, except from
+    stage `force_from` on, which are run again whatever their state."""
+    pipeline = f"{layout.model_dir(model)}/dvc.yaml"
+    if not (root / pipeline).is_file():
+        raise PipelineFailed(f"{pipeline} not found: every model trains through a DVC pipeline")
+    if force_from is not None:
+        code, output = _dvc(
+            root, "repro", "--force", "--downstream", f"{pipeline}:{force_from}", on_line=on_line
+        )
+    else:
+        code, output = _dvc(root, "repro", pipeline, on_line=on_line)
+    if code != 0:
+        raise PipelineFailed(
+            f"the {model} pipeline failed (dvc repro exit {code}):\n{_tail(output)}"
+        )
+    ran = [_stage(line) for line in output.splitlines() if line.startswith("Running stage")]
+    skipped = [_stage(line) for line in output.splitlines() if "didn't change, skipping" in line]
+    return ReproResult(ran, skipped, output)
+
+
+def push(root: Path, model: str) -> None:
+    """Send the pipeline's outputs to the DVC remote, so the version's data can be pulled."""
+    code, output = _dvc(root, "push", f"{layout.model_dir(model)}/dvc.yaml")
+    if code != 0:
+        raise RemoteFailed(f"dvc push failed for {model} (exit {code}):\n{_tail(output)}")
+
+
+def read_lock(root: Path, model: str) -> dict[str, Any]:
+    path = f"{layout.model_dir(model)}/dvc.lock"
+    loaded = load_yaml_file(root / path, path)
+    if loaded.document is None or not isinstance(loaded.document.data, dict):
+        problems = "; ".join(d.render() for d in loaded.diagnostics)
+        raise PipelineFailed(f"{path} cannot be read: {problems}")
+    return loaded.document.data
+
+
+def _stage(line: str) -> str:
+    return line.split("'")[1] if "'" in line else line
+
+
+def _tail(output: str, lines: int = 25) -> str:
+    return "\n".join(output.rstrip().splitlines()[-lines:])
+
+
+def share_storage(root: Path, tree: Path) -> None:
+    """Let a worktree use the checkout's DVC cache and remote (both are relative paths)."""
+    cache = root / ".dvc" / "cache"
+    _dvc_ok(tree, "cache", "dir", "--local", str(cache))
+    code, output = _dvc(root, "remote", "default")
+    remote = output.strip().splitlines()[-1] if code == 0 and output.strip() else ""
+    if remote:
+        code, url = _dvc(root, "remote", "list")
+        for line in url.splitlines():
+            parts = line.split()
+            if parts and parts[0] == remote:
+                _dvc_ok(tree, "remote", "modify", "--local", remote, "url", parts[1])
+
+
+def pull(root: Path, model: str) -> None:
+    """Restore the pipeline's data and outputs recorded in dvc.lock (cache first, then remote)."""
+    code, output = _dvc(root, "pull", f"{layout.model_dir(model)}/dvc.yaml")
+    if code != 0:
+        raise RemoteFailed(f"dvc pull failed for {model} (exit {code}):\n{_tail(output)}")
+
+
+def _dvc_ok(root: Path, *args: str) -> None:
+    code, output = _dvc(root, *args)
+    if code != 0:
+        raise MlopsError(f"dvc {' '.join(args)} failed:\n{_tail(output)}")

@@ -1,0 +1,151 @@
+"""MLflow: where runs, models and versions are recorded. The one module that imports it."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mlops.adapters.settings import Settings
+from mlops.errors import MlopsError
+
+
+class TrackingUnavailable(MlopsError):
+    """The tracking server cannot be reached."""
+
+
+def connect(settings: Settings) -> None:
+    """Point MLflow at the configured store; a remote server must answer its health check."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # Fail fast instead of MLflow's minutes of retries when a server is down.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    if settings.embedded:
+        settings.artifacts.mkdir(parents=True, exist_ok=True)
+    elif settings.tracking_uri.startswith(("http://", "https://")):
+        check_server(settings.tracking_uri)
+    import logging
+    import warnings
+
+    import mlflow
+
+    # MLflow's advice (pickle caveats, integer schemas) is noise in a platform that chose them.
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"mlflow\..*")
+    # set_tracking_uri also exports MLFLOW_TRACKING_URI, which would then override the
+    # repository's setting for every later caller in this process: keep the environment as is.
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)  # the registry lives in the same store
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
+            if response.status != 200:
+                raise TrackingUnavailable(f"tracking server {uri} answered {response.status}")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingUnavailable(
+            f"tracking server {uri} is not answering ({reason})",
+            hint="start it, or unset MLFLOW_TRACKING_URI to use the embedded store",
+        ) from None
+
+
+def experiment_id(settings: Settings, model: str) -> str:
+    """The experiment `models/<name>`, created on first use (artifacts in the state folder
+    for the embedded store; the server decides otherwise)."""
+    import mlflow
+
+    name = f"models/{model}"
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    location = (settings.artifacts / model).as_uri() if settings.embedded else None
+    return str(mlflow.create_experiment(name, artifact_location=location))
+
+
+def version_with_artifact(model: str, artifact_sha256: str) -> str | None:
+    """An existing registered version of `model` whose artifact has this digest."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    query = f"name='{model}' and tags.artifact_sha256='{artifact_sha256}'"
+    try:
+        versions = MlflowClient().search_model_versions(query)
+    except MlflowException:
+        return None
+    return str(versions[0].version) if versions else None
+
+
+@contextmanager
+def run(experiment: str, name: str, tags: dict[str, str]) -> Iterator[Any]:
+    """An MLflow run that ends FINISHED on success and FAILED on any exception."""
+    import mlflow
+
+    active = mlflow.start_run(experiment_id=experiment, run_name=name, tags=tags)
+    try:
+        yield active
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    mlflow.end_run(status="FINISHED")
+
+
+def log_run_data(params: dict[str, Any], metrics: dict[str, float], files: dict[str, str]) -> None:
+    import mlflow
+
+    mlflow.log_params({k: str(v) for k, v in params.items()})
+    mlflow.log_metrics(metrics)
+    for name, text in files.items():
+        mlflow.log_text(text, name)
+
+
+def log_sklearn(model_dir: Path, input_example: Any) -> str:
+    """Log a pickled scikit-learn model in MLflow's native flavour; returns its model URI."""
+    import pickle
+
+    import mlflow
+
+    with (model_dir / "model.pkl").open("rb") as fh:
+        estimator = pickle.load(fh)  # our own pipeline's output, verified by digest upstream
+    info = mlflow.sklearn.log_model(
+        estimator, name="model", input_example=input_example,
+        serialization_format="cloudpickle",
+    )  # fmt: skip
+    return str(info.model_uri)
+
+
+def register(model: str, model_uri: str, run_id: str, tags: dict[str, str]) -> str:
+    """Register the logged model as a new version of `model`, tagged with its lineage."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    version = mlflow.register_model(model_uri, model, tags=tags)
+    MlflowClient().set_model_version_tag(model, version.version, "run_id", run_id)
+    return str(version.version)
+
+
+def version_tags(model: str, version: str) -> dict[str, str]:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = MlflowClient().get_model_version(model, version)
+    except MlflowException:
+        raise MlopsError(f"no registered version {version} of model {model!r}") from None
+    return dict(found.tags)
+
+
+def load_model(model: str, version: str) -> Any:
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(f"models:/{model}/{version}")

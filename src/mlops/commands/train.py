@@ -1,0 +1,274 @@
+"""`mlops train`: run a model's DVC pipeline and record the result as a new MLflow version.
+
+Order matters for "failure leaves nothing half-done": the pipeline runs and its data is
+pushed before any run is opened; the run is FAILED on any error; the version is registered
+last; the candidate record is written only after registration.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlops.adapters import dvc, git, runtimes
+from mlops.adapters.repository import find_root
+from mlops.adapters.settings import Settings, load_settings
+from mlops.adapters.yaml_files import load_yaml_file
+from mlops.commands.plan import compute_plan
+from mlops.commands.validate import check_repository
+from mlops.core import layout
+from mlops.core.document import Document
+from mlops.core.lineage import flatten, input_hashes, metric_table, params_hash, tree_sha256
+from mlops.errors import InvalidInput, MlopsError, UnknownModel, UsageError
+from mlops.output import console, print_json, print_table
+
+
+@dataclass
+class TrainResult:
+    model: str
+    version: str
+    reused: bool
+    metrics: dict[str, float]
+    seconds: float
+    stages_ran: list[str] = field(default_factory=list)
+    run_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "reused": self.reused,
+            "run_id": self.run_id,
+            "metrics": self.metrics,
+            "seconds": round(self.seconds, 3),
+            "stages_ran": self.stages_ran,
+        }
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MlopsError(f"{path.name} was not written by the pipeline ({path})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MlopsError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MlopsError(f"{path}: expected a JSON object of metrics")
+    return data
+
+
+def read_params(root: Path, model: str) -> dict[str, Any]:
+    display = f"{layout.model_dir(model)}/params.yaml"
+    loaded = load_yaml_file(root / display, display)
+    if loaded.document is None or loaded.diagnostics:
+        for diagnostic in loaded.diagnostics:
+            click.echo(diagnostic.render(), err=True)
+        raise InvalidInput(f"{display} cannot be read")
+    if not isinstance(loaded.document.data, dict):
+        raise InvalidInput(f"{display}: expected a mapping of parameters")
+    return loaded.document.data
+
+
+def artifact_digest(folder: Path) -> str:
+    files = [
+        (p.relative_to(folder).as_posix(), p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    ]
+    if not files:
+        raise MlopsError(f"the pipeline wrote no model files into {folder}")
+    return tree_sha256(files)
+
+
+def train_model(root: Path, settings: Settings, name: str, manifest: Document) -> TrainResult:
+    """Train one model end to end; see the module docstring for the failure guarantees."""
+    data = manifest.data
+    language = str(data["language"])
+    runtimes.check_runtime(language)
+    params = read_params(root, name)
+    folder = root / layout.model_dir(name)
+    started, wall, cpu = datetime.now(UTC), time.perf_counter(), _cpu_seconds()
+    out = console(stderr=True)  # progress on stderr; results (and --json) on stdout
+
+    def show(line: str) -> None:
+        if line.startswith(("Running stage", "Stage ")):
+            out.print(f"  {name}: {line}", markup=False, style="dim")
+
+    out.print(f"[bold]{name}[/]: running its pipeline ({language})")
+    repro = dvc.repro(root, name, on_line=show)
+    lock = dvc.read_lock(root, name)
+    holdout, training = read_json(folder / "evaluation.json"), read_json(folder / "metrics.json")
+    metrics = metric_table(holdout, training)
+    digest = artifact_digest(folder / "model")
+    existing = _registered_locally(settings, name, digest)
+    from mlops.adapters import environment, tracking  # MLflow: only when there is work for it
+
+    if existing is None:
+        tracking.connect(settings)
+        existing = tracking.version_with_artifact(name, digest)
+    if existing is not None:
+        seconds = time.perf_counter() - wall
+        out.print(f"{name}: unchanged, already registered as version {existing}")
+        return TrainResult(name, existing, True, metrics, seconds, repro.ran)
+    dvc.push(root, name)
+    inputs = [i["path"] for i in data["data"]["inputs"]]
+    commit = git.head_commit(root)
+    env = environment.describe(language)
+    tags = {
+        "mlops.model": name,
+        "mlops.language": language,
+        "mlops.runtime": env.runtime,
+        "mlops.git_commit": commit,
+        "mlops.git_dirty": str(git.is_dirty(root, layout.model_dir(name))).lower(),
+        "mlops.params_hash": params_hash(params),
+        "mlops.artifact_sha256": digest,
+        "mlops.seed": str(params.get("train", {}).get("seed", params.get("seed", ""))),
+        **{f"mlops.dvc.{path}": md5 for path, md5 in input_hashes(lock, inputs).items()},
+    }
+    experiment = tracking.experiment_id(settings, name)
+    with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
+        run_id = active.info.run_id
+        tracking.log_run_data(
+            flatten(params),
+            metrics,
+            {
+                "lineage/environment.txt": env.lock,
+                "lineage/dvc.lock": (folder / "dvc.lock").read_text(),
+                "lineage/params.yaml": (folder / "params.yaml").read_text(),
+            },
+        )
+        model_uri = _log_model(data, folder)
+        elapsed, cpu_used = time.perf_counter() - wall, _cpu_seconds() - cpu
+        tracking.log_run_data({}, {"wall_seconds": elapsed, "cpu_seconds": cpu_used}, {})
+        version_tags = {
+            "artifact_sha256": digest,
+            "git_commit": commit,
+            "params_hash": tags["mlops.params_hash"],
+        }
+        version = tracking.register(name, model_uri, run_id, version_tags)
+    record = {
+        "model": name,
+        "version": version,
+        "run_id": run_id,
+        "model_uri": f"models:/{name}/{version}",
+        "git_commit": commit,
+        "dvc_hashes": input_hashes(lock, inputs),
+        "params_hash": tags["mlops.params_hash"],
+        "metrics": {k: v for k, v in metrics.items() if not k.startswith("train_")},
+        "artifact_sha256": digest,
+        "created": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tracking_uri": settings.tracking_uri,
+    }
+    settings.candidates.mkdir(parents=True, exist_ok=True)
+    (settings.candidates / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    return TrainResult(name, version, False, metrics, elapsed, repro.ran, run_id)
+
+
+def _registered_locally(settings: Settings, name: str, digest: str) -> str | None:
+    """The version this machine last registered for `name`, if its artifact is this one and
+    it went to the same tracking store: lets an unchanged model skip importing MLflow."""
+    path = settings.candidates / f"{name}.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    same = (
+        isinstance(record, dict)
+        and record.get("artifact_sha256") == digest
+        and record.get("tracking_uri") == settings.tracking_uri
+    )
+    return str(record["version"]) if same and "version" in record else None
+
+
+def _log_model(manifest: dict[str, Any], folder: Path) -> str:
+    from mlops.adapters import tracking, workers
+
+    features = [f["name"] for f in manifest["data"]["features"]]
+    holdout = folder / "data" / "holdout.csv"
+    example = _example(holdout, features)
+    if manifest["language"] == "python" and (folder / "model" / "model.pkl").is_file():
+        return tracking.log_sklearn(folder / "model", example)
+    info = workers.log_worker_model(
+        name="model",
+        language=str(manifest["language"]),
+        entry=str(manifest["entrypoints"]["predict"]),
+        features=features,
+        code_dir=folder,
+        model_dir=folder / "model",
+        input_example=example,
+    )
+    return str(info.model_uri)
+
+
+def _example(path: Path, features: list[str]) -> Any:
+    import pandas as pd
+
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, nrows=5)
+    missing = [f for f in features if f not in frame.columns]
+    return None if missing else frame[features]
+
+
+def _cpu_seconds() -> float:
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@click.command("train")
+@click.argument("names", nargs=-1)
+@click.option("--changed", is_flag=True, help="Train the models `mlops plan` finds changed.")
+@click.option("--base", help="With --changed: what the change is compared with.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_obj
+def command(
+    obj: dict[str, Any], names: tuple[str, ...], changed: bool, base: str | None, as_json: bool
+) -> None:
+    """Train models: run each one's DVC pipeline, track it in MLflow, register a version.
+
+    A model whose trained artifact is already registered is reported, not registered again.
+    """
+    root = find_root(obj.get("repo"))
+    if changed == bool(names) or (changed and not base):
+        raise UsageError("give model NAMES, or --changed --base REF")
+    check = check_repository(root)
+    selected = list(names)
+    if changed:
+        selected = [m.name for m in compute_plan(root, str(base), "HEAD").to_train]
+    for name in selected:
+        if name not in check.manifests:
+            raise UnknownModel(f"no model named {name!r}")
+        problems = [
+            d for d in check.diagnostics
+            if d.severity == "error" and d.file.startswith(f"{layout.model_dir(name)}/")
+        ]  # fmt: skip
+        if problems:
+            for problem in problems:
+                click.echo(problem.render(), err=True)
+            raise InvalidInput(f"{name}: the manifest is invalid; nothing was trained")
+    settings = load_settings(root)
+    results = [train_model(root, settings, n, check.manifests[n]) for n in selected]
+    if as_json:
+        print_json({"results": [r.to_dict() for r in results]})
+        return
+    rows = [
+        (r.model, r.version + (" (unchanged)" if r.reused else " (new)"), _metrics_text(r.metrics),
+         f"{r.seconds:.1f}s")
+        for r in results
+    ]  # fmt: skip
+    print_table(f"Trained {len(results)} model(s)", ("model", "version", "metrics", "time"), rows)
+
+
+def _metrics_text(metrics: dict[str, float]) -> str:
+    held_out = sorted((k, v) for k, v in metrics.items() if not k.startswith("train_"))
+    return ", ".join(f"{k}={v:.4g}" for k, v in held_out)

@@ -1,0 +1,300 @@
+"""`mlops train`, `predict` and `reproduce` on a real git repository with real DVC and MLflow.
+
+One scratch repository is shared by the module (training is the slow part); tests that
+break something work on their own copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+from support import GIT_ENV, ROOT, commit_all, git
+
+PLATFORM_FILES = ("policies", "registry.yaml", ".dvc/config", ".dvcignore", ".gitignore")
+
+
+def make_repository(destination: Path, models: tuple[str, ...]) -> Path:
+    """A git repository with the platform files and the given example models (no outputs)."""
+    destination.mkdir(parents=True)
+    for name in PLATFORM_FILES:
+        source = ROOT / name
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+    for model in models:
+        shutil.copytree(
+            ROOT / "models" / model,
+            destination / "models" / model,
+            ignore=shutil.ignore_patterns("model", "*.csv", "__pycache__"),
+        )
+    registry = "schema_version: 1\nmodels:\n" + "".join(
+        f"  {m}:\n    versions: {{}}\n    stages: {{}}\n" for m in models
+    )
+    (destination / "registry.yaml").write_text(registry)
+    git(destination, "init", "-q", "-b", "main")
+    commit_all(destination, "platform")
+    return destination
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The breast-cancer example trained once as version 1, in a module-wide repository."""
+    root = make_repository(tmp_path_factory.mktemp("train") / "repo", ("breast-cancer",))
+    from mlops.cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in GIT_ENV.items():
+            patch.setenv(key, value)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        assert main(["--repo", str(root), "train", "breast-cancer"]) == 0
+    return root
+
+
+def registered_versions(root: Path, model: str) -> list[str]:
+    with sqlite3.connect(root / ".mlops" / "mlflow.db") as db:
+        rows = db.execute("select version from model_versions where name = ?", (model,))
+        return sorted(str(r[0]) for r in rows)
+
+
+def run_statuses(root: Path) -> list[str]:
+    with sqlite3.connect(root / ".mlops" / "mlflow.db") as db:
+        return sorted(r[0] for r in db.execute("select status from runs"))
+
+
+def test_training_registers_a_version_with_its_lineage(trained: Path) -> None:
+    """Version 1 exists, its run finished, and the candidate record carries the lineage."""
+    assert registered_versions(trained, "breast-cancer") == ["1"]
+    assert run_statuses(trained) == ["FINISHED"]
+    record = json.loads((trained / ".mlops/candidates/breast-cancer.json").read_text())
+    lock = (trained / "models/breast-cancer/dvc.lock").read_text()
+    assert record["version"] == "1"
+    assert record["git_commit"] == git(trained, "rev-parse", "HEAD")
+    assert set(record["dvc_hashes"]) == {"data/train.csv", "data/holdout.csv"}
+    assert all(md5 in lock for md5 in record["dvc_hashes"].values())
+    assert record["params_hash"].startswith("sha256:") and len(record["params_hash"]) == 71
+    assert record["metrics"]["roc_auc"] > 0.99
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{trained / '.mlops' / 'mlflow.db'}")
+    run = MlflowClient().get_run(record["run_id"])
+    tags = run.data.tags
+    assert tags["mlops.git_commit"] == record["git_commit"]
+    assert tags["mlops.git_dirty"] == "false"
+    assert tags["mlops.runtime"].startswith("python 3.")
+    assert tags["mlops.seed"] == "42"
+    assert tags["mlops.dvc.data/train.csv"] == record["dvc_hashes"]["data/train.csv"]
+    assert run.data.params["train.c"] == "1.0"
+    assert {"wall_seconds", "cpu_seconds", "roc_auc", "train_roc_auc"} <= set(run.data.metrics)
+    environment = mlflow.artifacts.load_text(f"runs:/{record['run_id']}/lineage/environment.txt")
+    assert "scikit-learn==" in environment
+    assert (trained / "registry.yaml").read_text().count("versions: {}") == 1  # untouched
+
+
+def test_an_unchanged_model_is_not_registered_again(trained: Path, cli) -> None:
+    """A second run skips every stage and reports the existing version."""
+    result = cli("--repo", trained, "train", "breast-cancer", "--json")
+    assert result.code == 0, result.err
+    (outcome,) = json.loads(result.out)["results"]
+    assert (outcome["version"], outcome["reused"], outcome["stages_ran"]) == ("1", True, [])
+    assert registered_versions(trained, "breast-cancer") == ["1"]
+
+
+def test_predict_loads_the_version_through_pyfunc(trained: Path, cli, tmp_path: Path) -> None:
+    """Predictions for the holdout rows, as CSV and as JSON."""
+    rows = tmp_path / "rows.csv"
+    holdout = (trained / "models/breast-cancer/data/holdout.csv").read_text().splitlines()
+    rows.write_text("\n".join(holdout[:6]) + "\n")
+    result = cli("--repo", trained, "predict", "breast-cancer", "--version", "1", "--input", rows)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0] == "prediction" and len(lines) == 6
+    assert set(lines[1:]) <= {"0", "1"}
+    as_json = cli(
+        "--repo", trained, "predict", "breast-cancer", "--version", "1", "--input", rows, "--json"
+    )
+    assert len(json.loads(as_json.out)) == 5
+
+
+def test_predict_reports_bad_input(trained: Path, cli, tmp_path: Path) -> None:
+    """A missing file, an unknown format and missing columns are clear errors."""
+    base = ("--repo", trained, "predict", "breast-cancer", "--version", "1", "--input")
+    missing = cli(*base, tmp_path / "nope.csv")
+    assert missing.code == 2 and "no such input file" in missing.err
+    odd = tmp_path / "rows.xlsx"
+    odd.write_text("x")
+    assert "unsupported input format '.xlsx'" in cli(*base, odd).err
+    partial = tmp_path / "partial.csv"
+    partial.write_text("mean_radius\n14.2\n")
+    result = cli(*base, partial)
+    assert result.code == 1 and "could not score" in result.err
+    unknown = cli(
+        "--repo", trained, "predict", "breast-cancer", "--version", "9", "--input", partial
+    )
+    assert unknown.code != 0 and "Traceback" not in unknown.err
+
+
+def test_reproduce_matches_exactly(trained: Path, cli) -> None:
+    """Retraining version 1 from its commit and data gives the same hashes, metrics, artifact."""
+    result = cli("--repo", trained, "reproduce", "breast-cancer", "1", "--json")
+    assert result.code == 0, result.out + result.err
+    outcome = json.loads(result.out)
+    assert outcome["reproduced_exactly"] is True
+    items = {row["item"] for row in outcome["comparison"]}
+    assert {"data data/train.csv", "metric roc_auc", "model artifact sha256"} <= items
+    assert git(trained, "worktree", "list").count("\n") == 0  # the scratch worktree is gone
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, trained: Path) -> Path:
+    """A private copy of the trained repository (its store, cache and remote included)."""
+    copy = tmp_path / "repo"
+    shutil.copytree(trained, copy, symlinks=True)
+    storage = trained.parent / "mlops-dvc-storage"
+    if storage.exists():
+        shutil.copytree(storage, tmp_path / "mlops-dvc-storage")
+    # The copied store still points at the original's artifact folders: repoint it.
+    with sqlite3.connect(copy / ".mlops" / "mlflow.db") as db:
+        for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri")):
+            db.execute(
+                f"update {table} set {column} = replace({column}, ?, ?)",
+                (str(trained), str(copy)),
+            )
+    return copy
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_a_crashing_training_script_leaves_nothing_behind(scratch: Path, cli) -> None:
+    """The script's error is shown; no run, no version, registry and record untouched."""
+    edit(
+        scratch / "models/breast-cancer/train.py",
+        "def main(",
+        "def main(*_):\n    raise RuntimeError('boom: disk on fire')\n\n\ndef _unused(",
+    )
+    record = (scratch / ".mlops/candidates/breast-cancer.json").read_text()
+    registry = (scratch / "registry.yaml").read_text()
+    result = cli("--repo", scratch, "train", "breast-cancer")
+    assert result.code == 1
+    assert "the breast-cancer pipeline failed" in result.err
+    assert "boom: disk on fire" in result.err
+    assert registered_versions(scratch, "breast-cancer") == ["1"]
+    assert run_statuses(scratch) == ["FINISHED"]
+    assert (scratch / ".mlops/candidates/breast-cancer.json").read_text() == record
+    assert (scratch / "registry.yaml").read_text() == registry
+
+
+def test_bad_params_name_the_file_and_line(scratch: Path, cli) -> None:
+    """Broken YAML in params.yaml is reported at its position; a bad value by the script."""
+    params = scratch / "models/breast-cancer/params.yaml"
+    edit(params, "  c: 1.0", "  c: [1.0")
+    result = cli("--repo", scratch, "train", "breast-cancer")
+    assert result.code == 1
+    assert "models/breast-cancer/params.yaml:" in result.err and "invalid YAML" in result.err
+    edit(params, "  c: [1.0", "  c: abc")
+    result = cli("--repo", scratch, "train", "breast-cancer")
+    assert result.code == 1
+    assert "--c" in result.err and "abc" in result.err
+    assert registered_versions(scratch, "breast-cancer") == ["1"]
+
+
+def test_a_failure_while_logging_marks_the_run_failed(scratch: Path, cli) -> None:
+    """When the run's artifacts cannot be stored, the run is FAILED and no version exists."""
+    edit(scratch / "models/breast-cancer/params.yaml", "  c: 1.0", "  c: 0.5")
+    artifacts = scratch / ".mlops/artifacts/breast-cancer"
+    shutil.rmtree(artifacts)
+    artifacts.write_text("a file where the artifact folder should be")
+    result = cli("--repo", scratch, "train", "breast-cancer")
+    assert result.code != 0
+    assert registered_versions(scratch, "breast-cancer") == ["1"]
+    assert run_statuses(scratch) == ["FAILED", "FINISHED"]
+    assert (
+        json.loads((scratch / ".mlops/candidates/breast-cancer.json").read_text())["version"] == "1"
+    )
+
+
+def test_an_unreachable_dvc_remote_stops_before_tracking(scratch: Path, cli) -> None:
+    """dvc push failing is reported; nothing is tracked or registered."""
+    edit(scratch / "models/breast-cancer/params.yaml", "  c: 1.0", "  c: 0.25")
+    git(scratch, "config", "--local", "user.name", "x")
+    with (scratch / ".dvc" / "config.local").open("w") as fh:
+        fh.write("['remote \"local\"']\n    url = /proc/mlops-no-such-remote\n")
+    result = cli("--repo", scratch, "train", "breast-cancer")
+    assert result.code == 1
+    assert "dvc push failed for breast-cancer" in result.err
+    assert registered_versions(scratch, "breast-cancer") == ["1"]
+    assert run_statuses(scratch) == ["FINISHED"]
+
+
+def test_a_tracking_server_that_is_down(
+    scratch: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that does not answer is named at once, before anything is logged."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    edit(scratch / "models/breast-cancer/params.yaml", "  c: 1.0", "  c: 2.0")
+    result = cli("--repo", scratch, "train", "breast-cancer")
+    assert result.code == 1
+    assert f"tracking server http://127.0.0.1:{port} is not answering" in result.err
+
+
+def test_a_missing_runtime_is_named(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training an R model without Rscript says which program is missing and how to get it."""
+    root = make_repository(tmp_path / "repo", ("fuel-efficiency",))
+    monkeypatch.setenv("MLOPS_RSCRIPT", "/nonexistent/Rscript")
+    result = cli("--repo", root, "train", "fuel-efficiency")
+    assert result.code != 0
+    assert "Rscript" in result.err and "scripts/bootstrap" in result.err
+    assert not (root / ".mlops" / "mlflow.db").exists()
+
+
+def test_usage_errors(trained: Path, cli) -> None:
+    """Names or --changed, not both; unknown models are named."""
+    assert cli("--repo", trained, "train").code == 2
+    assert cli("--repo", trained, "train", "x", "--changed", "--base", "main").code == 2
+    result = cli("--repo", trained, "train", "nope")
+    assert result.code == 1 and "no model named 'nope'" in result.err
+
+
+@pytest.mark.parametrize(
+    ("model", "program"), [("fuel-efficiency", "Rscript"), ("disease-progression", "julia")]
+)
+def test_r_and_julia_models_train_and_predict(
+    tmp_path: Path, cli, model: str, program: str
+) -> None:
+    """Non-Python models train through the same command and predict through pyfunc workers."""
+    if (
+        shutil.which(
+            os.environ.get("MLOPS_RSCRIPT" if program == "Rscript" else "MLOPS_JULIA", program)
+        )
+        is None
+    ):
+        pytest.skip(f"{program} is not installed: run scripts/bootstrap")
+    root = make_repository(tmp_path / "repo", (model,))
+    result = cli("--repo", root, "train", model, "--json")
+    assert result.code == 0, result.out + result.err
+    (outcome,) = json.loads(result.out)["results"]
+    assert outcome["version"] == "1" and not outcome["reused"]
+    evaluation = json.loads((root / f"models/{model}/evaluation.json").read_text())
+    assert outcome["metrics"]["r2"] == evaluation["r2"]
+    rows = root / f"models/{model}/data/holdout.csv"
+    predicted = cli("--repo", root, "predict", model, "--version", "1", "--input", rows, "--json")
+    assert predicted.code == 0, predicted.err
+    values = [row["prediction"] for row in json.loads(predicted.out)]
+    assert len(values) == evaluation["n_rows"]
+    assert all(isinstance(v, float) for v in values)
