@@ -14,35 +14,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support import GIT_ENV, ROOT, commit_all, git
-
-PLATFORM_FILES = ("policies", "registry.yaml", ".dvc/config", ".dvcignore", ".gitignore")
-
-
-def make_repository(destination: Path, models: tuple[str, ...]) -> Path:
-    """A git repository with the platform files and the given example models (no outputs)."""
-    destination.mkdir(parents=True)
-    for name in PLATFORM_FILES:
-        source = ROOT / name
-        target = destination / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target)
-        else:
-            shutil.copy2(source, target)
-    for model in models:
-        shutil.copytree(
-            ROOT / "models" / model,
-            destination / "models" / model,
-            ignore=shutil.ignore_patterns("model", "*.csv", "__pycache__"),
-        )
-    registry = "schema_version: 1\nmodels:\n" + "".join(
-        f"  {m}:\n    versions: {{}}\n    stages: {{}}\n" for m in models
-    )
-    (destination / "registry.yaml").write_text(registry)
-    git(destination, "init", "-q", "-b", "main")
-    commit_all(destination, "platform")
-    return destination
+from support import GIT_ENV, git, make_repository
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,10 @@ last; the candidate record is written only after registration.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -257,7 +259,9 @@ def command(
                 click.echo(problem.render(), err=True)
             raise InvalidInput(f"{name}: the manifest is invalid; nothing was trained")
     settings = load_settings(root)
-    results = [train_model(root, settings, n, check.manifests[n]) for n in selected]
+    # Libraries print progress (MLflow's run links) to stdout: keep stdout for the results.
+    with contextlib.redirect_stdout(sys.stderr):
+        results = [train_model(root, settings, n, check.manifests[n]) for n in selected]
     if as_json:
         print_json({"results": [r.to_dict() for r in results]})
         return

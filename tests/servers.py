@@ -1,0 +1,116 @@
+"""Real services for integration tests, started on 127.0.0.1 and stopped afterwards:
+a PostgreSQL cluster in a temporary folder, and an MLflow tracking server on top of it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def postgres_bin() -> Path | None:
+    """The newest installed PostgreSQL server binaries (Debian keeps them off PATH)."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    if candidates:
+        return candidates[0].parent
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run as the `postgres` user when we are root."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def _run(command: list[str]) -> None:
+    done = subprocess.run(_as_postgres(command), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+
+
+@contextmanager
+def postgres(database: str = "mlflow") -> Iterator[str]:
+    """A throwaway cluster; yields a SQLAlchemy URL for `database` (trust auth, loopback).
+
+    Its folder is made directly under the system temp folder: pytest's own are private to
+    root, and the server runs as `postgres`.
+    """
+    bindir = postgres_bin()
+    assert bindir is not None, "PostgreSQL is not installed: run scripts/bootstrap"
+    workdir = Path(tempfile.mkdtemp(prefix="mlops-postgres-"))
+    data, sockets = workdir / "data", workdir / "sockets"
+    data.mkdir()
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        for path in (workdir, data, sockets):
+            shutil.chown(path, "postgres")
+    port = free_port()
+    try:
+        _run([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "mlops", "-E", "UTF8"])
+        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = workdir / "postgres.log"
+        _run(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]
+        )
+        try:
+            _run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mlops",
+                  database])  # fmt: skip
+            yield f"postgresql://mlops@127.0.0.1:{port}/{database}"
+        finally:
+            _run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def mlflow_server(backend: str, artifacts: Path, timeout: float = 120) -> Iterator[str]:
+    """`mlflow server` on a free loopback port; yields its URL once /health answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (artifacts.parent / "mlflow-server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
+         "--artifacts-destination", artifacts.as_uri(), "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                text = (artifacts.parent / "mlflow-server.log").read_text()[-3000:]
+                raise RuntimeError(f"mlflow server did not start:\n{text}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
