@@ -79,6 +79,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: measured against their targets, printed as ratios (never pass/fail tests)."""
     install(session)
     session.run("python", "bench/cli_speed.py", *session.posargs)
+    session.run("python", "bench/train_overhead.py", *session.posargs, env=QUIET_ENV)
 
 
 @nox.session(default=False, venv_backend="none")

@@ -119,9 +119,27 @@ def log_sklearn(model_dir: Path, input_example: Any) -> str:
         estimator = pickle.load(fh)  # our own pipeline's output, verified by digest upstream
     info = mlflow.sklearn.log_model(
         estimator, name="model", input_example=input_example,
-        serialization_format="cloudpickle",
+        serialization_format="cloudpickle", pip_requirements=_requirements(estimator),
     )  # fmt: skip
     return str(info.model_uri)
+
+
+def _requirements(estimator: Any) -> list[str]:
+    """The model's serving requirements, pinned to what trained it. Stated rather than
+    inferred: MLflow's inference reloads the model in a subprocess, ten seconds or more."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = {"scikit-learn", "cloudpickle", "numpy", "pandas", "scipy"}
+    module = type(estimator).__module__.split(".")[0]
+    if module not in ("sklearn", "builtins"):
+        names.add(module)
+    pinned = []
+    for name in sorted(names):
+        try:
+            pinned.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue  # a module of the model's own code, not a distribution
+    return pinned
 
 
 def register(model: str, model_uri: str, run_id: str, tags: dict[str, str]) -> str:
