@@ -17,8 +17,16 @@ from pathlib import Path
 from mlops.adapters.repository import find_root
 from mlops.output import console
 
-COPIED = ("policies", "models", "registry.yaml", ".github")
-IGNORED = shutil.ignore_patterns("data", "model", "metrics.json", "evaluation.json", "__pycache__")
+COPIED = (
+    "policies",
+    "models",
+    "registry.yaml",
+    ".github",
+    ".dvc/config",
+    ".dvcignore",
+    ".gitignore",
+)
+IGNORED = shutil.ignore_patterns("*.csv", "model", "__pycache__")
 
 
 def _step(title: str) -> None:
@@ -42,10 +50,14 @@ def _git(workdir: Path, *args: str) -> None:
 def prepare(source: Path, workdir: Path) -> None:
     for name in COPIED:
         path = source / name
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
             shutil.copytree(path, workdir / name, ignore=IGNORED)
         elif path.is_file():
             shutil.copy2(path, workdir / name)
+    # The demo's data goes to a DVC remote of its own, removed with it.
+    local = workdir / ".dvc" / "config.local"
+    local.write_text(f"['remote \"local\"']\n    url = {workdir.parent / 'dvc-storage'}\n")
     _git(workdir, "init", "-q", "-b", "main")
     _git(workdir, "add", "-A")
     _git(workdir, "commit", "-q", "-m", "Platform baseline")
@@ -90,6 +102,14 @@ def run_demo(workdir: Path) -> None:
     _git(workdir, "commit", "-q", "-am", "Tighten the promotion policy")
     _run(workdir, "mlops", "plan", "--base", "main", "--json")
 
+    _step("6. Train the Python example: DVC pipeline, MLflow run, registered version")
+    _run(workdir, "mlops", "train", "breast-cancer")
+    _run(workdir, "mlops", "train", "breast-cancer")  # unchanged: nothing new to register
+    holdout = workdir / "models" / "breast-cancer" / "data" / "holdout.csv"
+    sample = workdir / "sample.csv"
+    sample.write_text("".join(holdout.read_text().splitlines(keepends=True)[:4]))
+    _run(workdir, "mlops", "predict", "breast-cancer", "--version", "1", "--input", "sample.csv")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -101,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GIT_AUTHOR_EMAIL", "demo@localhost")
     os.environ.setdefault("GIT_COMMITTER_NAME", "Demo")
     os.environ.setdefault("GIT_COMMITTER_EMAIL", "demo@localhost")
-    workdir = Path(tempfile.mkdtemp(prefix="mlops-demo-"))
+    scratch = Path(tempfile.mkdtemp(prefix="mlops-demo-"))
+    workdir = scratch / "repo"
+    workdir.mkdir()
     try:
         prepare(source, workdir)
         run_demo(workdir)
@@ -109,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep:
             console().print(f"Scratch repository kept at {workdir}")
         else:
-            shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(scratch, ignore_errors=True)
     console().print("[green]✓[/] demo finished")
     return 0
 

@@ -198,8 +198,8 @@ def test_a_failure_while_logging_marks_the_run_failed(scratch: Path, cli) -> Non
     )
 
 
-def test_an_unreachable_dvc_remote_stops_before_tracking(scratch: Path, cli) -> None:
-    """dvc push failing is reported; nothing is tracked or registered."""
+def test_an_unreachable_dvc_remote_registers_nothing(scratch: Path, cli) -> None:
+    """dvc push failing is reported; the run (logged meanwhile) is FAILED, no version exists."""
     edit(scratch / "models/breast-cancer/params.yaml", "  c: 1.0", "  c: 0.25")
     git(scratch, "config", "--local", "user.name", "x")
     with (scratch / ".dvc" / "config.local").open("w") as fh:
@@ -208,7 +208,7 @@ def test_an_unreachable_dvc_remote_stops_before_tracking(scratch: Path, cli) -> 
     assert result.code == 1
     assert "dvc push failed for breast-cancer" in result.err
     assert registered_versions(scratch, "breast-cancer") == ["1"]
-    assert run_statuses(scratch) == ["FINISHED"]
+    assert run_statuses(scratch) == ["FAILED", "FINISHED"]
 
 
 def test_a_tracking_server_that_is_down(

@@ -78,11 +78,35 @@ def repro(
     return ReproResult(ran, skipped, output)
 
 
+class Push:
+    """`dvc push` of a model's outputs, running in the background until `wait()`."""
+
+    def __init__(self, root: Path, model: str) -> None:
+        self.model = model
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dvc", "push", f"{layout.model_dir(model)}/dvc.yaml"],
+            cwd=root, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, errors="replace",
+        )  # fmt: skip
+
+    def wait(self) -> None:
+        """Block until the data is stored; RemoteFailed when it could not be."""
+        output, _ = self.process.communicate()
+        if self.process.returncode != 0:
+            raise RemoteFailed(
+                f"dvc push failed for {self.model} (exit {self.process.returncode}):\n"
+                f"{_tail(output)}"
+            )
+
+    def cancel(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
 def push(root: Path, model: str) -> None:
     """Send the pipeline's outputs to the DVC remote, so the version's data can be pulled."""
-    code, output = _dvc(root, "push", f"{layout.model_dir(model)}/dvc.yaml")
-    if code != 0:
-        raise RemoteFailed(f"dvc push failed for {model} (exit {code}):\n{_tail(output)}")
+    Push(root, model).wait()
 
 
 def read_lock(root: Path, model: str) -> dict[str, Any]:

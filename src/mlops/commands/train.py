@@ -8,9 +8,11 @@ last; the candidate record is written only after registration.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import resource
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,12 +101,20 @@ def train_model(root: Path, settings: Settings, name: str, manifest: Document) -
     started, wall, cpu = datetime.now(UTC), time.perf_counter(), _cpu_seconds()
     out = console(stderr=True)  # progress on stderr; results (and --json) on stdout
 
+    warmup = threading.Thread(target=_import_tracking, name="import-mlflow", daemon=True)
+
     def show(line: str) -> None:
         if line.startswith(("Running stage", "Stage ")):
             out.print(f"  {name}: {line}", markup=False, style="dim")
+        if line.startswith("Running stage") and not warmup.is_alive() and not warmup.ident:
+            # A stage runs, so there will be something to log: import MLflow meanwhile, on
+            # the other core, instead of after the pipeline.
+            warmup.start()
 
     out.print(f"[bold]{name}[/]: running its pipeline ({language})")
     repro = dvc.repro(root, name, on_line=show)
+    if warmup.ident:
+        warmup.join()
     lock = dvc.read_lock(root, name)
     holdout, training = read_json(folder / "evaluation.json"), read_json(folder / "metrics.json")
     metrics = metric_table(holdout, training)
@@ -119,42 +129,46 @@ def train_model(root: Path, settings: Settings, name: str, manifest: Document) -
         seconds = time.perf_counter() - wall
         out.print(f"{name}: unchanged, already registered as version {existing}")
         return TrainResult(name, existing, True, metrics, seconds, repro.ran)
-    dvc.push(root, name)
-    inputs = [i["path"] for i in data["data"]["inputs"]]
-    commit = git.head_commit(root)
-    env = environment.describe(language)
-    tags = {
-        "mlops.model": name,
-        "mlops.language": language,
-        "mlops.runtime": env.runtime,
-        "mlops.git_commit": commit,
-        "mlops.git_dirty": str(git.is_dirty(root, layout.model_dir(name))).lower(),
-        "mlops.params_hash": params_hash(params),
-        "mlops.artifact_sha256": digest,
-        "mlops.seed": str(params.get("train", {}).get("seed", params.get("seed", ""))),
-        **{f"mlops.dvc.{path}": md5 for path, md5 in input_hashes(lock, inputs).items()},
-    }
-    experiment = tracking.experiment_id(settings, name)
-    with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
-        run_id = active.info.run_id
-        tracking.log_run_data(
-            flatten(params),
-            metrics,
-            {
-                "lineage/environment.txt": env.lock,
-                "lineage/dvc.lock": (folder / "dvc.lock").read_text(),
-                "lineage/params.yaml": (folder / "params.yaml").read_text(),
-            },
-        )
-        model_uri = _log_model(data, folder)
-        elapsed, cpu_used = time.perf_counter() - wall, _cpu_seconds() - cpu
-        tracking.log_run_data({}, {"wall_seconds": elapsed, "cpu_seconds": cpu_used}, {})
-        version_tags = {
-            "artifact_sha256": digest,
-            "git_commit": commit,
-            "params_hash": tags["mlops.params_hash"],
+    pushing = dvc.Push(root, name)  # stores the data while the run is logged
+    try:
+        inputs = [i["path"] for i in data["data"]["inputs"]]
+        commit = git.head_commit(root)
+        env = environment.describe(language)
+        tags = {
+            "mlops.model": name,
+            "mlops.language": language,
+            "mlops.runtime": env.runtime,
+            "mlops.git_commit": commit,
+            "mlops.git_dirty": str(git.is_dirty(root, layout.model_dir(name))).lower(),
+            "mlops.params_hash": params_hash(params),
+            "mlops.artifact_sha256": digest,
+            "mlops.seed": str(params.get("train", {}).get("seed", params.get("seed", ""))),
+            **{f"mlops.dvc.{path}": md5 for path, md5 in input_hashes(lock, inputs).items()},
         }
-        version = tracking.register(name, model_uri, run_id, version_tags)
+        experiment = tracking.experiment_id(settings, name)
+        with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
+            run_id = active.info.run_id
+            tracking.log_run_data(
+                flatten(params),
+                metrics,
+                {
+                    "lineage/environment.txt": env.lock,
+                    "lineage/dvc.lock": (folder / "dvc.lock").read_text(),
+                    "lineage/params.yaml": (folder / "params.yaml").read_text(),
+                },
+            )
+            model_uri = _log_model(data, folder)
+            elapsed, cpu_used = time.perf_counter() - wall, _cpu_seconds() - cpu
+            tracking.log_run_data({}, {"wall_seconds": elapsed, "cpu_seconds": cpu_used}, {})
+            version_tags = {
+                "artifact_sha256": digest,
+                "git_commit": commit,
+                "params_hash": tags["mlops.params_hash"],
+            }
+            pushing.wait()  # a version is registered only once its data is stored
+            version = tracking.register(name, model_uri, run_id, version_tags)
+    finally:
+        pushing.cancel()  # never leave it running after a failure
     record = {
         "model": name,
         "version": version,
@@ -171,6 +185,11 @@ def train_model(root: Path, settings: Settings, name: str, manifest: Document) -
     settings.candidates.mkdir(parents=True, exist_ok=True)
     (settings.candidates / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return TrainResult(name, version, False, metrics, elapsed, repro.ran, run_id)
+
+
+def _import_tracking() -> None:
+    for module in ("mlflow.pyfunc", "mlflow.sklearn", "sklearn.pipeline"):
+        importlib.import_module(module)
 
 
 def _registered_locally(settings: Settings, name: str, digest: str) -> str | None:
