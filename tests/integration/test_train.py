@@ -249,7 +249,8 @@ def test_usage_errors(trained: Path, cli) -> None:
 def test_r_and_julia_models_train_and_predict(
     tmp_path: Path, cli, model: str, program: str
 ) -> None:
-    """Non-Python models train through the same command and predict through pyfunc workers."""
+    """Non-Python models train through the same command, predict through pyfunc workers,
+    and reproduce exactly from their recorded commit and data."""
     if (
         shutil.which(
             os.environ.get("MLOPS_RSCRIPT" if program == "Rscript" else "MLOPS_JULIA", program)
@@ -270,3 +271,6 @@ def test_r_and_julia_models_train_and_predict(
     values = [row["prediction"] for row in json.loads(predicted.out)]
     assert len(values) == evaluation["n_rows"]
     assert all(isinstance(v, float) for v in values)
+    reproduced = cli("--repo", root, "reproduce", model, "1", "--json")
+    assert reproduced.code == 0, reproduced.out + reproduced.err
+    assert json.loads(reproduced.out)["reproduced_exactly"] is True

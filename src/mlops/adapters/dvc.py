@@ -127,17 +127,21 @@ def _tail(output: str, lines: int = 25) -> str:
 
 
 def share_storage(root: Path, tree: Path) -> None:
-    """Let a worktree use the checkout's DVC cache and remote (both are relative paths)."""
-    cache = root / ".dvc" / "cache"
-    _dvc_ok(tree, "cache", "dir", "--local", str(cache))
+    """Let a worktree use the checkout's DVC cache and default remote. Relative remote paths
+    are relative to the config file, so they are made absolute for the worktree."""
+    _dvc_ok(tree, "cache", "dir", "--local", str(root / ".dvc" / "cache"))
     code, output = _dvc(root, "remote", "default")
-    remote = output.strip().splitlines()[-1] if code == 0 and output.strip() else ""
-    if remote:
-        code, url = _dvc(root, "remote", "list")
-        for line in url.splitlines():
-            parts = line.split()
-            if parts and parts[0] == remote:
-                _dvc_ok(tree, "remote", "modify", "--local", remote, "url", parts[1])
+    remote = output.strip()
+    if code != 0 or not remote:
+        return
+    for level, folder in (("--local", root / ".dvc"), ("--project", root / ".dvc")):
+        code, url = _dvc(root, "config", level, f"remote.{remote}.url")
+        url = url.strip()
+        if code == 0 and url:
+            if "://" not in url and not Path(url).is_absolute():
+                url = str((folder / url).resolve())
+            _dvc_ok(tree, "remote", "modify", "--local", remote, "url", url)
+            return
 
 
 def pull(root: Path, model: str) -> None:
