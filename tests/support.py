@@ -8,6 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -95,3 +97,29 @@ def make_repository(destination: Path, models: tuple[str, ...]) -> Path:
     git(destination, "init", "-q", "-b", "main")
     commit_all(destination, "platform")
     return destination
+
+
+def require_system(what: str, present: bool) -> None:
+    """For tests that need a system package scripts/bootstrap installs (R, Julia, PostgreSQL).
+
+    On a developer machine without it the test is skipped, naming what is missing. In CI
+    (CI=true, after the bootstrap ran) it fails instead: a missing install step can never
+    pass as a skip there.
+    """
+    if present:
+        return
+    message = f"{what} is not installed: run scripts/bootstrap"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def runtime_present(language: str) -> bool:
+    """Whether the program that runs `language` models (or its MLOPS_* override) is on PATH."""
+    from mlops.adapters.runtimes import RuntimeMissing, check_runtime
+
+    try:
+        check_runtime(language)
+    except RuntimeMissing:
+        return False
+    return True

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 from servers import mlflow_server, postgres, postgres_bin
-from support import make_repository
+from support import make_repository, require_system
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     """PostgreSQL in a temporary folder, and `mlflow server` on it, both on 127.0.0.1."""
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed: run scripts/bootstrap")
+    require_system("PostgreSQL", postgres_bin() is not None)
     workdir = tmp_path_factory.mktemp("tracking")
     with postgres() as database:
         artifacts = workdir / "artifacts"

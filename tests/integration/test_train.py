@@ -7,14 +7,13 @@ break something work on their own copy.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import sqlite3
 from pathlib import Path
 
 import pytest
-from support import GIT_ENV, git, make_repository
+from support import GIT_ENV, git, make_repository, require_system, runtime_present
 
 
 @pytest.fixture(scope="module")
@@ -251,13 +250,8 @@ def test_r_and_julia_models_train_and_predict(
 ) -> None:
     """Non-Python models train through the same command, predict through pyfunc workers,
     and reproduce exactly from their recorded commit and data."""
-    if (
-        shutil.which(
-            os.environ.get("MLOPS_RSCRIPT" if program == "Rscript" else "MLOPS_JULIA", program)
-        )
-        is None
-    ):
-        pytest.skip(f"{program} is not installed: run scripts/bootstrap")
+    language = {"Rscript": "r", "julia": "julia"}[program]
+    require_system(program, runtime_present(language))
     root = make_repository(tmp_path / "repo", (model,))
     result = cli("--repo", root, "train", model, "--json")
     assert result.code == 0, result.out + result.err

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 from mlflow.exceptions import MlflowException
-from support import ROOT
+from support import ROOT, require_system, runtime_present
 
 from mlops.adapters.workers import (
     InvalidRequest,
@@ -62,8 +62,6 @@ for count, line in enumerate(sys.stdin, start=1):
         continue
     print(json.dumps({"predictions": [sum(row) for row in request["data"]]}), flush=True)
 """
-
-UNWIND = Path("/opt/julia-unwind/usr/lib/x86_64-linux-gnu")
 
 
 @pytest.fixture
@@ -223,17 +221,6 @@ def tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         mlflow.set_tracking_uri(previous)
 
 
-def _julia_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Local stop-gap until scripts/bootstrap installs the /usr/local/bin/julia wrapper.
-
-    Debian bullseye's julia 1.5 segfaults with bookworm's libunwind; the wrapper puts bullseye's
-    libunwind on LD_LIBRARY_PATH. Without the wrapper (but with that libunwind) do the same here.
-    """
-    wrapper = Path("/usr/local/bin/julia")
-    if "MLOPS_JULIA" not in os.environ and not wrapper.exists() and UNWIND.is_dir():
-        monkeypatch.setenv("MLOPS_JULIA", f"env LD_LIBRARY_PATH={UNWIND} julia")
-
-
 CASES = {
     "fuel-efficiency": ("r", "predict.R", [["{run}", "ingest.R"], ["{run}", "train.R"]]),
     "disease-progression": ("julia", "predict.jl", [["{py}", "ingest.py"], ["{run}", "train.jl"]]),
@@ -248,13 +235,8 @@ def test_real_model_as_pyfunc(
     """Trained in a scratch copy, logged and loaded through MLflow, the model predicts exactly
     what its own evaluate stage scores, in any column order; a dead worker is replaced."""
     language, entry, stages = CASES[model_name]
-    if language == "julia":
-        _julia_fallback(monkeypatch)
-    try:
-        runtime = check_runtime(language)
-    except RuntimeMissing:
-        program = {"r": "Rscript", "julia": "julia"}[language]
-        pytest.skip(f"{program} not installed: run scripts/bootstrap")
+    require_system({"r": "Rscript", "julia": "julia"}[language], runtime_present(language))
+    runtime = check_runtime(language)
     folder = tmp_path / model_name
     shutil.copytree(
         ROOT / "models" / model_name,
