@@ -86,7 +86,7 @@ def bench(session: nox.Session) -> None:
 def lock(session: nox.Session) -> None:
     """Re-pin every dependency into requirements/constraints.txt."""
     session.run(
-        "uv", "pip", "compile", "pyproject.toml", "--quiet", "--no-header",
+        "uv", "pip", "compile", "pyproject.toml", "--quiet", "--no-header", "--extra", "testing",
         "--group", "test", "--group", "lint", "--group", "typecheck",
         "--python-version", "3.11", "-o", "requirements/constraints.txt",
         external=True,
