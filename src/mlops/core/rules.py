@@ -27,6 +27,7 @@ def manifest_rules(
         *_name_matches_folder(folder, doc),
         *_entrypoints(doc, file_exists),
         *_features(doc),
+        *_inputs(doc),
         *_metrics(doc),
         *_schedules(doc),
         *_monitoring(doc),
@@ -112,6 +113,22 @@ def _features(doc: Document) -> Iterator[Diagnostic]:
                 ("compliance", "pii_fields", index),
                 f"PII field {field!r} is neither a feature nor the target",
             )
+
+
+def _inputs(doc: Document) -> Iterator[Diagnostic]:
+    inputs = doc.get(("data", "inputs"))
+    if not isinstance(inputs, list):
+        return
+    holdouts = [
+        i
+        for i, item in enumerate(inputs)
+        if isinstance(item, dict) and item.get("role") == "holdout"
+    ]
+    for index in holdouts[1:]:
+        yield doc.error(
+            ("data", "inputs", index, "role"),
+            f"only one input may be the holdout (data.inputs[{holdouts[0]}] already is)",
+        )
 
 
 def _metrics(doc: Document) -> Iterator[Diagnostic]:
