@@ -65,6 +65,7 @@ def validate(session: nox.Session) -> None:
     """`mlops validate` on this repository."""
     install(session)
     session.run("mlops", "validate")
+    session.run("mlops", "codeowners", "--check")
 
 
 @nox.session(default=False)

@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "Run models' pipelines, track them in MLflow, register versions."),
     "predict": ("predict", "Score a file with a registered model version."),
     "reproduce": ("reproduce", "Retrain a version from its recorded lineage and compare."),
+    "codeowners": ("codeowners", "Generate .github/CODEOWNERS from model and platform owners."),
+    "evaluate": ("evaluate", "Score candidate and production on the holdout; apply the gates."),
 }
 
 
