@@ -1,4 +1,4 @@
-"""MLflow: where runs, models and versions are recorded. The one module that imports it."""
+"""MLflow tracking and registry: where runs, models and versions are recorded."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from mlops.adapters.settings import Settings
 from mlops.errors import MlopsError
@@ -58,6 +59,25 @@ def check_server(uri: str, timeout: float = 5.0) -> None:
             f"tracking server {uri} is not answering ({reason})",
             hint="start it, or unset MLFLOW_TRACKING_URI to use the embedded store",
         ) from None
+
+
+def public_uri(uri: str) -> str:
+    """The tracking URI without credentials, safe to print and to post on a pull request."""
+    parts = urlsplit(uri)
+    if parts.scheme in ("http", "https") and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return uri
+
+
+def run_url(settings: Settings, run_id: str | None) -> str | None:
+    """A link to the run in the tracking server's UI (None for the embedded store)."""
+    uri = public_uri(settings.tracking_uri)
+    if run_id is None or not uri.startswith(("http://", "https://")):
+        return None
+    from mlflow import MlflowClient
+
+    experiment = MlflowClient().get_run(run_id).info.experiment_id
+    return f"{uri.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}"
 
 
 def experiment_id(settings: Settings, model: str) -> str:
@@ -161,6 +181,23 @@ def version_tags(model: str, version: str) -> dict[str, str]:
     except MlflowException:
         raise MlopsError(f"no registered version {version} of model {model!r}") from None
     return dict(found.tags)
+
+
+def version_info(model: str, version: str) -> dict[str, str]:
+    """Lineage of a registered version: run id, git commit, params hash, creation time."""
+    from datetime import UTC, datetime
+
+    from mlflow import MlflowClient
+
+    found = MlflowClient().get_model_version(model, version)
+    created = datetime.fromtimestamp(found.creation_timestamp / 1000, UTC)
+    tags = dict(found.tags)
+    return {
+        "run_id": str(found.run_id or tags.get("run_id", "")),
+        "git_commit": tags.get("git_commit", ""),
+        "params_hash": tags.get("params_hash", ""),
+        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 def load_model(model: str, version: str) -> Any:

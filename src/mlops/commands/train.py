@@ -21,16 +21,16 @@ from typing import Any
 
 import click
 
-from mlops.adapters import dvc, git, runtimes
+from mlops.adapters import atomic, dvc, git, runtimes
 from mlops.adapters.repository import find_root
 from mlops.adapters.settings import Settings, load_settings
 from mlops.adapters.yaml_files import load_yaml_file
+from mlops.commands.loading import checked_models
 from mlops.commands.plan import compute_plan
-from mlops.commands.validate import check_repository
 from mlops.core import layout
 from mlops.core.document import Document
 from mlops.core.lineage import flatten, input_hashes, metric_table, params_hash, tree_sha256
-from mlops.errors import InvalidInput, MlopsError, UnknownModel, UsageError
+from mlops.errors import InvalidInput, MlopsError, UsageError
 from mlops.output import console, print_json, print_table
 
 
@@ -125,6 +125,17 @@ def train_model(root: Path, settings: Settings, name: str, manifest: Document) -
     if existing is None:
         tracking.connect(settings)
         existing = tracking.version_with_artifact(name, digest)
+        if existing is not None:  # registered from elsewhere: the next steps evaluate this one
+            found = tracking.version_info(name, existing)
+            _write_candidate(settings, {
+                "model": name, "version": existing, "run_id": found["run_id"],
+                "model_uri": f"models:/{name}/{existing}", "git_commit": found["git_commit"],
+                "dvc_hashes": input_hashes(lock, [i["path"] for i in data["data"]["inputs"]]),
+                "params_hash": found["params_hash"],
+                "metrics": {k: v for k, v in metrics.items() if not k.startswith("train_")},
+                "artifact_sha256": digest, "created": found["created"],
+                "tracking_uri": settings.tracking_uri,
+            })  # fmt: skip
     if existing is not None:
         seconds = time.perf_counter() - wall
         out.print(f"{name}: unchanged, already registered as version {existing}")
@@ -182,9 +193,14 @@ def train_model(root: Path, settings: Settings, name: str, manifest: Document) -
         "created": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "tracking_uri": settings.tracking_uri,
     }
-    settings.candidates.mkdir(parents=True, exist_ok=True)
-    (settings.candidates / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    _write_candidate(settings, record)
     return TrainResult(name, version, False, metrics, elapsed, repro.ran, run_id)
+
+
+def _write_candidate(settings: Settings, record: dict[str, Any]) -> None:
+    """The candidate record: the registry.yaml entry this version would get if promoted."""
+    path = settings.candidates / f"{record['model']}.json"
+    atomic.write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 def _import_tracking() -> None:
@@ -262,21 +278,10 @@ def command(
     root = find_root(obj.get("repo"))
     if changed == bool(names) or (changed and not base):
         raise UsageError("give model NAMES, or --changed --base REF")
-    check = check_repository(root)
     selected = list(names)
     if changed:
         selected = [m.name for m in compute_plan(root, str(base), "HEAD").to_train]
-    for name in selected:
-        if name not in check.manifests:
-            raise UnknownModel(f"no model named {name!r}")
-        problems = [
-            d for d in check.diagnostics
-            if d.severity == "error" and d.file.startswith(f"{layout.model_dir(name)}/")
-        ]  # fmt: skip
-        if problems:
-            for problem in problems:
-                click.echo(problem.render(), err=True)
-            raise InvalidInput(f"{name}: the manifest is invalid; nothing was trained")
+    check = checked_models(root, selected, "trained")
     settings = load_settings(root)
     # Libraries print progress (MLflow's run links) to stdout: keep stdout for the results.
     with contextlib.redirect_stdout(sys.stderr):
