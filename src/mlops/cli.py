@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("reproduce", "Retrain a version from its recorded lineage and compare."),
     "codeowners": ("codeowners", "Generate .github/CODEOWNERS from model and platform owners."),
     "evaluate": ("evaluate", "Score candidate and production on the holdout; apply the gates."),
+    "report": ("report", "Post evaluations on the pull request: statuses, checks, one comment."),
+    "gate": ("gate", "Merge gate: owners approved and every enforced policy gate passes."),
 }
 
 

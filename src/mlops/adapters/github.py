@@ -1,0 +1,223 @@
+"""GitHub through PyGithub: the pull request, its reviews, the report comment, statuses, checks.
+
+Every call goes through one client made from the environment the Actions runner provides
+(`GITHUB_TOKEN`, `GITHUB_API_URL`, `GITHUB_REPOSITORY`, `GITHUB_EVENT_PATH`). PyGithub's
+throttling and retries (which protect against GitHub's secondary rate limits) stay on unless
+`MLOPS_GITHUB_THROTTLE=off`, which the test suite sets for its local server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from mlops.core.approval import Review
+from mlops.errors import MlopsError, UsageError
+
+if TYPE_CHECKING:
+    from github.Repository import Repository
+
+T = TypeVar("T")
+DEFAULT_API = "https://api.github.com"
+CHECK_PREFIX = "mlops: "
+
+
+class GitHubError(MlopsError):
+    """GitHub refused or failed a request."""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    author: str
+    head_sha: str
+    base_sha: str
+    base_ref: str
+    fork: bool
+    url: str
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    name: str
+    conclusion: str | None
+    summary: str
+    text: str
+
+
+def repository_name(explicit: str | None = None) -> str:
+    name = explicit or os.environ.get("GITHUB_REPOSITORY")
+    if not name or "/" not in name:
+        raise UsageError("no repository: pass --repository OWNER/NAME or set GITHUB_REPOSITORY")
+    return name
+
+
+def event_pull_number() -> int | None:
+    """The pull request number of the event that started this workflow run, if any."""
+    path = os.environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        return None
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    number = (event.get("pull_request") or {}).get("number") or event.get("number")
+    return int(number) if isinstance(number, int) else None
+
+
+class GitHub:
+    """One repository on GitHub (or on a server speaking its REST API)."""
+
+    def __init__(self, repository: str, token: str | None = None) -> None:
+        from github import Auth, Github
+
+        token = token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+        if not token:
+            raise UsageError("no GitHub token: set GITHUB_TOKEN")
+        fast = os.environ.get("MLOPS_GITHUB_THROTTLE", "").lower() == "off"
+        options: dict[str, Any] = (
+            {"retry": None, "seconds_between_requests": None, "seconds_between_writes": None}
+            if fast
+            else {}
+        )
+        self.client = Github(
+            auth=Auth.Token(token),
+            base_url=os.environ.get("GITHUB_API_URL") or DEFAULT_API,
+            timeout=15,
+            per_page=100,
+            lazy=True,
+            **options,
+        )
+        self.name = repository
+        self._repo: Repository | None = None
+
+    @property
+    def repo(self) -> Repository:
+        if self._repo is None:
+            self._repo = self._call("read the repository", self.client.get_repo, self.name)
+        return self._repo
+
+    def pull_request(self, number: int) -> PullRequest:
+        pr = self._call(f"read pull request #{number}", self.repo.get_pull, number)
+        head_repo = pr.head.repo.full_name if pr.head.repo is not None else None
+        return PullRequest(
+            number=number,
+            author=pr.user.login,
+            head_sha=pr.head.sha,
+            base_sha=pr.base.sha,
+            base_ref=pr.base.ref,
+            fork=head_repo != self.name,
+            url=pr.html_url,
+        )
+
+    def reviews(self, number: int) -> list[Review]:
+        def read() -> list[Review]:
+            pr = self.repo.get_pull(number)
+            return [
+                Review(
+                    user=r.user.login if r.user else "",
+                    state=r.state,
+                    commit_id=r.commit_id or "",
+                    submitted_at=r.submitted_at.isoformat() if r.submitted_at else "",
+                )
+                for r in pr.get_reviews()
+            ]
+
+        return self._call(f"read the reviews of #{number}", read)
+
+    def team_members(self, org: str, slug: str) -> list[str] | None:
+        """Logins in a team, or None when the token may not read team membership."""
+        from github import GithubException
+
+        try:
+            team = self.client.get_organization(org).get_team_by_slug(slug)
+            return [member.login for member in team.get_members()]
+        except GithubException as exc:
+            if exc.status in (403, 404):
+                return None
+            raise _error(f"read team @{org}/{slug}", exc) from None
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> str:
+        """Edit the one comment carrying `marker`, or create it; returns its URL."""
+
+        def write() -> str:
+            issue = self.repo.get_issue(number)
+            for comment in issue.get_comments():
+                if marker in (comment.body or ""):
+                    comment.edit(body)
+                    return str(comment.html_url)
+            return str(issue.create_comment(body).html_url)
+
+        return self._call(f"write the report comment on #{number}", write)
+
+    def set_status(self, sha: str, context: str, state: str, description: str) -> None:
+        commit = self.repo.get_commit(sha)
+        self._call(
+            f"set status {context!r}",
+            commit.create_status,
+            state=state,
+            description=_clip(description, 140),
+            context=context,
+        )
+
+    def put_check_run(
+        self, sha: str, name: str, conclusion: str, title: str, summary: str, text: str
+    ) -> None:
+        """Create the check run `name` on `sha`, or replace the one already there."""
+        output: dict[str, str | list[dict[str, str | int]]] = {
+            "title": title,
+            "summary": _clip(summary, 65000),
+            "text": _clip(text, 65000),
+        }
+
+        def write() -> None:
+            for run in self.repo.get_commit(sha).get_check_runs(check_name=name):
+                run.edit(status="completed", conclusion=conclusion, output=output)
+                return
+            self.repo.create_check_run(
+                name=name, head_sha=sha, status="completed", conclusion=conclusion, output=output
+            )
+
+        self._call(f"write check run {name!r}", write)
+
+    def check_runs(self, sha: str) -> list[CheckRun]:
+        """Our check runs on `sha` (the ones named `mlops: ...`), latest first per name."""
+
+        def read() -> list[CheckRun]:
+            found: dict[str, CheckRun] = {}
+            for run in self.repo.get_commit(sha).get_check_runs():
+                if run.name.startswith(CHECK_PREFIX) and run.name not in found:
+                    output = run.output
+                    found[run.name] = CheckRun(
+                        run.name, run.conclusion, output.summary or "", output.text or ""
+                    )
+            return list(found.values())
+
+        return self._call(f"read the check runs of {sha[:12]}", read)
+
+    def _call(self, doing: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        from github import GithubException
+
+        try:
+            return fn(*args, **kwargs)
+        except GithubException as exc:
+            raise _error(doing, exc) from None
+
+
+def _error(doing: str, exc: Any) -> GitHubError:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    message = data.get("message") or str(exc)
+    hint = ""
+    if exc.status == 403 and "not accessible" in str(message):
+        hint = " (the token is read-only here, as for pull requests from forks)"
+    elif exc.status == 401:
+        hint = " (check GITHUB_TOKEN)"
+    return GitHubError(f"GitHub refused to {doing}: {exc.status} {message}{hint}")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
