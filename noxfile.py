@@ -65,6 +65,7 @@ def validate(session: nox.Session) -> None:
     """`mlops validate` on this repository."""
     install(session)
     session.run("mlops", "validate")
+    session.run("mlops", "card", "--all", "--check")
     session.run("mlops", "codeowners", "--check")
 
 
@@ -81,6 +82,27 @@ def bench(session: nox.Session) -> None:
     install(session)
     session.run("python", "bench/cli_speed.py", *session.posargs)
     session.run("python", "bench/train_overhead.py", *session.posargs, env=QUIET_ENV)
+
+
+@nox.session(default=False, venv_backend="none")
+def openapi(session: nox.Session) -> None:
+    """Regenerate the vendored GitHub OpenAPI subset from npm @octokit/openapi (needs npm)."""
+    import sys
+    import tarfile
+
+    tmp = Path(session.create_tmp())
+    package = "@octokit/openapi@23.0.2"
+    session.run("npm", "pack", package, "--pack-destination", str(tmp), external=True)
+    (tarball,) = tmp.glob("octokit-openapi-*.tgz")
+    source = tmp / "api.github.com.json"
+    with tarfile.open(tarball) as archive:
+        member = archive.extractfile("package/generated/api.github.com.json")
+        assert member is not None
+        source.write_bytes(member.read())
+    session.run(
+        sys.executable, "-m", "mlops.testing.github_openapi", str(source),
+        env={"PYTHONPATH": str(ROOT / "src")}, external=True,
+    )  # fmt: skip
 
 
 @nox.session(default=False, venv_backend="none")

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "Run models' pipelines, track them in MLflow, register versions."),
     "predict": ("predict", "Score a file with a registered model version."),
     "reproduce": ("reproduce", "Retrain a version from its recorded lineage and compare."),
+    "card": ("card", "Write models' MODEL_CARD.md from their committed files (or --check)."),
     "codeowners": ("codeowners", "Generate .github/CODEOWNERS from model and platform owners."),
     "evaluate": ("evaluate", "Score candidate and production on the holdout; apply the gates."),
     "report": ("report", "Post evaluations on the pull request: statuses, checks, one comment."),

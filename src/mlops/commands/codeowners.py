@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
-from mlops.adapters import gha
+from mlops.adapters import atomic, gha
 from mlops.adapters.repository import find_root, model_folders
 from mlops.adapters.schemas import SchemaSet, load_schemas
 from mlops.commands.validate import check_manifests, load_checked
@@ -84,23 +82,6 @@ def read_current(root: Path) -> str | None:
         return ""
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` in one step: a reader sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        Path(temporary).chmod(mode)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def unified_diff(current: str | None, wanted: str) -> str:
     before = "/dev/null" if current is None else f"a/{CODEOWNERS_PATH}"
     lines = difflib.unified_diff(
@@ -159,7 +140,7 @@ def command(obj: dict[str, Any], check: bool, as_json: bool) -> None:
             gha.annotate(stale, title="mlops codeowners", stderr=as_json)
         raise InvalidInput(message, hint="run `mlops codeowners`")
     if not is_current:
-        write_atomically(root / CODEOWNERS_PATH, wanted)
+        atomic.write_text(root / CODEOWNERS_PATH, wanted)
     if as_json:
         print_json({"path": CODEOWNERS_PATH, "current": is_current, "written": not is_current})
         return
