@@ -35,9 +35,9 @@ def test_classification_metrics_match_scikit_learn(data: st.DataObject) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(
-        st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)), min_size=2, max_size=50
-    ).filter(lambda rows: max(a for a, _ in rows) - min(a for a, _ in rows) > 1e-3)
+    st.lists(st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)), min_size=2, max_size=50).filter(
+        lambda rows: max(a for a, _ in rows) - min(a for a, _ in rows) > 1e-3
+    )
 )
 def test_regression_metrics_match_scikit_learn(rows: list[tuple[float, float]]) -> None:
     """RMSE, MAE and R² equal scikit-learn's values."""

@@ -32,7 +32,7 @@ def write_all(files: Mapping[Path, str]) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
             prepared.append((temporary, path))
-            os.chmod(handle, _mode(path))
+            os.fchmod(handle, _mode(path))
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
                 fh.flush()
