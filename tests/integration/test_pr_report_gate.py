@@ -1,0 +1,262 @@
+"""`mlops report` and `mlops gate` against the local GitHub API server and a real git clone.
+
+Every test's server checks each request and response against GitHub's OpenAPI description
+(the `gh` fixture fails the test on any violation). The evaluation records are built with the
+same policy core `mlops evaluate` uses; evaluate itself is tested with real models elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import commit_all, git, make_repository
+
+from mlops.core.policy import comparison, decide
+from mlops.testing.github_fixtures import github_server
+from mlops.testing.github_server import GitHubServer
+
+REPO = "acme/models"
+MODEL = "breast-cancer"
+BOT = "ghs_bot"  # an installation token, like the workflow's GITHUB_TOKEN
+POLICY = {
+    "gates": {
+        "absolute": {"mode": "enforce"},
+        "relative_to_production": {"mode": "enforce", "default_max_regression_fraction": 0.01},
+        "card_sections": {"mode": "off"},
+        "compliance": {"mode": "off"},
+    }
+}
+MANIFEST = {
+    "metrics": {
+        "primary": "roc_auc",
+        "direction": "maximize",
+        "gates": {"absolute": {"roc_auc": {"min": 0.97}}},
+    }
+}
+
+
+def evaluation(model: str, roc_auc: float) -> dict[str, Any]:
+    candidate = {"roc_auc": roc_auc}
+    return {
+        "model": model,
+        "candidate": {"version": "3", "model_uri": f"models:/{model}/3", "run_id": "a" * 32,
+                      "run_url": None, "git_commit": "c" * 40, "metrics": candidate},
+        "production": None,
+        "holdout": {"path": f"models/{model}/data/holdout.csv", "rows": 143, "md5": "d" * 32},
+        "primary": "roc_auc",
+        "direction": "maximize",
+        "rows": [r.to_dict() for r in comparison(MANIFEST, candidate, None)],
+        "decision": decide(model, MANIFEST, POLICY, candidate, None).to_dict(),
+        "tracking_uri": "sqlite:///x",
+    }  # fmt: skip
+
+
+@pytest.fixture
+def gh() -> Iterator[GitHubServer]:
+    with github_server() as server:
+        server.add_token(BOT, login="github-actions[bot]", can_read_org=False)
+        server.add_token("pat", login="mchen")
+        for login in ("alice", "mchen", "carol", "platform-lead"):
+            server.add_user(login)
+        server.add_team("acme", "clinical-ml", members=["carol"])
+        yield server
+
+
+@pytest.fixture
+def pr(tmp_path: Path, gh: GitHubServer, monkeypatch: pytest.MonkeyPatch, cli) -> dict[str, Any]:
+    """A clone with main and a branch changing breast-cancer, and the pull request on the server."""
+    root = make_repository(tmp_path / "repo", (MODEL, "fuel-efficiency"))
+    assert cli("--repo", root, "codeowners").code == 0
+    base = commit_all(root, "owners")
+    git(root, "checkout", "-q", "-b", "tune")
+    params = root / f"models/{MODEL}/params.yaml"
+    params.write_text(params.read_text().replace("c: 1.0", "c: 0.5"))
+    card = root / f"models/{MODEL}/MODEL_CARD.md"
+    card.write_text((card.read_text() if card.exists() else "") + "C is 0.5 now.\n")
+    head = commit_all(root, "tune C")
+    gh.add_repository(REPO, default_branch="main")
+    gh.add_commit(REPO, base, branch="main")
+    gh.add_commit(REPO, head, parents=(base,), branch="tune")
+    number = gh.add_pull_request(
+        REPO, author="alice", head_ref="tune", head_sha=head, base_sha=base,
+        files=[(f"models/{MODEL}/params.yaml", "modified"),
+               (f"models/{MODEL}/MODEL_CARD.md", "added")],
+    )  # fmt: skip
+    for key, value in {
+        "GITHUB_API_URL": gh.api_url, "GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": BOT,
+        "MLOPS_GITHUB_THROTTLE": "off",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    return {"root": root, "base": base, "head": head, "number": number}
+
+
+def write_evaluation(root: Path, model: str, roc_auc: float) -> None:
+    folder = root / ".mlops" / "evaluations"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{model}.json").write_text(json.dumps(evaluation(model, roc_auc)))
+
+
+def report(cli, pr: dict[str, Any], *args: str) -> Any:
+    return cli("--repo", pr["root"], "report", "--pr", str(pr["number"]), *args)
+
+
+def test_it_keeps_exactly_one_report_comment_across_runs(gh: GitHubServer, pr, cli) -> None:
+    """Two runs leave one comment (found by its marker, edited in place) and one status."""
+    write_evaluation(pr["root"], MODEL, 0.99)
+    first = report(cli, pr)
+    assert first.code == 0, first.err
+    second = report(cli, pr)
+    assert second.code == 0, second.err
+    (comment,) = gh.comments(REPO, pr["number"])
+    assert comment["body"].startswith("<!-- mlops-report -->")
+    assert f"`{MODEL}`: candidate v3 passes every gate" in comment["body"]
+    assert "| **roc_auc** | — | 0.99 | — | ≥ 0.97 |" in comment["body"]
+    assert "No production version yet" in comment["body"]
+    assert "+C is 0.5 now." in comment["body"]  # the card diff against the base
+    statuses = [s for s in gh.statuses(REPO, pr["head"]) if s["context"] == f"mlops/{MODEL}"]
+    assert {s["state"] for s in statuses} == {"success"}
+    (check,) = gh.check_runs(REPO, pr["head"])
+    assert (check["name"], check["conclusion"]) == (f"mlops: {MODEL}", "success")
+
+
+def test_a_blocked_model_gets_a_failing_status(gh: GitHubServer, pr, cli) -> None:
+    """A candidate below its threshold: failure status and a red section with the reason."""
+    write_evaluation(pr["root"], MODEL, 0.9)
+    assert report(cli, pr).code == 0
+    (status,) = [s for s in gh.statuses(REPO, pr["head"]) if s["context"] == f"mlops/{MODEL}"]
+    assert status["state"] == "failure"
+    assert "blocked by absolute" in status["description"]
+    (comment,) = gh.comments(REPO, pr["number"])
+    assert "roc_auc 0.9 is below the minimum 0.97" in comment["body"]
+
+
+def test_reports_of_separate_jobs_converge_on_one_comment(gh: GitHubServer, pr, cli) -> None:
+    """Matrix jobs each report one model; the comment ends up holding both."""
+    write_evaluation(pr["root"], MODEL, 0.99)
+    write_evaluation(pr["root"], "fuel-efficiency", 0.99)
+    assert report(cli, pr, "--model", MODEL).code == 0
+    assert report(cli, pr, "--model", "fuel-efficiency").code == 0
+    (comment,) = gh.comments(REPO, pr["number"])
+    assert f"`{MODEL}`" in comment["body"] and "`fuel-efficiency`" in comment["body"]
+
+
+def test_a_fork_pull_request_is_reported_in_the_summary_only(
+    gh: GitHubServer, pr, cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With the read-only token of a fork's pull request nothing is written to GitHub, the
+    job summary still has the report, and it says what was skipped."""
+    gh.add_token("ro", login="github-actions[bot]", read_only=True)
+    monkeypatch.setenv("GITHUB_TOKEN", "ro")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    number = gh.add_pull_request(
+        REPO, author="alice", head_ref="fork-tune", head_sha=pr["head"], base_sha=pr["base"],
+        head_repo="alice/models",
+    )  # fmt: skip
+    write_evaluation(pr["root"], MODEL, 0.99)
+    result = cli("--repo", pr["root"], "report", "--pr", str(number))
+    assert result.code == 0, result.err
+    assert gh.comments(REPO, number) == []
+    assert "pull request from a fork, read-only token" in summary.read_text()
+
+
+def test_report_without_an_evaluation_names_the_missing_step(pr, cli) -> None:
+    result = report(cli, pr, "--model", MODEL)
+    assert result.code == 2
+    assert f"run `mlops evaluate {MODEL}` first" in result.err
+
+
+def test_a_corrupt_evaluation_record_is_refused(pr, cli, gh: GitHubServer) -> None:
+    folder = pr["root"] / ".mlops" / "evaluations"
+    folder.mkdir(parents=True)
+    (folder / f"{MODEL}.json").write_text("{not json")
+    result = report(cli, pr)
+    assert result.code == 1
+    assert f"{MODEL}.json: not an evaluation record" in result.err
+    assert gh.comments(REPO, pr["number"]) == []
+
+
+def gate(cli, pr: dict[str, Any]) -> Any:
+    return cli("--repo", pr["root"], "gate", "--pr", str(pr["number"]), "--json")
+
+
+def test_the_gate_refuses_a_pull_request_nobody_approved(gh: GitHubServer, pr, cli) -> None:
+    """No approval and no evaluation at the head: exit 1 naming both."""
+    result = gate(cli, pr)
+    assert result.code == 1
+    decision = json.loads(result.out)
+    assert not decision["passed"]
+    assert decision["policy"][MODEL]["reason"].startswith("not evaluated at the head commit")
+    assert "may not merge yet" in result.err
+
+
+def test_the_gate_passes_with_an_owner_approval_and_passing_gates(
+    gh: GitHubServer, pr, cli
+) -> None:
+    """An owner approved the head commit and the model's check run passed: exit 0."""
+    write_evaluation(pr["root"], MODEL, 0.99)
+    assert report(cli, pr).code == 0
+    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    result = gate(cli, pr)
+    assert result.code == 0, result.err
+    decision = json.loads(result.out)
+    assert decision["approvals"]["approvers"] == ["@mchen"]
+    assert decision["policy"][MODEL]["passed"]
+
+
+def test_the_gate_refuses_a_stale_approval(gh: GitHubServer, pr, cli) -> None:
+    """An approval given before the last push does not count."""
+    write_evaluation(pr["root"], MODEL, 0.99)
+    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    root = pr["root"]
+    (root / f"models/{MODEL}/notes.md").write_text("one more change\n")
+    new_head = commit_all(root, "more")
+    gh.add_commit(REPO, new_head, parents=(pr["head"],), branch="tune")
+    gh.push(REPO, pr["number"], head_sha=new_head)
+    assert report(cli, pr).code == 0
+    result = gate(cli, pr)
+    assert result.code == 1
+    decision = json.loads(result.out)
+    (model,) = decision["approvals"]["models"]
+    assert not model["approved"]
+    assert any("stale" in reason or "before the last push" in reason
+               for reason in [*model["reasons"], *decision["approvals"]["notes"]])  # fmt: skip
+
+
+def test_the_author_cannot_approve_their_own_change(gh: GitHubServer, pr, cli) -> None:
+    """The PR author's approval never counts, even when the author is an owner."""
+    write_evaluation(pr["root"], MODEL, 0.99)
+    assert report(cli, pr).code == 0
+    gh.add_review(REPO, pr["number"], user="alice", state="APPROVED")
+    assert gate(cli, pr).code == 1
+
+
+def test_a_failing_policy_gate_blocks_despite_approval(gh: GitHubServer, pr, cli) -> None:
+    """An owner approved, but the model's enforced gate failed: exit 1."""
+    write_evaluation(pr["root"], MODEL, 0.9)
+    assert report(cli, pr).code == 0
+    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    result = gate(cli, pr)
+    assert result.code == 1
+    assert "policy gates failed (failure)" in result.err
+
+
+def test_team_owners_are_expanded_only_when_the_token_can_read_them(
+    gh: GitHubServer, pr, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team member's approval counts with a token that reads teams; the workflow's token
+    cannot, and the gate says so instead of guessing."""
+    write_evaluation(pr["root"], MODEL, 0.99)
+    assert report(cli, pr).code == 0
+    gh.add_review(REPO, pr["number"], user="carol", state="APPROVED")
+    refused = gate(cli, pr)
+    assert refused.code == 1
+    notes = json.loads(refused.out)["approvals"]["notes"]
+    assert any("cannot read team membership" in note for note in notes)
+    monkeypatch.setenv("GITHUB_TOKEN", "pat")
+    assert gate(cli, pr).code == 0
