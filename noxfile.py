@@ -32,7 +32,9 @@ def install(session: nox.Session, *groups: str, project: bool = True) -> None:
     args = [*CONSTRAINTS, *requirements]
     if project:
         args += ["-e", "."]
-    session.install(*args)
+    # Compiled bytecode, as a pip install leaves it: every CLI call then starts in half the
+    # time (PyGithub alone imports in 0.7 s instead of 1.3 s when its modules are compiled).
+    session.install(*args, env={"UV_COMPILE_BYTECODE": "1"})
 
 
 @nox.session
@@ -81,6 +83,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: measured against their targets, printed as ratios (never pass/fail tests)."""
     install(session)
     session.run("python", "bench/cli_speed.py", *session.posargs)
+    session.run("python", "bench/pr_gate.py", *session.posargs)
     session.run("python", "bench/train_overhead.py", *session.posargs, env=QUIET_ENV)
 
 

@@ -64,11 +64,14 @@ def git(root: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, env=env)
 
 
-def timed(command: list[str], cwd: Path, runs: int, ok: tuple[int, ...] = (0,)) -> float:
+def timed(
+    command: list[str], cwd: Path, runs: int, ok: tuple[int, ...] = (0,),
+    env: dict[str, str] | None = None,
+) -> float:  # fmt: skip
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run(command, cwd=cwd, capture_output=True)
+        done = subprocess.run(command, cwd=cwd, capture_output=True, env=env)
         samples.append(time.perf_counter() - start)
         if done.returncode not in ok:
             sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr.decode()}")
