@@ -110,6 +110,11 @@ def run_demo(workdir: Path) -> None:
     sample.write_text("".join(holdout.read_text().splitlines(keepends=True)[:4]))
     _run(workdir, "mlops", "predict", "breast-cancer", "--version", "1", "--input", "sample.csv")
 
+    _step("7. Evaluate it against the policy gates and write its model card")
+    _run(workdir, "mlops", "evaluate", "breast-cancer")
+    _run(workdir, "mlops", "card", "breast-cancer")
+    _run(workdir, "mlops", "card", "--all", "--check")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)

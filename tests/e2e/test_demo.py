@@ -27,6 +27,7 @@ def test_the_demo_runs_on_a_scratch_copy(tmp_path: Path) -> None:
     assert '"all_models": true' in out
     assert "1 (new)" in out and "1 (unchanged)" in out
     assert "prediction" in out
+    assert "Decision: passes every gate" in out
     assert "demo finished" in out
     if (ROOT / ".git").exists():
         assert git(ROOT, "status", "--porcelain") == status_before
