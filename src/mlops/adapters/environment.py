@@ -37,12 +37,26 @@ def describe(language: str) -> Environment:
 
 
 def _python_lock() -> str:
-    found = {
-        f"{dist.metadata['Name']}=={dist.version}"
-        for dist in importlib.metadata.distributions()
-        if dist.metadata["Name"]
-    }
+    """`name==version` of every installed distribution, like pip freeze. Only the two header
+    fields are read: parsing each METADATA file as e-mail costs seconds in a large venv."""
+    found = set()
+    for dist in importlib.metadata.distributions():
+        name, version = _name_version(dist.read_text("METADATA") or dist.read_text("PKG-INFO"))
+        if name and version:
+            found.add(f"{name}=={version}")
     return "\n".join(sorted(found, key=str.lower)) + "\n"
+
+
+def _name_version(metadata: str | None) -> tuple[str | None, str | None]:
+    name = version = None
+    for line in (metadata or "").splitlines():
+        if not line.strip():
+            break  # the headers end at the first blank line
+        if line.startswith("Name:"):
+            name = line[5:].strip()
+        elif line.startswith("Version:"):
+            version = line[8:].strip()
+    return name, version
 
 
 def _output(command: list[str]) -> str:
