@@ -1,5 +1,6 @@
 """Real services for integration tests, started on 127.0.0.1 and stopped afterwards:
-a PostgreSQL cluster in a temporary folder, and an MLflow tracking server on top of it."""
+a PostgreSQL cluster in a temporary folder, an MLflow tracking server on top of it, and an
+S3 endpoint (moto's server)."""
 
 from __future__ import annotations
 
@@ -114,3 +115,39 @@ def mlflow_server(backend: str, artifacts: Path, timeout: float = 120) -> Iterat
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
+
+
+@contextmanager
+def s3_server(timeout: float = 60) -> Iterator[str]:
+    """`moto_server`, an S3-compatible endpoint in memory, on a free loopback port; yields its
+    URL once it answers. Clients need credentials, any will do (e.g. AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY set to `testing`); buckets are gone when it stops."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/moto-api/", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"moto_server did not start:\n{log.read()[-3000:]}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

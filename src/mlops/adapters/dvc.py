@@ -82,6 +82,7 @@ class Push:
     """`dvc push` of a model's outputs, running in the background until `wait()`."""
 
     def __init__(self, root: Path, model: str) -> None:
+        self.root = root
         self.model = model
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dvc", "push", f"{layout.model_dir(model)}/dvc.yaml"],
@@ -94,8 +95,8 @@ class Push:
         output, _ = self.process.communicate()
         if self.process.returncode != 0:
             raise RemoteFailed(
-                f"dvc push failed for {self.model} (exit {self.process.returncode}):\n"
-                f"{_tail(output)}"
+                f"dvc push failed for {self.model} (exit {self.process.returncode}) to "
+                f"{describe_remote(self.root)}:\n{_tail(output)}"
             )
 
     def cancel(self) -> None:
@@ -126,29 +127,64 @@ def _tail(output: str, lines: int = 25) -> str:
     return "\n".join(output.rstrip().splitlines()[-lines:])
 
 
+def default_remote(root: Path) -> tuple[str, dict[str, str]] | None:
+    """The default DVC remote's name and options (url, endpointurl...), merged over every
+    config level, `.dvc/config.local` included; None when there is no default remote."""
+    code, output = _dvc(root, "config", "--list")
+    if code != 0:
+        return None
+    settings: dict[str, str] = {}
+    for line in output.splitlines():  # system, global, project, local: later levels win
+        key, sep, value = line.partition("=")
+        if sep:
+            settings[key.strip()] = value.strip()
+    name = settings.get("core.remote")
+    if not name:
+        return None
+    prefix = f"remote.{name}."
+    return name, {k.removeprefix(prefix): v for k, v in settings.items() if k.startswith(prefix)}
+
+
+def describe_remote(root: Path) -> str:
+    """The default remote for messages: name, URL and, when set, the endpoint."""
+    remote = default_remote(root)
+    if remote is None:
+        return "the DVC remote (none is configured as the default)"
+    name, options = remote
+    where = options.get("url", "no url")
+    if "endpointurl" in options:
+        where += f" at {options['endpointurl']}"
+    return f"DVC remote '{name}' ({where})"
+
+
 def share_storage(root: Path, tree: Path) -> None:
-    """Let a worktree use the checkout's DVC cache and default remote. Relative remote paths
-    are relative to the config file, so they are made absolute for the worktree."""
+    """Let a worktree use the checkout's DVC cache and default remote with all its options.
+
+    A worktree has no `.dvc/config.local` of its own, where a remote such as S3 with its
+    endpoint is usually configured, so the remote is copied into the worktree's. Relative
+    remote paths are relative to the config file, so they are made absolute for the worktree.
+    """
     _dvc_ok(tree, "cache", "dir", "--local", str(root / ".dvc" / "cache"))
-    code, output = _dvc(root, "remote", "default")
-    remote = output.strip()
-    if code != 0 or not remote:
+    remote = default_remote(root)
+    if remote is None or not remote[1].get("url"):
         return
-    for level, folder in (("--local", root / ".dvc"), ("--project", root / ".dvc")):
-        code, url = _dvc(root, "config", level, f"remote.{remote}.url")
-        url = url.strip()
-        if code == 0 and url:
-            if "://" not in url and not Path(url).is_absolute():
-                url = str((folder / url).resolve())
-            _dvc_ok(tree, "remote", "modify", "--local", remote, "url", url)
-            return
+    name, options = remote
+    url = options.pop("url")
+    if "://" not in url and not Path(url).is_absolute():
+        url = str((root / ".dvc" / url).resolve())
+    _dvc_ok(tree, "remote", "add", "--local", "--force", "--default", name, url)
+    for option, value in options.items():
+        _dvc_ok(tree, "remote", "modify", "--local", name, option, value)
 
 
 def pull(root: Path, model: str) -> None:
     """Restore the pipeline's data and outputs recorded in dvc.lock (cache first, then remote)."""
     code, output = _dvc(root, "pull", f"{layout.model_dir(model)}/dvc.yaml")
     if code != 0:
-        raise RemoteFailed(f"dvc pull failed for {model} (exit {code}):\n{_tail(output)}")
+        raise RemoteFailed(
+            f"dvc pull failed for {model} (exit {code}) from {describe_remote(root)}:\n"
+            f"{_tail(output)}"
+        )
 
 
 def _dvc_ok(root: Path, *args: str) -> None:
