@@ -112,7 +112,7 @@ def openapi(session: nox.Session) -> None:
 def lock(session: nox.Session) -> None:
     """Re-pin every dependency into requirements/constraints.txt."""
     session.run(
-        "uv", "pip", "compile", "pyproject.toml", "--quiet", "--no-header", "--extra", "testing",
+        "uv", "pip", "compile", "pyproject.toml", "--quiet", "--no-header", "--all-extras",
         "--group", "test", "--group", "lint", "--group", "typecheck",
         "--python-version", "3.11", "-o", "requirements/constraints.txt",
         external=True,
