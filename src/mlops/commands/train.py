@@ -203,9 +203,26 @@ def _write_candidate(settings: Settings, record: dict[str, Any]) -> None:
     atomic.write_text(path, json.dumps(record, indent=2) + "\n")
 
 
+WARM_MODULES = (
+    "mlflow.pyfunc",
+    "mlflow.sklearn",
+    "sklearn.pipeline",
+    # The embedded store's SQLAlchemy layer: two seconds of imports on first use.
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+)
+
+
 def _import_tracking() -> None:
-    for module in ("mlflow.pyfunc", "mlflow.sklearn", "sklearn.pipeline"):
+    for module in WARM_MODULES:
         importlib.import_module(module)
+    # MLflow checks the stated requirements against the installed packages with a module to
+    # package map it builds once per process (1.5 s); build it now, beside the running stages.
+    # A private helper: if a later MLflow drops it, logging only gets slower.
+    requirements = importlib.import_module("mlflow.utils.requirements_utils")
+    warm = getattr(requirements, "_init_modules_to_packages_map", None)
+    if callable(warm):
+        warm()
 
 
 def _registered_locally(settings: Settings, name: str, digest: str) -> str | None:
