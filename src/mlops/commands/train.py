@@ -91,16 +91,75 @@ def artifact_digest(folder: Path) -> str:
     return tree_sha256(files)
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """What the pipeline left in the model folder, as training and registration need it."""
+
+    lock: dict[str, Any]
+    metrics: dict[str, float]
+    digest: str
+    inputs: list[str]
+
+    @property
+    def held_out(self) -> dict[str, float]:
+        return {k: v for k, v in self.metrics.items() if not k.startswith("train_")}
+
+
 def train_model(root: Path, settings: Settings, name: str, manifest: Document) -> TrainResult:
     """Train one model end to end; see the module docstring for the failure guarantees."""
     data = manifest.data
     language = str(data["language"])
     runtimes.check_runtime(language)
     params = read_params(root, name)
-    folder = root / layout.model_dir(name)
     started, wall, cpu = datetime.now(UTC), time.perf_counter(), _cpu_seconds()
     out = console(stderr=True)  # progress on stderr; results (and --json) on stdout
+    repro = _run_pipeline(root, name, language, out)
+    outputs = _read_outputs(root, name, [i["path"] for i in data["data"]["inputs"]])
+    existing = _already_registered(settings, name, outputs)
+    if existing is not None:
+        out.print(f"{name}: unchanged, already registered as version {existing}")
+        seconds = time.perf_counter() - wall
+        return TrainResult(name, existing, True, outputs.metrics, seconds, repro.ran)
+    from mlops.adapters import environment, tracking  # MLflow: only when there is work for it
 
+    folder = root / layout.model_dir(name)
+    pushing = dvc.Push(root, name)  # stores the data while the run is logged
+    try:
+        commit = git.head_commit(root)
+        env = environment.describe(language)
+        tags = _lineage_tags(root, name, language, params, outputs, commit, env.runtime)
+        experiment = tracking.experiment_id(settings, name)
+        with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
+            run_id = active.info.run_id
+            tracking.log_run_data(
+                flatten(params),
+                outputs.metrics,
+                {
+                    "lineage/environment.txt": env.lock,
+                    "lineage/dvc.lock": (folder / "dvc.lock").read_text(),
+                    "lineage/params.yaml": (folder / "params.yaml").read_text(),
+                },
+            )
+            model_uri = _log_model(data, folder)
+            elapsed, cpu_used = time.perf_counter() - wall, _cpu_seconds() - cpu
+            tracking.log_run_data({}, {"wall_seconds": elapsed, "cpu_seconds": cpu_used}, {})
+            version_tags = {
+                "artifact_sha256": outputs.digest,
+                "git_commit": commit,
+                "params_hash": tags["mlops.params_hash"],
+            }
+            pushing.wait()  # a version is registered only once its data is stored
+            version = tracking.register(name, model_uri, run_id, version_tags)
+    finally:
+        pushing.cancel()  # never leave it running after a failure
+    created = started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    lineage = {"run_id": run_id, "git_commit": commit, "params_hash": tags["mlops.params_hash"]}
+    _write_candidate(settings, _candidate(settings, name, version, outputs, lineage, created))
+    return TrainResult(name, version, False, outputs.metrics, elapsed, repro.ran, run_id)
+
+
+def _run_pipeline(root: Path, name: str, language: str, out: Any) -> dvc.ReproResult:
+    """`dvc repro` with stage progress; MLflow is imported beside the first stage that runs."""
     warmup = threading.Thread(target=_import_tracking, name="import-mlflow", daemon=True)
 
     def show(line: str) -> None:
@@ -115,90 +174,79 @@ def train_model(root: Path, settings: Settings, name: str, manifest: Document) -
     repro = dvc.repro(root, name, on_line=show)
     if warmup.ident:
         warmup.join()
-    lock = dvc.read_lock(root, name)
-    holdout, training = read_json(folder / "evaluation.json"), read_json(folder / "metrics.json")
-    metrics = metric_table(holdout, training)
-    digest = artifact_digest(folder / "model")
-    existing = _registered_locally(settings, name, digest)
-    from mlops.adapters import environment, tracking  # MLflow: only when there is work for it
+    return repro
 
-    if existing is None:
-        tracking.connect(settings)
-        existing = tracking.version_with_artifact(name, digest)
-        if existing is not None:  # registered from elsewhere: the next steps evaluate this one
-            found = tracking.version_info(name, existing)
-            _write_candidate(settings, {
-                "model": name, "version": existing, "run_id": found["run_id"],
-                "model_uri": f"models:/{name}/{existing}", "git_commit": found["git_commit"],
-                "dvc_hashes": input_hashes(lock, [i["path"] for i in data["data"]["inputs"]]),
-                "params_hash": found["params_hash"],
-                "metrics": {k: v for k, v in metrics.items() if not k.startswith("train_")},
-                "artifact_sha256": digest, "created": found["created"],
-                "tracking_uri": settings.tracking_uri,
-            })  # fmt: skip
+
+def _read_outputs(root: Path, name: str, inputs: list[str]) -> Outputs:
+    folder = root / layout.model_dir(name)
+    holdout, training = read_json(folder / "evaluation.json"), read_json(folder / "metrics.json")
+    return Outputs(
+        lock=dvc.read_lock(root, name),
+        metrics=metric_table(holdout, training),
+        digest=artifact_digest(folder / "model"),
+        inputs=inputs,
+    )
+
+
+def _already_registered(settings: Settings, name: str, outputs: Outputs) -> str | None:
+    """The version already holding this artifact: from this machine's last record (no MLflow
+    import), else from the tracking store, whose version then becomes the candidate here."""
+    existing = _registered_locally(settings, name, outputs.digest)
     if existing is not None:
-        seconds = time.perf_counter() - wall
-        out.print(f"{name}: unchanged, already registered as version {existing}")
-        return TrainResult(name, existing, True, metrics, seconds, repro.ran)
-    pushing = dvc.Push(root, name)  # stores the data while the run is logged
-    try:
-        inputs = [i["path"] for i in data["data"]["inputs"]]
-        commit = git.head_commit(root)
-        env = environment.describe(language)
-        tags = {
-            "mlops.model": name,
-            "mlops.language": language,
-            "mlops.runtime": env.runtime,
-            "mlops.git_commit": commit,
-            "mlops.git_dirty": str(git.is_dirty(root, layout.model_dir(name))).lower(),
-            "mlops.params_hash": params_hash(params),
-            "mlops.artifact_sha256": digest,
-            "mlops.seed": str(params.get("train", {}).get("seed", params.get("seed", ""))),
-            **{f"mlops.dvc.{path}": md5 for path, md5 in input_hashes(lock, inputs).items()},
-        }
-        experiment = tracking.experiment_id(settings, name)
-        with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
-            run_id = active.info.run_id
-            tracking.log_run_data(
-                flatten(params),
-                metrics,
-                {
-                    "lineage/environment.txt": env.lock,
-                    "lineage/dvc.lock": (folder / "dvc.lock").read_text(),
-                    "lineage/params.yaml": (folder / "params.yaml").read_text(),
-                },
-            )
-            model_uri = _log_model(data, folder)
-            elapsed, cpu_used = time.perf_counter() - wall, _cpu_seconds() - cpu
-            tracking.log_run_data({}, {"wall_seconds": elapsed, "cpu_seconds": cpu_used}, {})
-            version_tags = {
-                "artifact_sha256": digest,
-                "git_commit": commit,
-                "params_hash": tags["mlops.params_hash"],
-            }
-            pushing.wait()  # a version is registered only once its data is stored
-            version = tracking.register(name, model_uri, run_id, version_tags)
-    finally:
-        pushing.cancel()  # never leave it running after a failure
-    record = {
+        return existing
+    from mlops.adapters import tracking
+
+    tracking.connect(settings)
+    existing = tracking.version_with_artifact(name, outputs.digest)
+    if existing is not None:
+        found = tracking.version_info(name, existing)
+        lineage = {k: found[k] for k in ("run_id", "git_commit", "params_hash")}
+        record = _candidate(settings, name, existing, outputs, lineage, found["created"])
+        _write_candidate(settings, record)
+    return existing
+
+
+def _lineage_tags(
+    root: Path, name: str, language: str, params: dict[str, Any], outputs: Outputs,
+    commit: str, runtime: str,
+) -> dict[str, str]:  # fmt: skip
+    return {
+        "mlops.model": name,
+        "mlops.language": language,
+        "mlops.runtime": runtime,
+        "mlops.git_commit": commit,
+        "mlops.git_dirty": str(git.is_dirty(root, layout.model_dir(name))).lower(),
+        "mlops.params_hash": params_hash(params),
+        "mlops.artifact_sha256": outputs.digest,
+        "mlops.seed": str(params.get("train", {}).get("seed", params.get("seed", ""))),
+        **{
+            f"mlops.dvc.{path}": md5
+            for path, md5 in input_hashes(outputs.lock, outputs.inputs).items()
+        },
+    }
+
+
+def _candidate(
+    settings: Settings, name: str, version: str, outputs: Outputs, lineage: dict[str, str],
+    created: str,
+) -> dict[str, Any]:  # fmt: skip
+    """The candidate record: the registry.yaml entry this version would get if promoted."""
+    return {
         "model": name,
         "version": version,
-        "run_id": run_id,
+        "run_id": lineage["run_id"],
         "model_uri": f"models:/{name}/{version}",
-        "git_commit": commit,
-        "dvc_hashes": input_hashes(lock, inputs),
-        "params_hash": tags["mlops.params_hash"],
-        "metrics": {k: v for k, v in metrics.items() if not k.startswith("train_")},
-        "artifact_sha256": digest,
-        "created": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git_commit": lineage["git_commit"],
+        "dvc_hashes": input_hashes(outputs.lock, outputs.inputs),
+        "params_hash": lineage["params_hash"],
+        "metrics": outputs.held_out,
+        "artifact_sha256": outputs.digest,
+        "created": created,
         "tracking_uri": settings.tracking_uri,
     }
-    _write_candidate(settings, record)
-    return TrainResult(name, version, False, metrics, elapsed, repro.ran, run_id)
 
 
 def _write_candidate(settings: Settings, record: dict[str, Any]) -> None:
-    """The candidate record: the registry.yaml entry this version would get if promoted."""
     path = settings.candidates / f"{record['model']}.json"
     atomic.write_text(path, json.dumps(record, indent=2) + "\n")
 
