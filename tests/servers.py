@@ -13,9 +13,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -78,6 +79,24 @@ def postgres(database: str = "mlflow") -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def wait_until_answers(
+    url: str, process: subprocess.Popen[Any], timeout: float, output: Callable[[], str], what: str
+) -> None:
+    """Poll `url` until it answers 200; fail with the tail of the server's output if the
+    process exits or `timeout` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start:\n{output()[-3000:]}")
+        time.sleep(0.3)
+
+
 @contextmanager
 def mlflow_server(backend: str, artifacts: Path, timeout: float = 120) -> Iterator[str]:
     """`mlflow server` on a free loopback port; yields its URL once /health answers."""
@@ -92,19 +111,12 @@ def mlflow_server(backend: str, artifacts: Path, timeout: float = 120) -> Iterat
         env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                text = (artifacts.parent / "mlflow-server.log").read_text()[-3000:]
-                raise RuntimeError(f"mlflow server did not start:\n{text}")
-            time.sleep(0.5)
+
+        def output() -> str:
+            log.flush()
+            return (artifacts.parent / "mlflow-server.log").read_text()
+
+        wait_until_answers(f"{url}/health", process, timeout, output, "mlflow server")
         yield url
     finally:
         if process.poll() is None:
@@ -130,18 +142,12 @@ def s3_server(timeout: float = 60) -> Iterator[str]:
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/moto-api/", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError(f"moto_server did not start:\n{log.read()[-3000:]}")
-                time.sleep(0.2)
+
+            def output() -> str:
+                log.seek(0)
+                return log.read()
+
+            wait_until_answers(f"{url}/moto-api/", process, timeout, output, "moto_server")
             yield url
         finally:
             if process.poll() is None:
