@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "Score candidate and production on the holdout; apply the gates."),
     "report": ("report", "Post evaluations on the pull request: statuses, checks, one comment."),
     "gate": ("gate", "Merge gate: owners approved and every enforced policy gate passes."),
+    "promote": ("promote", "Move a version into a stage in registry.yaml (a plan unless --apply)."),
 }
 
 
