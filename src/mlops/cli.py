@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "Post evaluations on the pull request: statuses, checks, one comment."),
     "gate": ("gate", "Merge gate: owners approved and every enforced policy gate passes."),
     "promote": ("promote", "Move a version into a stage in registry.yaml (a plan unless --apply)."),
+    "reconcile": ("reconcile", "Make MLflow aliases match registry.yaml (a plan unless --apply)."),
 }
 
 

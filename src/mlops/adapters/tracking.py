@@ -200,6 +200,40 @@ def version_info(model: str, version: str) -> dict[str, str]:
     }
 
 
+def aliases_and_versions(
+    models: list[str],
+) -> tuple[dict[str, dict[str, str]], dict[str, set[str]]]:
+    """For each model: its aliases (alias -> version) and the versions the store knows."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    aliases: dict[str, dict[str, str]] = {}
+    versions: dict[str, set[str]] = {}
+    for name in models:
+        try:
+            registered = client.get_registered_model(name)
+        except MlflowException:
+            aliases[name], versions[name] = {}, set()
+            continue
+        aliases[name] = {a: str(v) for a, v in (registered.aliases or {}).items()}
+        found = client.search_model_versions(f"name = '{name}'")
+        versions[name] = {str(v.version) for v in found}
+    return aliases, versions
+
+
+def set_alias(model: str, alias: str, version: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient().set_registered_model_alias(model, alias, version)
+
+
+def remove_alias(model: str, alias: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient().delete_registered_model_alias(model, alias)
+
+
 def load_model(model: str, version: str) -> Any:
     import mlflow.pyfunc
 
