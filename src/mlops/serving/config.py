@@ -1,0 +1,236 @@
+"""What a deployer sets per serving process, read from the environment and checked up front.
+
+MLOPS_SERVE_MODEL           the registered model's name, e.g. breast-cancer (required)
+MLOPS_SERVE_VERSION         the exact registered version, e.g. 3 (required; never latest)
+MLOPS_SERVE_MODEL_URI       where to load it from (default models:/<model>/<version>); a
+                            models:/ URI must name that same model and version: aliases
+                            (@champion), stages and `latest` are refused, because they
+                            move under a running server
+MLFLOW_TRACKING_URI         the tracking server or store holding the registry (required
+                            for models:/ and runs:/ URIs)
+MLOPS_SERVE_MANIFEST        path of the model's model.yaml: its features are the request
+                            schema (required)
+MLOPS_SERVE_API_KEY         when set, /predict needs `Authorization: Bearer <key>` or
+                            `X-API-Key: <key>`; /healthz, /readyz and /metrics stay open
+MLOPS_SERVE_PREDICTION_LOG  append one JSON line per answered request to this file
+                            (timestamp, request id, model, version, rows, predictions)
+MLOPS_SERVE_MAX_ROWS        the most rows one request may carry (default 1000)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlops.errors import MlopsError
+from mlops.serving.requests import FEATURE_TYPES, Feature
+
+log = logging.getLogger("bentoml.mlops")
+PREFIX = "MLOPS_SERVE_"
+# MLflow signature column types (DataType names) and the pandas dtype each one needs.
+SIGNATURE_DTYPES = {
+    "double": "float64", "float": "float32", "long": "int64", "integer": "int32",
+    "boolean": "bool", "string": "object",
+}  # fmt: skip
+MANIFEST_DTYPES = {"number": "float64", "integer": "int64", "boolean": "bool"}
+DEFAULT_MAX_ROWS = 1000
+_VERSION = re.compile(r"[1-9][0-9]*")
+
+
+class ConfigError(MlopsError):
+    """The serving configuration cannot serve one pinned model version."""
+
+
+class ManifestError(ValueError):
+    """The manifest's feature list cannot be used to check requests."""
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    model: str
+    version: str
+    model_uri: str
+    tracking_uri: str | None
+    manifest: Path
+    features: tuple[Feature, ...]
+    task: str
+    api_key: str | None
+    prediction_log: Path | None
+    max_rows: int
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
+    """The configuration from `environ` (default: this process's); ConfigError lists every
+    problem found, not just the first."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+
+    def value(name: str, required: bool = False) -> str | None:
+        found = env.get(name)
+        if found is not None and not found.strip():
+            problems.append(f"{name} is set but empty" + ("" if required else ": unset it"))
+            return None
+        if found is None and required:
+            problems.append(f"{name} is not set")
+        return found.strip() if found is not None else None
+
+    model = value(f"{PREFIX}MODEL", required=True)
+    version = value(f"{PREFIX}VERSION", required=True)
+    pinned = version is not None and _VERSION.fullmatch(version) is not None
+    if version is not None and not pinned:
+        problems.append(
+            f"{PREFIX}VERSION={version!r} is not a pinned version: set the exact registered"
+            " version (e.g. 3); latest, aliases and stages move under a running server"
+        )
+    uri = value(f"{PREFIX}MODEL_URI") or (f"models:/{model}/{version}" if model else None)
+    if uri is not None and model and version and pinned:
+        problems += _uri_problems(uri, model, version)
+    tracking_uri = env.get("MLFLOW_TRACKING_URI") or None
+    if uri is not None and uri.startswith(("models:/", "runs:/")) and tracking_uri is None:
+        problems.append(f"MLFLOW_TRACKING_URI is not set: it says where {uri} is registered")
+    manifest_path = value(f"{PREFIX}MANIFEST", required=True)
+    features: list[Feature] = []
+    task = ""
+    if manifest_path is not None:
+        features, task = _read_manifest(Path(manifest_path), model, problems)
+    api_key = value(f"{PREFIX}API_KEY")
+    log_path = value(f"{PREFIX}PREDICTION_LOG")
+    if log_path is not None and not Path(log_path).parent.is_dir():
+        problems.append(f"{PREFIX}PREDICTION_LOG={log_path}: its folder does not exist")
+    max_rows = _positive(value(f"{PREFIX}MAX_ROWS"), f"{PREFIX}MAX_ROWS", problems)
+    if problems or model is None or version is None or uri is None or manifest_path is None:
+        bullets = "".join(f"\n  - {problem}" for problem in problems)
+        listed = f" {problems[0]}" if len(problems) == 1 else bullets
+        raise ConfigError(
+            f"cannot serve:{listed}",
+            hint="set the MLOPS_SERVE_* variables (see mlops.serving.config)",
+        )
+    return ServeConfig(
+        model=model, version=version, model_uri=uri, tracking_uri=tracking_uri,
+        manifest=Path(manifest_path), features=tuple(features), task=task, api_key=api_key,
+        prediction_log=Path(log_path) if log_path else None, max_rows=max_rows,
+    )  # fmt: skip
+
+
+def _uri_problems(uri: str, model: str, version: str) -> list[str]:
+    """A models:/ URI must pin the configured model and version; other URIs are immutable."""
+    if not uri.startswith("models:/"):
+        return []
+    rest = uri.removeprefix("models:/").strip("/")
+    if "@" in rest:
+        return [f"{PREFIX}MODEL_URI={uri} names an alias: pin models:/{model}/{version}"]
+    name, _, pinned = rest.rpartition("/")
+    if not _VERSION.fullmatch(pinned):
+        return [f"{PREFIX}MODEL_URI={uri} does not pin a version: use models:/{model}/{version}"]
+    if (name, pinned) != (model, version):
+        return [f"{PREFIX}MODEL_URI={uri} is not {PREFIX}MODEL={model} at version {version}"]
+    return []
+
+
+def _read_manifest(path: Path, model: str | None, problems: list[str]) -> tuple[list[Feature], str]:
+    where = f"{PREFIX}MANIFEST={path}"
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(f"{where}: cannot read it ({exc.strerror or exc})")
+        return [], ""
+    except yaml.YAMLError as exc:
+        problems.append(f"{where}: not valid YAML ({exc})")
+        return [], ""
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a model.yaml mapping")
+        return [], ""
+    if model is not None and data.get("name") != model:
+        problems.append(f"{where} describes {data.get('name')!r}, not {PREFIX}MODEL={model}")
+    try:
+        features = features_from_manifest(data)
+    except ManifestError as exc:
+        problems.append(f"{where}: {exc}")
+        return [], ""
+    return features, str(data.get("task", ""))
+
+
+def _positive(text: str | None, name: str, problems: list[str]) -> int:
+    if text is None:
+        return DEFAULT_MAX_ROWS
+    if not text.isdigit() or int(text) < 1:
+        problems.append(f"{name}={text!r}: expected a positive whole number")
+        return DEFAULT_MAX_ROWS
+    return int(text)
+
+
+def features_from_manifest(manifest: Mapping[str, Any]) -> list[Feature]:
+    """The `data.features` of a parsed model.yaml; ManifestError says which entry is unusable."""
+    data = manifest.get("data")
+    entries = data.get("features") if isinstance(data, Mapping) else None
+    if not isinstance(entries, list) or not entries:
+        raise ManifestError("data.features: expected a non-empty list of features")
+    features: list[Feature] = []
+    for index, entry in enumerate(entries):
+        where = f"data.features[{index}]"
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
+            raise ManifestError(f"{where}: expected an object with a name")
+        kind = entry.get("type")
+        if kind not in FEATURE_TYPES:
+            raise ManifestError(f"{where}.type: expected one of {', '.join(FEATURE_TYPES)}")
+        bounds = [entry.get(key) for key in ("minimum", "maximum")]
+        if any(
+            b is not None and (isinstance(b, bool) or not isinstance(b, (int, float)))
+            for b in bounds
+        ):
+            raise ManifestError(f"{where}: minimum and maximum must be numbers")
+        categories = entry.get("categories") or []
+        if kind == "category" and (not isinstance(categories, list) or not categories):
+            raise ManifestError(f"{where}.categories: a category feature needs its categories")
+        if any(f.name == entry["name"] for f in features):
+            raise ManifestError(f"{where}: feature {entry['name']!r} is declared twice")
+        features.append(
+            Feature(entry["name"], kind, bounds[0], bounds[1], tuple(categories),
+                    entry.get("nullable") is True)
+        )  # fmt: skip
+    return features
+
+
+def model_schema(
+    features: Sequence[Feature], input_schema: Any
+) -> tuple[list[Feature], dict[str, str]]:
+    """The features tightened by the model's MLflow input schema (a number the model takes as
+    an integer column must be whole: MLflow refuses to cast 110.0 to one) and the pandas dtype
+    of each feature column (the schema's type, else the manifest's)."""
+    signature: dict[str, str] = {}
+    if input_schema is not None and input_schema.has_input_names():
+        types = input_schema.input_types_dict().items()
+        signature = {str(name): getattr(kind, "name", str(kind)) for name, kind in types}
+    undeclared = sorted(set(signature) - {f.name for f in features})
+    if undeclared:
+        raise ManifestError(f"the model takes {', '.join(undeclared)}, not in model.yaml")
+    whole = ("long", "integer")
+    tightened = [replace(f, whole=True) if signature.get(f.name) in whole else f for f in features]
+    dtypes = {}
+    for feature in tightened:
+        dtype = SIGNATURE_DTYPES.get(signature.get(feature.name, ""))
+        if dtype is None:
+            dtype = "int64" if feature.integral else MANIFEST_DTYPES.get(feature.type, "object")
+        dtypes[feature.name] = dtype
+    return tightened, dtypes
+
+
+class PredictionLog:
+    """One JSON line per answered request, appended whole even with several workers."""
+
+    def __init__(self, path: os.PathLike[str]) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+    def write(self, record: dict[str, Any]) -> None:
+        try:
+            os.write(self.fd, (json.dumps(record) + "\n").encode())
+        except OSError as exc:  # a full disk must not stop predictions
+            log.error("cannot write the prediction log: %s", exc)

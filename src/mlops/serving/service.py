@@ -1,0 +1,318 @@
+"""The BentoML service that serves one pinned model version, whatever language trained it.
+
+    MLOPS_SERVE_MODEL=breast-cancer MLOPS_SERVE_VERSION=3 MLOPS_SERVE_MANIFEST=model.yaml \\
+    MLFLOW_TRACKING_URI=http://127.0.0.1:5000 \\
+    bentoml serve mlops.serving.service:ModelService --host 127.0.0.1 --port 3000
+
+`mlops.serving.config` lists the variables; a bad configuration (a missing variable, version
+`latest`, an alias) stops `bentoml serve` before any worker starts. `mlflow.pyfunc.load_model`
+loads the model, so scikit-learn and R or Julia worker models answer alike; a scikit-learn
+binary classifier also gives the positive-class probability.
+
+- `POST /predict` takes `{"rows": [{feature: value, ...}]}` or `{"columns": [...], "data":
+  [[...]]}`, checked against model.yaml's features (400 for the request's shape, 422 for its
+  values, each problem naming row and field), and answers `{"model", "version", "request_id",
+  "predictions": [{"prediction": ..., "probability": ...}]}`; a model failure is a 500 that
+  says what failed, a model that is not loaded a 503.
+- `GET /healthz` (the process answers) and `GET /readyz` (the model loaded and a one-row smoke
+  prediction succeeded at startup) answer JSON; `GET /metrics` is BentoML's Prometheus output.
+- Every response carries `X-Request-ID`: the client's own, or a new one.
+
+Batching: requests that arrive while the model is busy are scored together in its next call
+(`Batcher`); an idle server scores a request at once. BentoML's `batchable` APIs are not used:
+they share one request context per batch, so each request could not get its own status code
+and problems, and routing through a second, batchable API goes over BentoML's internal HTTP
+client, which dropped requests under concurrent load in bentoml 1.4.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import bentoml
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlops.adapters import tracking
+from mlops.errors import MlopsError
+from mlops.serving import requests
+from mlops.serving.config import PredictionLog, ServeConfig, load_config, model_schema
+from mlops.serving.requests import RequestRefused
+
+log = logging.getLogger("bentoml.mlops")
+MAX_BATCH_ROWS = 1000  # the most rows one model call takes when it merges waiting requests
+OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
+Rows = list[dict[str, Any]]
+
+
+@dataclass
+class Health:
+    """This process's state, shared by the service and its middleware."""
+
+    config: ServeConfig | None = None
+    ready: bool = False
+    reason: str = "the model is loading"
+
+    def answer(self, path: str) -> tuple[int, dict[str, Any]]:
+        model = {"model": self.config.model, "version": self.config.version} if self.config else {}
+        if path != "/readyz":
+            return 200, {"status": "alive", **model}
+        if self.ready:
+            return 200, {"ready": True, **model}
+        return 503, {"ready": False, "reason": self.reason, **model}
+
+
+HEALTH = Health()
+
+
+class Gate:
+    """ASGI middleware: a request id on every response, the API key, JSON health answers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        request_id = requests.client_request_id(headers.get("x-request-id")) or uuid.uuid4().hex
+        kept = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
+        scope["headers"] = [*kept, (b"x-request-id", request_id.encode())]
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        answer = self.answer(scope["path"], headers, request_id)
+        if answer is None:
+            return await self.app(scope, receive, send_with_id)
+        return await answer(scope, receive, send_with_id)
+
+    def answer(self, path: str, headers: Headers, request_id: str) -> JSONResponse | None:
+        """The health answer, or a refusal for a missing or wrong API key (else None)."""
+        if path in ("/healthz", "/livez", "/readyz"):
+            status, body = HEALTH.answer(path)
+            return JSONResponse(body, status)
+        key = HEALTH.config.api_key if HEALTH.config else None
+        if key is None or path in OPEN_PATHS:
+            return None
+        refusal = requests.key_refusal(headers.get("authorization"), headers.get("x-api-key"), key)
+        if refusal is None:
+            return None
+        status, error = refusal
+        challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"error": error, "request_id": request_id}, status, challenge)
+
+
+class Batcher:
+    """Scores requests that wait while the model is busy together, in its next call."""
+
+    def __init__(self, score: Callable[[Rows], Rows], max_rows: int = MAX_BATCH_ROWS) -> None:
+        self.score_rows = score
+        self.max_rows = max_rows
+        self.waiting: list[tuple[Rows, asyncio.Future[Rows]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def score(self, rows: Rows) -> Rows:
+        future: asyncio.Future[Rows] = asyncio.get_running_loop().create_future()
+        self.waiting.append((rows, future))
+        if self.task is None:
+            self.task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                batch = [self.waiting.pop(0)]
+                size = len(batch[0][0])
+                while self.waiting and size + len(self.waiting[0][0]) <= self.max_rows:
+                    batch.append(self.waiting.pop(0))
+                    size += len(batch[-1][0])
+                await self._run(batch)
+        finally:
+            self.task = None
+
+    async def _run(self, batch: list[tuple[Rows, asyncio.Future[Rows]]]) -> None:
+        merged = [row for rows, _ in batch for row in rows]
+        try:
+            results = await asyncio.to_thread(self.score_rows, merged)
+        except Exception as exc:
+            if len(batch) > 1:  # score each alone: one bad request must not fail the others
+                for item in batch:
+                    await self._run([item])
+                return
+            if not batch[0][1].done():
+                batch[0][1].set_exception(exc)
+            return
+        start = 0
+        for rows, future in batch:
+            if not future.done():  # the client may have gone away
+                future.set_result(results[start : start + len(rows)])
+            start += len(rows)
+
+
+class Predictor:
+    """The pyfunc of one model version, fed DataFrames typed as its signature expects."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        import mlflow.pyfunc
+
+        if config.tracking_uri and config.tracking_uri.startswith(("http://", "https://")):
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")  # fail fast, not late
+            tracking.check_server(config.tracking_uri)
+        self.model = mlflow.pyfunc.load_model(config.model_uri)
+        schema = self.model.metadata.get_input_schema()
+        self.features, self.dtypes = model_schema(config.features, schema)
+        self.names = [feature.name for feature in self.features]
+        self.estimator = self._classifier(config.task)
+
+    def _classifier(self, task: str) -> Any:
+        """The scikit-learn binary classifier whose positive-class probability we report."""
+        if task != "classification" or "sklearn" not in self.model.metadata.flavors:
+            return None
+        estimator = self.model.get_raw_model()
+        binary = len(getattr(estimator, "classes_", ())) == 2
+        return estimator if binary and hasattr(estimator, "predict_proba") else None
+
+    def frame(self, rows: Rows) -> Any:
+        """The rows as a DataFrame, each column typed as the model expects (pandas infers the
+        type of a column with nulls); column by column, much faster than DataFrame.astype."""
+        import numpy as np
+        import pandas as pd
+
+        columns: dict[str, Any] = {}
+        for name, dtype in self.dtypes.items():
+            values = [row[name] for row in rows]
+            columns[name] = values if None in values else np.array(values, dtype=dtype)
+        return pd.DataFrame(columns, columns=self.names, copy=False)
+
+    def __call__(self, rows: Rows) -> Rows:
+        import pandas as pd
+
+        frame = self.frame(rows)
+        output = self.model.predict(frame)
+        probabilities = None
+        if isinstance(output, pd.DataFrame):
+            probabilities = output.get("probability")
+            output = output["prediction"] if "prediction" in output else output.iloc[:, 0]
+        elif self.estimator is not None:
+            columns = list(getattr(self.estimator, "feature_names_in_", self.names))
+            probabilities = self.estimator.predict_proba(frame[columns])[:, 1]
+        predictions = list(output)
+        if len(predictions) != len(rows):
+            raise MlopsError(f"the model returned {len(predictions)} predictions for"
+                             f" {len(rows)} rows")  # fmt: skip
+        if probabilities is None:
+            return [{"prediction": _plain(p)} for p in predictions]
+        return [{"prediction": _plain(p), "probability": _plain(q)}
+                for p, q in zip(predictions, list(probabilities), strict=True)]  # fmt: skip
+
+    def example(self) -> dict[str, Any] | None:
+        """The first row of the model's logged input example, if it has one."""
+        try:
+            first = self.model.input_example.head(1).to_dict(orient="records")[0]
+            return {str(k): _plain(v) for k, v in first.items()}
+        except Exception:  # no example, or not a table
+            return None
+
+    def close(self) -> None:
+        """Stop an R or Julia model's worker process."""
+        try:
+            close = getattr(self.model.unwrap_python_model(), "close", None)
+        except Exception:  # a native flavour: nothing to stop
+            return
+        if callable(close):
+            close()
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value: numpy scalars unwrapped, NaN and infinities as null."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@bentoml.service(traffic={"timeout": 120})
+class ModelService:
+    """One pinned model version behind POST /predict (see the module docstring)."""
+
+    @bentoml.on_deployment  # type: ignore[untyped-decorator]
+    def check_config() -> None:
+        """Refuse to start, before any worker, when the configuration cannot serve."""
+        try:
+            load_config()
+        except MlopsError as exc:
+            raise SystemExit(f"error: {exc.message}\nhint: {exc.hint}") from None
+
+    def __init__(self) -> None:
+        self.config = HEALTH.config = load_config()
+        self.log = PredictionLog(self.config.prediction_log) if self.config.prediction_log else None
+        self.predictor: Predictor | None = None
+        self.batcher: Batcher | None = None
+        try:
+            os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+            self.predictor = Predictor(self.config)
+            row = requests.smoke_row(self.predictor.features, self.predictor.example())
+            self.predictor([row])
+        except Exception as exc:
+            HEALTH.reason = f"cannot serve {self.config.model_uri}: {_first_line(exc)}"
+            log.exception(HEALTH.reason)
+        else:
+            self.batcher = Batcher(self.predictor)
+            HEALTH.ready = True
+            log.info("serving %s", self.config.model_uri)
+
+    @bentoml.on_shutdown  # type: ignore[untyped-decorator]
+    def close(self) -> None:
+        if self.predictor is not None:
+            self.predictor.close()
+
+    @bentoml.api(route="/predict")  # type: ignore[untyped-decorator]
+    async def predict(
+        self, ctx: bentoml.Context, rows: Any = None, columns: Any = None, data: Any = None
+    ) -> dict[str, Any]:
+        """Predictions for the rows, in their order."""
+        config = self.config
+        request_id = ctx.request.headers.get("x-request-id", "")
+        answer: dict[str, Any] = {"model": config.model, "version": config.version,
+                                  "request_id": request_id}  # fmt: skip
+        if self.predictor is None or self.batcher is None:
+            ctx.response.status_code = 503
+            return {**answer, "error": HEALTH.reason}
+        body = {"rows": rows, "columns": columns, "data": data}
+        try:
+            checked = requests.check_request(body, self.predictor.features, config.max_rows)
+        except RequestRefused as refused:
+            ctx.response.status_code = refused.status
+            return {**answer, **refused.body()}
+        try:
+            predictions = await self.batcher.score(checked)
+        except Exception as exc:
+            log.exception("request %s: the model failed", request_id)
+            ctx.response.status_code = 500
+            return {**answer, "error": f"the model failed to score the rows: {_first_line(exc)}"}
+        if self.log is not None:
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            self.log.write({"timestamp": stamp, **answer, "rows": checked,
+                            "predictions": predictions})  # fmt: skip
+        return {**answer, "predictions": predictions}
+
+
+cast(Any, ModelService).add_asgi_middleware(Gate)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,337 @@
+"""`bentoml serve mlops.serving.service:ModelService`: real server processes on loopback.
+
+breast-cancer is trained once into a module-wide repository's embedded MLflow store; each
+server is a `bentoml serve` subprocess configured only by environment variables, stopped by
+its own process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers import free_port, wait_until_answers
+from support import GIT_ENV, make_repository, require_system, runtime_present
+
+MODEL = "breast-cancer"
+SERVICE = "mlops.serving.service:ModelService"
+BENTOML = [sys.executable, "-m", "bentoml"]
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Server:
+    url: str
+    log: Path
+
+    def call(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+        """GET `path`, or POST `body` as JSON; the reply whatever its status."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path, data, {"Content-Type": "application/json", **(headers or {})}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, raw, found = response.status, response.read(), response.headers
+        except urllib.error.HTTPError as error:
+            status, raw, found = error.code, error.read(), error.headers
+        text = raw.decode()
+        is_json = found.get("content-type", "").startswith("application/json")
+        return Reply(status, {k.lower(): v for k, v in found.items()},
+                     json.loads(text) if is_json else text)  # fmt: skip
+
+
+def _train(root: Path, model: str) -> None:
+    from mlops.cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in GIT_ENV.items():
+            patch.setenv(key, value)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        assert main(["--repo", str(root), "train", model]) == 0
+
+
+def serve_env(root: Path, model: str, version: str = "1", **extra: str) -> dict[str, str]:
+    """The environment a deployer sets for one model version of `root`'s store."""
+    return {
+        **os.environ,
+        "BENTOML_DO_NOT_TRACK": "true",
+        "BENTOML_HOME": str(root.parent / "bentoml-home"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / '.mlops' / 'mlflow.db'}",
+        "MLOPS_SERVE_MODEL": model,
+        "MLOPS_SERVE_VERSION": version,
+        "MLOPS_SERVE_MANIFEST": str(root / "models" / model / "model.yaml"),
+        **extra,
+    }
+
+
+@contextmanager
+def serving(root: Path, env: dict[str, str], ready: bool = True) -> Iterator[Server]:
+    """`bentoml serve` on a free loopback port until /readyz (or /healthz) answers 200."""
+    port = free_port()
+    log = root.parent / f"serve-{port}.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [*BENTOML, "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)],
+            stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=root.parent,
+            start_new_session=True,
+        )  # fmt: skip
+    server = Server(f"http://127.0.0.1:{port}", log)
+    try:
+        probe = f"{server.url}/readyz" if ready else f"{server.url}/healthz"
+        wait_until_answers(probe, process, 120, log.read_text, "bentoml serve")
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def holdout_rows(root: Path, model: str, target: str, count: int) -> list[dict[str, Any]]:
+    path = root / "models" / model / "data" / "holdout.csv"
+    with path.open() as fh:
+        rows = list(csv.DictReader(fh))[:count]
+    return [{k: json.loads(v) for k, v in row.items() if k != target} for row in rows]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_repository(tmp_path_factory.mktemp("serving") / "repo", (MODEL,))
+    _train(root, MODEL)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(trained: Path) -> Iterator[Server]:
+    """breast-cancer version 1 with a prediction log and no API key."""
+    log = trained.parent / "predictions.jsonl"
+    with serving(trained, serve_env(trained, MODEL, MLOPS_SERVE_PREDICTION_LOG=str(log))) as up:
+        yield up
+
+
+def test_predictions_equal_the_cli_and_the_platforms_probabilities(
+    trained: Path, server: Server, cli, tmp_path: Path
+) -> None:
+    """Labels equal `mlops predict` for the same rows; probabilities equal the positive-class
+    probability evaluation uses; the response names model, version and request id."""
+    rows = holdout_rows(trained, MODEL, "malignant", 8)
+    reply = server.call("/predict", {"rows": rows}, {"X-Request-ID": "client-42"})
+    assert reply.status == 200, reply.body
+    assert reply.headers["x-request-id"] == "client-42"
+    assert {k: reply.body[k] for k in ("model", "version", "request_id")} == {
+        "model": MODEL, "version": "1", "request_id": "client-42"
+    }  # fmt: skip
+    inputs = tmp_path / "rows.json"
+    inputs.write_text(json.dumps(rows))
+    expected = cli(
+        "--repo", trained, "predict", MODEL, "--version", "1", "--input", inputs, "--json"
+    )
+    assert expected.code == 0, expected.err
+    predictions = reply.body["predictions"]
+    assert [p["prediction"] for p in predictions] == [
+        r["prediction"] for r in json.loads(expected.out)
+    ]
+
+    import pandas as pd
+
+    from mlops.adapters import scoring, tracking
+    from mlops.adapters.settings import load_settings
+
+    tracking.connect(load_settings(trained))
+    features = list(rows[0])
+    scored = scoring.score(f"models:/{MODEL}/1", pd.DataFrame(rows), features, "classification")
+    assert scored.scores is not None
+    assert [p["probability"] for p in predictions] == pytest.approx(scored.scores, abs=1e-12)
+
+
+def test_the_tabular_form_and_integer_values_are_accepted(trained: Path, server: Server) -> None:
+    """columns/data give the same answer as rows; a whole number where the model takes
+    doubles is converted rather than refused by MLflow's schema check."""
+    rows = holdout_rows(trained, MODEL, "malignant", 2)
+    by_rows = server.call("/predict", {"rows": rows}).body["predictions"]
+    table = {"columns": list(rows[0]), "data": [list(r.values()) for r in rows]}
+    assert server.call("/predict", table).body["predictions"] == by_rows
+    whole = [{k: round(v) for k, v in row.items()} for row in rows]
+    assert server.call("/predict", {"rows": whole}).status == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"mean_radius": None}, "mean_radius", "required feature is missing"),
+        ({"mean_texture": "twelve"}, "mean_texture", "got a string ('twelve')"),
+        ({"mean_area": -1.0}, "mean_area", "-1 is below the minimum 0"),
+        ({"mean_colour": 3.0}, "mean_colour", "unknown field"),
+    ],
+)
+def test_bad_rows_are_refused_naming_row_and_field(
+    trained: Path, server: Server, change: dict[str, Any], field: str, message: str
+) -> None:
+    """A missing feature, a string for a number, a value below its minimum and an unknown
+    field: 422, the row index and field named, never a 5xx."""
+    rows = holdout_rows(trained, MODEL, "malignant", 2)
+    bad = {k: v for k, v in {**rows[1], **change}.items() if v is not None}
+    reply = server.call("/predict", {"rows": [rows[0], bad]})
+    assert reply.status == 422, reply.body
+    (problem,) = reply.body["problems"]
+    assert (problem["row"], problem["field"]) == (1, field)
+    assert problem["message"].startswith(message)
+    assert reply.body["error"].startswith(f"row 1, field '{field}': {message}")
+    assert reply.headers["x-request-id"] == reply.body["request_id"]
+
+
+def test_a_malformed_request_is_a_400_with_a_request_id(server: Server) -> None:
+    """No rows, rows that are not a list, and a body that is not JSON: 400s."""
+    for body in ({}, {"rows": "all"}):
+        reply = server.call("/predict", body)
+        assert reply.status == 400 and "rows" in reply.body["error"]
+    request = urllib.request.Request(server.url + "/predict", b"{not json", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 400
+    assert caught.value.headers["X-Request-ID"]
+
+
+def test_health_is_json_and_metrics_count_requests(server: Server) -> None:
+    """/healthz and /readyz answer JSON naming the version; /metrics has BentoML's request
+    counters for /predict."""
+    assert server.call("/healthz").body == {"status": "alive", "model": MODEL, "version": "1"}
+    assert server.call("/readyz").body == {"ready": True, "model": MODEL, "version": "1"}
+    server.call("/predict", {})
+    metrics = server.call("/metrics").body
+    counters = [line for line in metrics.splitlines()
+                if line.startswith("bentoml_service_request_total{") and '"/predict"' in line]  # fmt: skip
+    assert counters, metrics[:2000]
+    assert any('http_response_code="400"' in line for line in counters)
+
+
+def test_every_answered_request_is_one_prediction_log_line(trained: Path, server: Server) -> None:
+    """The log has one JSON line per answered request: timestamp, request id, model, version,
+    input rows and predictions; refused requests are not logged."""
+    rows = holdout_rows(trained, MODEL, "malignant", 3)
+    answers = [server.call("/predict", {"rows": rows[: n + 1]}, {"X-Request-ID": f"log-{n}"})
+               for n in range(2)]  # fmt: skip
+    server.call("/predict", {"rows": [{}]}, {"X-Request-ID": "log-refused"})
+    lines = (trained.parent / "predictions.jsonl").read_text().splitlines()
+    records = {
+        r["request_id"]: r for r in map(json.loads, lines) if r["request_id"].startswith("log-")
+    }
+    assert sorted(records) == ["log-0", "log-1"]
+    for n, answer in enumerate(answers):
+        record = records[f"log-{n}"]
+        assert record["timestamp"].endswith("Z")
+        assert (record["model"], record["version"]) == (MODEL, "1")
+        assert record["rows"] == rows[: n + 1]
+        assert record["predictions"] == answer.body["predictions"]
+
+
+def test_an_api_key_guards_predict_but_not_health_or_metrics(trained: Path) -> None:
+    """Without a key 401, with a wrong key 403, with the key (either header) 200; /healthz,
+    /readyz and /metrics stay open."""
+    env = serve_env(trained, MODEL, MLOPS_SERVE_API_KEY="k3y-for-tests")
+    rows = holdout_rows(trained, MODEL, "malignant", 1)
+    with serving(trained, env) as guarded:
+        missing = guarded.call("/predict", {"rows": rows})
+        assert missing.status == 401 and missing.headers["www-authenticate"] == "Bearer"
+        assert "API key is required" in missing.body["error"]
+        assert guarded.call("/predict", {"rows": rows}, {"X-API-Key": "nope"}).status == 403
+        for header in ({"Authorization": "Bearer k3y-for-tests"}, {"X-API-Key": "k3y-for-tests"}):
+            assert guarded.call("/predict", {"rows": rows}, header).status == 200
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert guarded.call(path).status == 200
+
+
+def test_a_model_that_cannot_load_is_not_ready_and_says_why(trained: Path, tmp_path: Path) -> None:
+    """A manifest that lacks a feature the model takes: /healthz answers, /readyz is 503 with
+    the reason, /predict is 503 rather than a wrong answer."""
+    manifest = tmp_path / "model.yaml"
+    text = (trained / "models" / MODEL / "model.yaml").read_text()
+    manifest.write_text(
+        "\n".join(line for line in text.splitlines() if "name: mean_radius," not in line)
+    )
+    env = serve_env(trained, MODEL, MLOPS_SERVE_MANIFEST=str(manifest))
+    with serving(trained, env, ready=False) as broken:
+        ready = broken.call("/readyz")
+        assert ready.status == 503 and ready.body["ready"] is False
+        assert "the model takes mean_radius, not in model.yaml" in ready.body["reason"]
+        assert broken.call("/predict", {"rows": [{}]}).status == 503
+
+
+def test_a_version_that_is_not_pinned_refuses_to_start(trained: Path) -> None:
+    """`latest` stops `bentoml serve` with one clear line and a non-zero exit."""
+    env = serve_env(trained, MODEL, version="latest")
+    port = str(free_port())
+    done = subprocess.run(
+        [*BENTOML, "serve", SERVICE, "--host", "127.0.0.1", "--port", port],
+        capture_output=True, text=True, env=env, cwd=trained.parent, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "MLOPS_SERVE_VERSION='latest' is not a pinned version" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_one_failing_request_does_not_fail_the_others_in_its_batch() -> None:
+    """Requests waiting together are merged into one model call; when that call fails each is
+    scored alone, so only the request that broke it gets the error."""
+    from mlops.serving.service import Batcher
+
+    calls: list[int] = []
+
+    def score(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        calls.append(len(rows))
+        if any(row["x"] < 0 for row in rows):
+            raise ValueError("negative")
+        return [{"prediction": row["x"] * 2} for row in rows]
+
+    async def scenario() -> list[Any]:
+        batcher = Batcher(score)
+        requests = [[{"x": 1}], [{"x": -1}], [{"x": 2}, {"x": 3}]]
+        return await asyncio.gather(*(batcher.score(r) for r in requests), return_exceptions=True)
+
+    good, bad, pair = asyncio.run(scenario())
+    assert good == [{"prediction": 2}] and pair == [{"prediction": 4}, {"prediction": 6}]
+    assert isinstance(bad, ValueError)
+    assert calls == [4, 1, 1, 2]  # all four rows in one call, then each request alone
+
+
+def test_an_r_model_is_served_the_same_way(tmp_path: Path, cli) -> None:
+    """The R example behind its worker-backed pyfunc: the same endpoint and response shape,
+    the same predictions as `mlops predict`."""
+    require_system("R", runtime_present("r"))
+    root = make_repository(tmp_path / "repo", ("fuel-efficiency",))
+    _train(root, "fuel-efficiency")
+    holdout = root / "models/fuel-efficiency/data/holdout.csv"
+    rows = holdout_rows(root, "fuel-efficiency", "mpg", 1000)
+    with serving(root, serve_env(root, "fuel-efficiency")) as r_server:
+        reply = r_server.call("/predict", {"rows": rows})
+    assert reply.status == 200, reply.body
+    assert (reply.body["model"], reply.body["version"]) == ("fuel-efficiency", "1")
+    # The CLI reads the CSV (JSON whole numbers in a double column would fail MLflow's check).
+    expected = cli("--repo", root, "predict", "fuel-efficiency", "--version", "1", "--input",
+                   holdout, "--json")  # fmt: skip
+    assert expected.code == 0, expected.err
+    wanted = [r["prediction"] for r in json.loads(expected.out)]
+    assert [p["prediction"] for p in reply.body["predictions"]] == pytest.approx(wanted)

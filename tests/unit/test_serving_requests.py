@@ -1,0 +1,289 @@
+"""Serving: request rows checked against manifest features, and the configuration a deployer sets.
+
+Every refusal names the row index and the field and says what was expected; the request's
+shape is a 400, values that break the feature schema a 422.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops.serving.config import ConfigError, ManifestError, load_config, model_schema
+from mlops.serving.requests import (
+    MAX_PROBLEMS,
+    Feature,
+    RequestRefused,
+    check_request,
+    client_request_id,
+    key_refusal,
+    smoke_row,
+)
+
+FEATURES = [
+    Feature("radius", "number", minimum=0),
+    Feature("cylinders", "integer", minimum=4, maximum=8),
+    Feature("manual", "boolean"),
+    Feature("colour", "category", categories=("red", "blue", 3)),
+    Feature("note", "string", nullable=True),
+]
+ROW: dict[str, Any] = {"radius": 1.5, "cylinders": 6, "manual": True, "colour": "red", "note": "x"}
+
+
+def refused(body: dict[str, Any], max_rows: int = 10) -> RequestRefused:
+    with pytest.raises(RequestRefused) as caught:
+        check_request(body, FEATURES, max_rows)
+    return caught.value
+
+
+def problems(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return refused(body).body()["problems"]
+
+
+def test_valid_rows_come_back_normalised_in_feature_order() -> None:
+    """Numbers become floats, whole numbers ints (4.0 included); keys follow the manifest."""
+    row = {"note": None, "colour": 3, "manual": False, "cylinders": 4.0, "radius": 2}
+    (checked,) = check_request({"rows": [row]}, FEATURES, 10)
+    assert list(checked) == [f.name for f in FEATURES]
+    assert checked == {"radius": 2.0, "cylinders": 4, "manual": False, "colour": 3, "note": None}
+    assert type(checked["radius"]) is float and type(checked["cylinders"]) is int
+
+
+def test_columns_and_data_are_the_same_rows() -> None:
+    """The tabular form gives the same rows as the record form."""
+    body = {"columns": list(ROW), "data": [list(ROW.values()), list(ROW.values())]}
+    assert check_request(body, FEATURES, 10) == check_request({"rows": [ROW, ROW]}, FEATURES, 10)
+
+
+def test_a_missing_feature_is_named_with_its_row_and_expected_type() -> None:
+    """The second row lacks `radius`: row 1, the field, and `a number >= 0`."""
+    row = {k: v for k, v in ROW.items() if k != "radius"}
+    error = refused({"rows": [ROW, row]})
+    assert error.status == 422
+    assert error.body()["problems"] == [
+        {"row": 1, "field": "radius", "message": "required feature is missing",
+         "expected": "a number >= 0"}
+    ]  # fmt: skip
+    assert (
+        str(error) == "row 1, field 'radius': required feature is missing; expected a number >= 0"
+    )
+
+
+def test_an_unknown_field_is_refused_with_a_suggestion() -> None:
+    """A misspelt feature is an unknown field, and the close match is offered."""
+    (problem,) = problems({"rows": [{**ROW, "radus": 1}]})
+    assert problem == {
+        "row": 0,
+        "field": "radus",
+        "message": "unknown field (did you mean 'radius'?)",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message", "expected"),
+    [
+        ("radius", "abc", "got a string ('abc')", "a number >= 0"),
+        ("radius", True, "got true", "a number >= 0"),
+        ("radius", [1], "got a list of 1 values", "a number >= 0"),
+        ("radius", None, "got null", "a number >= 0"),
+        ("radius", -0.5, "-0.5 is below the minimum 0", "a number >= 0"),
+        ("radius", float("nan"), "nan is not a finite number", "a number >= 0"),
+        ("radius", float("inf"), "inf is not a finite number", "a number >= 0"),
+        ("radius", 10**400, "is too large for a 64-bit number", "a number >= 0"),
+        ("cylinders", 4.5, "4.5 is not a whole number", "a whole number from 4 to 8"),
+        ("cylinders", 12, "12 is above the maximum 8", "a whole number from 4 to 8"),
+        ("cylinders", 2**70, f"{2**70} is outside the 64-bit integer range",
+         "a whole number from 4 to 8"),
+        ("manual", 1, "got the number 1", "true or false"),
+        ("colour", "green", "got a string ('green'), which is not a category",
+         'one of "red", "blue", 3'),
+        ("colour", "3", "got a string ('3'), which is not a category", 'one of "red", "blue", 3'),
+        ("note", 5, "got the number 5", "a string or null"),
+    ],
+)  # fmt: skip
+def test_a_wrong_value_names_row_field_and_what_was_expected(
+    field: str, value: Any, message: str, expected: str
+) -> None:
+    """Types, bounds, whole numbers, categories and finiteness are each checked."""
+    (problem,) = problems({"rows": [ROW, {**ROW, field: value}]})
+    assert problem == {"row": 1, "field": field, "message": message, "expected": expected}
+
+
+def test_every_problem_is_reported_not_just_the_first() -> None:
+    """Problems in several rows are all listed; the summary counts the rest."""
+    error = refused({"rows": [{**ROW, "radius": -1}, {**ROW, "cylinders": 9, "manual": "yes"}]})
+    assert [(p.row, p.field) for p in error.problems] == [
+        (0, "radius"), (1, "cylinders"), (1, "manual")
+    ]  # fmt: skip
+    assert str(error).endswith("(and 2 more problems)")
+
+
+def test_the_problem_list_is_capped_but_counted() -> None:
+    """A huge bad request lists MAX_PROBLEMS problems and says how many there were."""
+    rows = [{**ROW, "radius": -1}] * (MAX_PROBLEMS + 5)
+    body = refused({"rows": rows}, max_rows=1000).body()
+    assert body["problem_count"] == MAX_PROBLEMS + 5
+    assert len(body["problems"]) == MAX_PROBLEMS
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({}, None, "no rows: send"),
+        ({"rows": []}, "rows", "the request has no rows"),
+        ({"rows": {"radius": 1}}, "rows", "got an object"),
+        ({"rows": [ROW], "columns": ["radius"]}, None, "send either rows or columns"),
+        ({"columns": "radius", "data": []}, "columns", "got a string"),
+        ({"columns": ["radius", "radius"], "data": [[1, 2]]}, "columns", "names a column twice"),
+        ({"columns": list(ROW), "data": 5}, "data", "got the number 5"),
+        ({"rows": [ROW] * 11}, "rows", "11 rows; the limit is 10 per request"),
+    ],
+)
+def test_a_request_of_the_wrong_shape_is_a_400(
+    body: dict[str, Any], field: str | None, message: str
+) -> None:
+    """No rows, both forms, non-list rows, bad columns and too many rows."""
+    error = refused(body)
+    assert error.status == 400
+    (problem,) = error.problems
+    assert (problem.row, problem.field) == (None, field)
+    assert problem.message.startswith(message)
+
+
+def test_a_row_that_is_not_an_object_is_named() -> None:
+    """A bare list where a row object belongs: the row index says which."""
+    (problem,) = problems({"rows": [ROW, [1, 2]]})
+    assert problem == {"row": 1, "message": "got a list of 2 values",
+                       "expected": "an object of feature values"}  # fmt: skip
+
+
+def test_a_table_reports_its_columns_once_and_short_rows_by_index() -> None:
+    """Unknown and missing columns are column problems (no row); a short data row is named."""
+    columns = [c for c in ROW if c != "note"] + ["extra"]
+    data = [[1.0, 6, True, "red", 0], [1.0, 6]]
+    found = problems({"columns": columns, "data": data})
+    assert found == [
+        {"field": "extra", "message": "unknown field"},
+        {"field": "note", "message": "required feature is missing",
+         "expected": "a string or null"},
+        {"row": 1, "message": "got a list of 2 values",
+         "expected": "a list of 5 values, one per column"},
+    ]  # fmt: skip
+
+
+def test_the_smoke_row_prefers_the_models_example_and_falls_back_to_bounds() -> None:
+    """A fitting example is used as is; otherwise typical values inside the bounds."""
+    assert smoke_row(FEATURES, {**ROW, "extra": 1}) == ROW | {"radius": 1.5}
+    built = smoke_row(FEATURES, {"radius": -3})
+    assert built == {"radius": 0.0, "cylinders": 6, "manual": False, "colour": "red",
+                     "note": "example"}  # fmt: skip
+
+
+def test_a_signature_that_takes_integers_makes_numbers_whole() -> None:
+    """A `number` the model's signature types as long must be whole; dtypes follow the
+    signature, else the manifest."""
+    schema = _Schema({"radius": "long", "cylinders": "double"})
+    features, dtypes = model_schema(FEATURES, schema)
+    assert features[0].whole and features[0].expected() == "a whole number >= 0"
+    assert dtypes == {"radius": "int64", "cylinders": "float64", "manual": "bool",
+                      "colour": "object", "note": "object"}  # fmt: skip
+    (problem,) = check_request_problems({"rows": [{**ROW, "radius": 2.5}]}, features)
+    assert problem.message == "2.5 is not a whole number"
+    with pytest.raises(ManifestError, match=r"the model takes speed, not in model\.yaml"):
+        model_schema(FEATURES, _Schema({"speed": "double"}))
+
+
+def test_request_ids_are_echoed_only_when_safe() -> None:
+    """A plain id up to 128 characters is kept; anything else is replaced by the server."""
+    assert client_request_id("abc-123_x.y:z") == "abc-123_x.y:z"
+    for unsafe in (None, "", "a b", "x" * 129, "id\nforged: yes"):
+        assert client_request_id(unsafe) is None
+
+
+def test_the_api_key_is_taken_from_either_header() -> None:
+    """Bearer or X-API-Key pass; none is 401, a wrong key 403."""
+    assert key_refusal("Bearer k3y", None, "k3y") is None
+    assert key_refusal("bearer k3y", None, "k3y") is None
+    assert key_refusal(None, "k3y", "k3y") is None
+    status, message = key_refusal(None, None, "k3y") or (0, "")
+    assert status == 401 and "Authorization: Bearer <key> or X-API-Key" in message
+    assert key_refusal("Basic k3y", None, "k3y") == (status, message)
+    assert key_refusal("Bearer nope", None, "k3y") == (403, "the API key is not valid")
+
+
+MANIFEST = """
+name: cars
+task: regression
+data:
+  features:
+    - {name: hp, type: number, minimum: 0}
+"""
+
+
+def env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    manifest = tmp_path / "model.yaml"
+    manifest.write_text(MANIFEST)
+    values = {"MLOPS_SERVE_MODEL": "cars", "MLOPS_SERVE_VERSION": "3",
+              "MLOPS_SERVE_MANIFEST": str(manifest), "MLFLOW_TRACKING_URI": "sqlite:///x.db"}  # fmt: skip
+    return {k: v for k, v in {**values, **overrides}.items() if v != "-"}
+
+
+def test_the_configuration_pins_one_version(tmp_path: Path) -> None:
+    """Defaults: the models:/ URI of that version, 1000 rows, no key and no log."""
+    config = load_config(env(tmp_path))
+    assert (config.model_uri, config.max_rows, config.api_key, config.prediction_log) == (
+        "models:/cars/3", 1000, None, None
+    )  # fmt: skip
+    assert [f.name for f in config.features] == ["hp"] and config.task == "regression"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"MLOPS_SERVE_VERSION": "latest"}, "MLOPS_SERVE_VERSION='latest' is not a pinned version"),
+        ({"MLOPS_SERVE_VERSION": "-"}, "MLOPS_SERVE_VERSION is not set"),
+        ({"MLOPS_SERVE_MODEL_URI": "models:/cars@champion"}, "names an alias"),
+        ({"MLOPS_SERVE_MODEL_URI": "models:/cars/Production"}, "does not pin a version"),
+        ({"MLOPS_SERVE_MODEL_URI": "models:/cars/4"}, "is not MLOPS_SERVE_MODEL=cars at version 3"),
+        ({"MLFLOW_TRACKING_URI": "-"}, "MLFLOW_TRACKING_URI is not set"),
+        ({"MLOPS_SERVE_MODEL": "bikes"}, "describes 'cars', not MLOPS_SERVE_MODEL=bikes"),
+        ({"MLOPS_SERVE_MANIFEST": "/nope.yaml"}, "cannot read it"),
+        ({"MLOPS_SERVE_API_KEY": " "}, "MLOPS_SERVE_API_KEY is set but empty"),
+        ({"MLOPS_SERVE_MAX_ROWS": "0"}, "expected a positive whole number"),
+        ({"MLOPS_SERVE_PREDICTION_LOG": "/nope/log.jsonl"}, "its folder does not exist"),
+    ],
+)
+def test_a_configuration_that_cannot_serve_is_refused(
+    tmp_path: Path, overrides: dict[str, str], message: str
+) -> None:
+    """Latest, aliases, stages, mismatches and missing settings each say what is wrong."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(env(tmp_path, **overrides))
+    assert message in caught.value.message
+
+
+def test_other_immutable_uris_are_served_as_given(tmp_path: Path) -> None:
+    """A runs:/ URI or a model directory is pinned by nature."""
+    uri = str(tmp_path / "model")
+    assert load_config(env(tmp_path, MLOPS_SERVE_MODEL_URI=uri)).model_uri == uri
+
+
+class _Schema:
+    """The two methods of an MLflow input schema that model_schema reads."""
+
+    def __init__(self, types: dict[str, str]) -> None:
+        self.types = types
+
+    def has_input_names(self) -> bool:
+        return True
+
+    def input_types_dict(self) -> dict[str, str]:
+        return self.types
+
+
+def check_request_problems(body: dict[str, Any], features: list[Feature]) -> list[Any]:
+    with pytest.raises(RequestRefused) as caught:
+        check_request(body, features, 10)
+    return caught.value.problems
