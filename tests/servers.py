@@ -97,6 +97,19 @@ def wait_until_answers(
         time.sleep(0.3)
 
 
+def stop_group(process: subprocess.Popen[Any], timeout: float) -> None:
+    """Stop a server started with `start_new_session=True` and everything it forked:
+    SIGTERM to its own process group, SIGKILL after `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 @contextmanager
 def mlflow_server(backend: str, artifacts: Path, timeout: float = 120) -> Iterator[str]:
     """`mlflow server` on a free loopback port; yields its URL once /health answers."""
@@ -119,13 +132,7 @@ def mlflow_server(backend: str, artifacts: Path, timeout: float = 120) -> Iterat
         wait_until_answers(f"{url}/health", process, timeout, output, "mlflow server")
         yield url
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_group(process, 20)
         log.close()
 
 

@@ -99,6 +99,18 @@ def make_repository(destination: Path, models: tuple[str, ...]) -> Path:
     return destination
 
 
+def run_cli(*args: str | Path) -> int:
+    """`mlops ARGS...` in-process outside a test's own fixtures (module-scoped setup): the
+    test git identity, and the embedded tracking store rather than any server."""
+    from mlops.cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in GIT_ENV.items():
+            patch.setenv(key, value)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        return main([str(a) for a in args])
+
+
 def require_system(what: str, present: bool) -> None:
     """For tests that need a system package scripts/bootstrap installs (R, Julia, PostgreSQL).
 

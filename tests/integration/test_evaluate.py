@@ -13,25 +13,15 @@ from typing import Any
 
 import pytest
 import yaml
-from support import GIT_ENV, make_repository, require_system, runtime_present
+from support import make_repository, require_system, run_cli, runtime_present
 
 MODEL = "breast-cancer"
-
-
-def _main(*args: str) -> int:
-    from mlops.cli import main
-
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in GIT_ENV.items():
-            patch.setenv(key, value)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        return main(list(args))
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = make_repository(tmp_path_factory.mktemp("evaluate") / "repo", (MODEL,))
-    assert _main("--repo", str(root), "train", MODEL) == 0
+    assert run_cli("--repo", str(root), "train", MODEL) == 0
     return root
 
 
@@ -185,7 +175,7 @@ def test_an_r_model_is_evaluated_through_its_worker(tmp_path: Path, cli) -> None
     """The R example is scored through its worker-backed pyfunc like any other model."""
     require_system("R", runtime_present("r"))
     root = make_repository(tmp_path / "repo", ("fuel-efficiency",))
-    assert _main("--repo", str(root), "train", "fuel-efficiency") == 0
+    assert run_cli("--repo", str(root), "train", "fuel-efficiency") == 0
     result = cli("--repo", root, "evaluate", "fuel-efficiency", "--json")
     assert result.code == 0, result.err
     report = json.loads(result.out)

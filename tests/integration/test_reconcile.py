@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import GIT_ENV, commit_all, git, make_repository
+from support import commit_all, git, make_repository, run_cli
 
 MODEL = "breast-cancer"
 
@@ -16,13 +16,7 @@ MODEL = "breast-cancer"
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = make_repository(tmp_path_factory.mktemp("reconcile") / "repo", (MODEL,))
-    from mlops.cli import main
-
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in GIT_ENV.items():
-            patch.setenv(key, value)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        assert main(["--repo", str(root), "train", MODEL]) == 0
+    assert run_cli("--repo", root, "train", MODEL) == 0
     return root
 
 

@@ -11,7 +11,6 @@ import asyncio
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -23,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import free_port, wait_until_answers
-from support import GIT_ENV, make_repository, require_system, runtime_present
+from servers import free_port, stop_group, wait_until_answers
+from support import make_repository, require_system, run_cli, runtime_present
 
 MODEL = "breast-cancer"
 SERVICE = "mlops.serving.service:ModelService"
@@ -61,13 +60,7 @@ class Server:
 
 
 def _train(root: Path, model: str) -> None:
-    from mlops.cli import main
-
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in GIT_ENV.items():
-            patch.setenv(key, value)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        assert main(["--repo", str(root), "train", model]) == 0
+    assert run_cli("--repo", root, "train", model) == 0
 
 
 def serve_env(root: Path, model: str, version: str = "1", **extra: str) -> dict[str, str]:
@@ -101,13 +94,7 @@ def serving(root: Path, env: dict[str, str], ready: bool = True) -> Iterator[Ser
         wait_until_answers(probe, process, 120, log.read_text, "bentoml serve")
         yield server
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_group(process, 30)
 
 
 def holdout_rows(root: Path, model: str, target: str, count: int) -> list[dict[str, Any]]:

@@ -13,20 +13,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support import GIT_ENV, git, make_repository, require_system, runtime_present
+from support import git, make_repository, require_system, run_cli, runtime_present
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The breast-cancer example trained once as version 1, in a module-wide repository."""
     root = make_repository(tmp_path_factory.mktemp("train") / "repo", ("breast-cancer",))
-    from mlops.cli import main
-
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in GIT_ENV.items():
-            patch.setenv(key, value)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        assert main(["--repo", str(root), "train", "breast-cancer"]) == 0
+    assert run_cli("--repo", root, "train", "breast-cancer") == 0
     return root
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from servers import s3_server
-from support import GIT_ENV, git, make_repository
+from support import git, make_repository, run_cli
 
 MODEL = "breast-cancer"
 BUCKET = "dvc-data"
@@ -98,13 +98,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> Path:
     root = make_repository(tmp_path_factory.mktemp("train-s3") / "repo", (MODEL,))
     s3_client(endpoint).create_bucket(Bucket=BUCKET)
     use_s3_remote(root, BUCKET, endpoint)
-    from mlops.cli import main
-
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in GIT_ENV.items():
-            patch.setenv(key, value)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        assert main(["--repo", str(root), "train", MODEL]) == 0
+    assert run_cli("--repo", root, "train", MODEL) == 0
     return root
 
 

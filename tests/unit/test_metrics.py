@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+import sklearn.metrics as sk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlops.core import metrics
-
-sk = pytest.importorskip("sklearn.metrics")
 
 labels = st.lists(st.sampled_from([0, 1]), min_size=2, max_size=60)
 
