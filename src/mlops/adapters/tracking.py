@@ -196,8 +196,43 @@ def version_info(model: str, version: str) -> dict[str, str]:
         "run_id": str(found.run_id or tags.get("run_id", "")),
         "git_commit": tags.get("git_commit", ""),
         "params_hash": tags.get("params_hash", ""),
+        "model_sha256": tags.get("model_sha256", ""),
         "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def download_model(model_uri: str, destination: Path) -> Path:
+    """The logged MLflow model (the directory with MLmodel) copied into `destination`."""
+    import mlflow.artifacts
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    destination.mkdir(parents=True, exist_ok=True)
+    try:
+        return Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(destination)))
+    except Exception as exc:  # MLflow raises several unrelated types for a missing model
+        raise MlopsError(f"cannot download {model_uri}: {_first_line(exc)}") from None
+
+
+def model_digest(folder: Path) -> str:
+    """SHA-256 over a model directory's files (paths and bytes), as served."""
+    from mlops.core.lineage import tree_sha256
+
+    files = [(p.relative_to(folder).as_posix(), p.read_bytes())
+             for p in sorted(folder.rglob("*")) if p.is_file()]  # fmt: skip
+    return tree_sha256(files)
+
+
+def logged_model_digest(model_uri: str) -> str:
+    """The digest of a model just logged, read back from the artifact store."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+        return model_digest(download_model(model_uri, Path(tmp)))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def aliases_and_versions(

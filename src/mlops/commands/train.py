@@ -143,8 +143,10 @@ def train_model(root: Path, settings: Settings, name: str, manifest: Document) -
             model_uri = _log_model(data, folder)
             elapsed, cpu_used = time.perf_counter() - wall, _cpu_seconds() - cpu
             tracking.log_run_data({}, {"wall_seconds": elapsed, "cpu_seconds": cpu_used}, {})
+            model_sha256 = tracking.logged_model_digest(model_uri)
             version_tags = {
                 "artifact_sha256": outputs.digest,
+                "model_sha256": model_sha256,
                 "git_commit": commit,
                 "params_hash": tags["mlops.params_hash"],
             }
@@ -153,7 +155,8 @@ def train_model(root: Path, settings: Settings, name: str, manifest: Document) -
     finally:
         pushing.cancel()  # never leave it running after a failure
     created = started.strftime("%Y-%m-%dT%H:%M:%SZ")
-    lineage = {"run_id": run_id, "git_commit": commit, "params_hash": tags["mlops.params_hash"]}
+    lineage = {"run_id": run_id, "git_commit": commit, "params_hash": tags["mlops.params_hash"],
+               "model_sha256": model_sha256}  # fmt: skip
     _write_candidate(settings, _candidate(settings, name, version, outputs, lineage, created))
     return TrainResult(name, version, False, outputs.metrics, elapsed, repro.ran, run_id)
 
@@ -200,7 +203,7 @@ def _already_registered(settings: Settings, name: str, outputs: Outputs) -> str 
     existing = tracking.version_with_artifact(name, outputs.digest)
     if existing is not None:
         found = tracking.version_info(name, existing)
-        lineage = {k: found[k] for k in ("run_id", "git_commit", "params_hash")}
+        lineage = {k: found[k] for k in ("run_id", "git_commit", "params_hash", "model_sha256")}
         record = _candidate(settings, name, existing, outputs, lineage, found["created"])
         _write_candidate(settings, record)
     return existing
@@ -241,6 +244,7 @@ def _candidate(
         "params_hash": lineage["params_hash"],
         "metrics": outputs.held_out,
         "artifact_sha256": outputs.digest,
+        **({"model_sha256": lineage["model_sha256"]} if lineage.get("model_sha256") else {}),
         "created": created,
         "tracking_uri": settings.tracking_uri,
     }
