@@ -1,0 +1,310 @@
+"""The routing table of one environment, and the nginx configuration that serves it.
+
+Blue/green and canary deployments are changes of weights in this table: which versions of a
+model receive its traffic, at which address, in which share. The deployer renders the table
+into a complete, self-contained nginx.conf and hands it to the router adapter; nginx then
+serves the table back as JSON on `/-/routes`, so the state the deployer observes comes from the
+target itself rather than from a file it wrote.
+
+Pure: no I/O. Everything interpolated into the configuration is validated first (model names
+are DNS-safe, versions and addresses have strict shapes) and then quoted, so a table can never
+inject an nginx directive or a variable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops.core.names import MODEL_NAME
+
+VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
+# host:port, the host an IPv4 address, a DNS name or a bracketed IPv6 address.
+HOST = r"[0-9A-Za-z](?:[0-9A-Za-z.-]{0,251}[0-9A-Za-z])?|\[[0-9A-Fa-f:.]+\]"
+ADDRESS = re.compile(rf"^(?:{HOST}):(\d{{1,5}})$")
+ROUTES_PATH = "/-/routes"
+HEALTH_PATH = "/-/healthz"
+NEXT_UPSTREAM_TRIES = 3  # a request tries at most this many backends
+KEEPALIVE_CONNECTIONS = 16  # idle upstream connections each worker keeps per model
+# Below the backends' own idle timeout (uvicorn's default is 5 s), so nginx never reuses a
+# connection the backend is closing at that very moment.
+UPSTREAM_KEEPALIVE_TIMEOUT = "4s"
+MAX_BODY = "100m"  # batch prediction requests can be large
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _check_port(port: object, what: str) -> None:
+    _require(
+        isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536,
+        f"{what} must be a TCP port 1..65535, not {port!r}",
+    )
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One serving process of one model version, and the share of traffic it gets."""
+
+    version: str  # model version served there, e.g. "3"
+    address: str  # "127.0.0.1:PORT"
+    weight: int  # percent of the model's traffic, 0..100
+
+    def __post_init__(self) -> None:
+        _require(
+            isinstance(self.version, str) and bool(VERSION.match(self.version)),
+            f"version {self.version!r} is not a valid version "
+            "(letters, digits, '.', '_' and '-', at most 64 characters)",
+        )
+        match = ADDRESS.match(self.address) if isinstance(self.address, str) else None
+        _require(match is not None, f"address {self.address!r} is not host:port")
+        assert match is not None
+        _check_port(int(match.group(1)), f"the port of address {self.address!r}")
+        _require(
+            isinstance(self.weight, int)
+            and not isinstance(self.weight, bool)
+            and 0 <= self.weight <= 100,
+            f"weight {self.weight!r} of version {self.version} is not a percentage 0..100",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "address": self.address, "weight": self.weight}
+
+
+def _version_key(backend: Backend) -> tuple[tuple[tuple[int, str], ...], str]:
+    """Natural order: version "10" after "9"."""
+    parts = re.findall(r"\d+|\D+", backend.version)
+    return tuple((int(p), "") if p.isdigit() else (-1, p) for p in parts), backend.version
+
+
+def _check_backends(model: str, backends: tuple[Backend, ...]) -> None:
+    _require(
+        isinstance(model, str) and bool(MODEL_NAME.match(model)),
+        f"model name {model!r} is not DNS-safe",
+    )
+    _require(all(isinstance(b, Backend) for b in backends), f"{model}: backends must be Backend")
+    versions = [b.version for b in backends]
+    _require(len(set(versions)) == len(versions), f"{model}: a version appears twice")
+    addresses = [b.address for b in backends]
+    _require(len(set(addresses)) == len(addresses), f"{model}: an address appears twice")
+    total = sum(b.weight for b in backends)
+    _require(total in (0, 100), f"{model}: the weights add up to {total}, not 100 (or 0)")
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """Which backends serve each model in one environment, on the environment's stable port.
+
+    Models are kept sorted by name and backends by version, so equal tables compare equal and
+    have the same generation however they were built.
+    """
+
+    environment: str  # "staging" | "production" (any DNS-safe name)
+    port: int  # the environment's stable port on 127.0.0.1
+    routes: Mapping[str, tuple[Backend, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require(
+            isinstance(self.environment, str) and bool(MODEL_NAME.match(self.environment)),
+            f"environment {self.environment!r} is not a DNS-safe name",
+        )
+        _check_port(self.port, "the environment's port")
+        routes = {m: tuple(sorted(b, key=_version_key)) for m, b in sorted(self.routes.items())}
+        for model, backends in routes.items():
+            _check_backends(model, backends)
+        object.__setattr__(self, "routes", routes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "port": self.port,
+            "routes": {m: [b.to_dict() for b in bs] for m, bs in self.routes.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RouteTable:
+        """The table `to_dict` (or `/-/routes`) gave; ValueError when the shape is wrong, or
+        when a `generation` it carries does not match its content."""
+        _require(isinstance(data, Mapping), "a route table must be an object")
+        _exact_keys(data, {"environment", "port", "routes"}, {"generation"}, "route table")
+        routes = data["routes"]
+        _require(isinstance(routes, Mapping), "routes must be an object of model -> backends")
+        table = cls(
+            environment=data["environment"],
+            port=data["port"],
+            routes={model: _backends_from(model, items) for model, items in routes.items()},
+        )
+        if "generation" in data:
+            _require(
+                data["generation"] == table.generation(),
+                f"generation {data['generation']!r} does not match the routes it came with",
+            )
+        return table
+
+    def generation(self) -> str:
+        """A short stable hash of the content: it identifies one configuration."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def weights(self, model: str) -> dict[str, int]:
+        """Version -> weight of the versions that receive `model`'s traffic (weight > 0)."""
+        return {b.version: b.weight for b in self.routes.get(model, ()) if b.weight > 0}
+
+
+def _exact_keys(data: Mapping[str, Any], required: set[str], optional: set[str], what: str) -> None:
+    missing = required - set(data)
+    extra = set(data) - required - optional
+    _require(not missing, f"{what} lacks {', '.join(sorted(missing))}")
+    _require(not extra, f"{what} has unknown keys {', '.join(sorted(map(str, extra)))}")
+
+
+def _backends_from(model: str, items: object) -> tuple[Backend, ...]:
+    _require(isinstance(items, list), f"{model}: backends must be a list")
+    assert isinstance(items, list)
+    backends = []
+    for item in items:
+        _require(isinstance(item, Mapping), f"{model}: a backend must be an object")
+        _exact_keys(item, {"version", "address", "weight"}, set(), f"{model} backend")
+        backends.append(Backend(item["version"], item["address"], item["weight"]))
+    return tuple(backends)
+
+
+def quote(text: str) -> str:
+    """`text` as one single-quoted nginx string. nginx expands `$` in many directives and has
+    no escape for it, so a `$` is refused rather than quoted."""
+    _require("$" not in text, f"{text!r} contains '$', which nginx would read as a variable")
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def upstream_name(model: str) -> str:
+    """A valid nginx identifier for the model's upstream (model names cannot contain '_', so
+    replacing '-' by '_' keeps them distinct)."""
+    _require(bool(MODEL_NAME.match(model)), f"model name {model!r} is not DNS-safe")
+    return "model_" + model.replace("-", "_")
+
+
+def routes_json(table: RouteTable) -> str:
+    """The body of `/-/routes`: the table and its generation."""
+    return json.dumps({**table.to_dict(), "generation": table.generation()}, sort_keys=True)
+
+
+def render(table: RouteTable, prefix: str, user: str | None = None) -> str:
+    """A complete nginx.conf serving `table`, every file nginx writes kept under `prefix`.
+
+    `user` ("name" or "name group") is who the worker processes run as. Only a master running
+    as root switches user, so give it only then: the default, `nobody`, cannot write temporary
+    files under a prefix it cannot reach.
+    """
+    _require(prefix.startswith("/"), f"prefix {prefix!r} must be an absolute path")
+    base = prefix.rstrip("/")
+    lines = [f"# generation {table.generation()}: {table.environment} on port {table.port}"]
+    if user is not None:
+        _require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+( [A-Za-z0-9_.-]+)?", user)), f"user {user!r}")
+        lines.append(f"user {user};")
+    lines += [
+        "daemon on;",
+        "worker_processes 1;",
+        f"pid {quote(base + '/nginx.pid')};",
+        f"error_log {quote(base + '/error.log')} warn;",
+        "events { worker_connections 1024; }",
+        "http {",
+        *_indent(_http_settings(base)),
+        *(line for model in table.routes for line in _indent(_upstream(table, model))),
+        *_indent(_server(table)),
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return ["    " + line if line else line for line in lines]
+
+
+def _http_settings(base: str) -> list[str]:
+    temp = [
+        f"{kind}_temp_path {quote(f'{base}/{kind}_temp')};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    ]
+    return [
+        *temp,
+        "access_log off;",
+        "server_tokens off;",
+        "default_type application/json;",
+        f"client_max_body_size {MAX_BODY};",
+        # The caller's request id, or nginx's own when it sent none, to the backend and back.
+        'map $http_x_request_id $mlops_request_id { default $http_x_request_id; "" $request_id; }',
+        "",
+    ]
+
+
+def _upstream(table: RouteTable, model: str) -> list[str]:
+    live = [b for b in table.routes[model] if b.weight > 0]
+    if not live:
+        return []
+    return [
+        f"upstream {upstream_name(model)} {{",
+        *(f"    server {b.address} weight={b.weight};  # version {b.version}" for b in live),
+        f"    keepalive {KEEPALIVE_CONNECTIONS};",
+        f"    keepalive_timeout {UPSTREAM_KEEPALIVE_TIMEOUT};",
+        "}",
+        "",
+    ]
+
+
+def _server(table: RouteTable) -> list[str]:
+    lines = [
+        "server {",
+        f"    listen 127.0.0.1:{table.port};",
+        "",
+        f"    location = {HEALTH_PATH} {{ return 200 {quote(json.dumps({'status': 'ok'}))}; }}",
+        f"    location = {ROUTES_PATH} {{",
+        "        default_type application/json;",
+        f"        return 200 {quote(routes_json(table))};",
+        "    }",
+        "    location / {",
+        f"        return 404 {quote(json.dumps({'error': 'no such model'}))};",
+        "    }",
+    ]
+    for model, backends in table.routes.items():
+        live = any(b.weight > 0 for b in backends)
+        lines += ["", *_indent(_proxy_location(model) if live else _empty_location(model))]
+    return [*lines, "}"]
+
+
+def _proxy_location(model: str) -> list[str]:
+    """`/<model>/x` to the model's upstream as `/x` (the trailing '/' of proxy_pass replaces
+    the location's prefix). Failed connections and 502/503 answers go to the next backend;
+    predictions have no side effects, so a POST may be retried too."""
+    return [
+        f"location /{model}/ {{",
+        f"    proxy_pass http://{upstream_name(model)}/;",
+        "    proxy_http_version 1.1;",
+        '    proxy_set_header Connection "";',
+        "    proxy_set_header Host $host;",
+        "    proxy_set_header X-Forwarded-For $remote_addr;",
+        "    proxy_set_header X-Request-ID $mlops_request_id;",
+        "    add_header X-Request-ID $mlops_request_id always;",
+        "    add_header X-Upstream $upstream_addr always;",
+        "    proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
+        f"    proxy_next_upstream_tries {NEXT_UPSTREAM_TRIES};",
+        "    proxy_connect_timeout 5s;",
+        "    proxy_send_timeout 120s;",
+        "    proxy_read_timeout 120s;",
+        "}",
+    ]
+
+
+def _empty_location(model: str) -> list[str]:
+    body = json.dumps({"error": f"no version of model {model} is deployed", "model": model})
+    return [
+        f"location /{model}/ {{",
+        "    default_type application/json;",
+        f"    return 503 {quote(body)};",
+        "}",
+    ]
