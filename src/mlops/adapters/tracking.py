@@ -213,13 +213,18 @@ def download_model(model_uri: str, destination: Path) -> Path:
         raise MlopsError(f"cannot download {model_uri}: {_first_line(exc)}") from None
 
 
+# Written by MLflow into a model it downloads through the registry (the name and version it
+# was fetched as): not part of the model, and different for each URI of the same model.
+DOWNLOAD_METADATA = frozenset({"registered_model_meta"})
+
+
 def model_digest(folder: Path) -> str:
     """SHA-256 over a model directory's files (paths and bytes), as served."""
     from mlops.core.lineage import tree_sha256
 
     files = [(p.relative_to(folder).as_posix(), p.read_bytes())
              for p in sorted(folder.rglob("*")) if p.is_file()]  # fmt: skip
-    return tree_sha256(files)
+    return tree_sha256([(name, data) for name, data in files if name not in DOWNLOAD_METADATA])
 
 
 def logged_model_digest(model_uri: str) -> str:
