@@ -1,0 +1,146 @@
+"""Serving containers on the Docker engine: run one model image, list them by label, stop them.
+
+Containers use the host network and bind 127.0.0.1 (engines here run without a bridge
+network, and a model server must not listen on every interface). The image's entrypoint is
+BentoML's: `serve --host 127.0.0.1 --port <port>` becomes `bentoml serve ... $BENTO_PATH`.
+
+Each container runs under the engine's init (tini), so `docker stop` (SIGTERM) reaches the
+server at any moment of its start, and exited R or Julia worker processes are reaped.
+Containers restart `unless-stopped`: a deployment outlives an engine or host restart, as the
+deployed state in registry.yaml expects, and only `stop_container` (which also removes it)
+ends it. A container that keeps failing its start shows up as not running, and the deployer's
+health check refuses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mlops.errors import MlopsError
+
+SOCKET_HINT = "start it with scripts/start-docker (or set DOCKER_HOST to an engine that answers)"
+
+
+class EngineUnavailable(MlopsError):
+    """The Docker engine does not answer."""
+
+
+class ContainerError(MlopsError):
+    """The engine refused to create, start or stop a container."""
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    id: str
+    image_id: str  # "sha256:<64 hex>", the image ID the container was created from
+    labels: dict[str, str]
+    running: bool
+
+
+def sdk() -> Any:
+    """The docker-py module, imported on first use (it takes half a second)."""
+    import docker  # type: ignore[import-untyped]
+
+    return docker
+
+
+def engine() -> Any:
+    """A docker-py client of the engine (DOCKER_HOST, else the local socket) that answers."""
+    docker = sdk()
+    try:
+        client = docker.from_env()  # asks the engine for its API version
+    except docker.errors.DockerException as exc:
+        raise EngineUnavailable(
+            f"the Docker engine does not answer: {_reason(exc)}", hint=SOCKET_HINT
+        ) from None
+    return client
+
+
+def run_container(
+    image: str, name: str, port: int, labels: Mapping[str, str], env: Mapping[str, str]
+) -> Container:
+    """Start `image` as container `name`, serving on 127.0.0.1:`port` of the host network.
+
+    Never pulls: the image must exist on the engine. A container of that name must not exist
+    (running or not): stop_container removes one first.
+    """
+    docker = sdk()
+    client = engine()
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise ContainerError(
+            f"image {image} is not on the Docker engine",
+            hint="build it first (mlops.adapters.images)",
+        ) from None
+    try:
+        existing = client.containers.get(name)
+    except docker.errors.NotFound:
+        existing = None
+    if existing is not None:
+        raise ContainerError(
+            f"a container named {name} already exists ({existing.status})",
+            hint="stop and remove it first (stop_container)",
+        )
+    try:
+        container = client.containers.create(
+            image,
+            command=["serve", "--host", "127.0.0.1", "--port", str(port)],
+            name=name,
+            labels=dict(labels),
+            environment=dict(env),
+            network_mode="host",
+            restart_policy={"Name": "unless-stopped"},
+            init=True,  # tini as PID 1: SIGTERM reaches the server, R/Julia workers are reaped
+            detach=True,
+        )
+        container.start()
+    except docker.errors.APIError as exc:
+        raise ContainerError(
+            f"cannot start container {name} from {image}: {_reason(exc)}"
+        ) from None
+    container.reload()
+    return _describe(container)
+
+
+def containers(labels: Mapping[str, str]) -> list[Container]:
+    """Every container, running or not, that carries all of `labels`, sorted by name."""
+    filters = {"label": [f"{key}={value}" for key, value in labels.items()]}
+    found = engine().containers.list(all=True, filters=filters)
+    return sorted((_describe(c) for c in found), key=lambda c: c.name)
+
+
+def stop_container(name: str, timeout: float = 30) -> None:
+    """Stop container `name` (SIGTERM, then SIGKILL after `timeout` seconds) and remove it.
+    Nothing happens when there is no such container."""
+    docker = sdk()
+    client = engine()
+    try:
+        container = client.containers.get(name)
+        if container.status in ("running", "restarting", "paused"):
+            container.stop(timeout=max(0, round(timeout)))
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        return  # absent, or removed by someone else meanwhile
+    except docker.errors.APIError as exc:
+        raise ContainerError(f"cannot stop container {name}: {_reason(exc)}") from None
+
+
+def _describe(container: Any) -> Container:
+    attrs = container.attrs
+    return Container(
+        name=str(container.name),
+        id=str(container.id),
+        image_id=str(attrs.get("Image", "")),
+        labels={str(k): str(v) for k, v in (attrs.get("Config", {}).get("Labels") or {}).items()},
+        running=container.status == "running",
+    )
+
+
+def _reason(exc: Exception) -> str:
+    explanation = getattr(exc, "explanation", None)
+    text = str(explanation or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
