@@ -348,3 +348,31 @@ def test_merge_moves_the_base_branch(gh: GitHubServer, bot: Github) -> None:
         "mchen",
     )
     assert repo.get_commit("main").sha == sha
+
+
+def test_pull_requests_of_a_commit(gh: GitHubServer, bot: Github) -> None:
+    """A commit lists the pull requests containing it, open ones too until it reaches the
+    default branch; then only the merged one, also found from its merge commit."""
+    gh.add_commit(REPO, HEAD, parents=(BASE,))
+    gh.add_commit(REPO, NEXT, parents=(HEAD,))
+    stacked = gh.add_pull_request(
+        REPO, author="eve", head_ref="next", head_sha=NEXT, base_sha=BASE, labels=["stacked"]
+    )
+    repo = bot.get_repo(REPO)
+
+    def pulls(sha: str) -> list[tuple[int, str, bool]]:
+        found = repo.get_commit(sha).get_pulls()
+        return [(p.number, p.state, p.merged_at is not None) for p in found]
+
+    assert pulls(HEAD) == [(1, "open", False), (stacked, "open", False)]
+    assert pulls(NEXT) == [(stacked, "open", False)]
+    merge = gh.merge(REPO, 1, by="mchen")
+    assert pulls(merge) == [(1, "closed", True)]
+    assert pulls(HEAD) == [(1, "closed", True)]
+    (pull,) = repo.get_commit(merge).get_pulls()
+    assert (pull.merge_commit_sha, pull.head.sha, pull.base.ref) == (merge, HEAD, "main")
+    assert pulls(BASE) == []
+    with pytest.raises(GithubException) as error:
+        pulls("d" * 40)
+    assert error.value.status == 422
+    assert error.value.data["message"] == f"No commit found for SHA: {'d' * 40}"

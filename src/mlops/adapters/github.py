@@ -114,6 +114,24 @@ class GitHub:
             url=pr.html_url,
         )
 
+    def pulls_of_commit(self, sha: str) -> list[int]:
+        """The merged pull requests that brought commit `sha` in, as numbers.
+
+        GitHub lists the pull requests associated with a commit: the one whose merge commit
+        it is (merge, squash or rebase) and those whose commits include it. Only merged ones
+        count (`merged_at` set). When some have `sha` (a full sha) as their merge commit,
+        only those are returned: the commit is exactly what GitHub merged. Otherwise every
+        merged pull request containing the commit is, ascending (several when stacked pull
+        requests shared it).
+        """
+
+        def read() -> list[int]:
+            merged = [p for p in self.repo.get_commit(sha).get_pulls() if p.merged_at]
+            exact = [p for p in merged if p.merge_commit_sha == sha]
+            return sorted(p.number for p in exact or merged)
+
+        return self._call(f"find the pull request of commit {sha[:12]}", read)
+
     def reviews(self, number: int) -> list[Review]:
         def read() -> list[Review]:
             pr = self.repo.get_pull(number)
@@ -198,6 +216,40 @@ class GitHub:
             return list(found.values())
 
         return self._call(f"read the check runs of {sha[:12]}", read)
+
+    def record_deployment(
+        self, ref: str, environment: str, state: str, description: str,
+        url: str, payload: dict[str, Any],
+    ) -> int:  # fmt: skip
+        """A deployment of `ref` to `environment` with its final status; returns its id."""
+
+        def write() -> int:
+            deployment = self.repo.create_deployment(
+                ref=ref, task="deploy", auto_merge=False, required_contexts=[],
+                payload=payload, environment=environment, description=_clip(description, 140),
+                transient_environment=False, production_environment=environment == "production",
+            )  # fmt: skip
+            deployment.create_status(
+                state=state, description=_clip(description, 140), environment_url=url,
+                auto_inactive=True,
+            )  # fmt: skip
+            return int(deployment.id)
+
+        return self._call(f"record the deployment to {environment}", write)
+
+    def deployments(self, environment: str) -> list[dict[str, Any]]:
+        """The environment's deployments, newest first: id, sha, payload and latest state."""
+
+        def read() -> list[dict[str, Any]]:
+            found = []
+            for deployment in self.repo.get_deployments(environment=environment):
+                statuses = list(deployment.get_statuses())
+                state = statuses[0].state if statuses else None
+                found.append({"id": deployment.id, "sha": deployment.sha,
+                              "payload": deployment.payload, "state": state})  # fmt: skip
+            return found
+
+        return self._call(f"read the deployments to {environment}", read)
 
     def _call(self, doing: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         from github import GithubException

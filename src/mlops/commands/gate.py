@@ -1,5 +1,9 @@
 """`mlops gate --pr N`: may this pull request merge? Owners approved and the gates passed.
 
+`mlops gate --commit SHA` (the default on a `push` event: `GITHUB_SHA`) gates the merged pull
+request that produced a pushed commit the same way, so a direct push or a merge nobody
+approved does not deploy.
+
 What changed, which models that touches, their owners and the base branch's CODEOWNERS are
 read from the local clone at the pull request's base and head commits (the checkout needs
 both: `fetch-depth: 0`), never from the head's own manifests, so a pull request cannot make
@@ -9,6 +13,7 @@ run `mlops report` left on the head commit) come from GitHub.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +33,35 @@ from mlops.output import console, print_json, print_table
 
 @click.command("gate")
 @click.option("--pr", "number", type=int, help="Pull request number (default: from the event).")
+@click.option(
+    "--commit",
+    help="Gate the merged pull request of this commit (default on a push event: GITHUB_SHA).",
+)
 @click.option("--repository", help="OWNER/NAME (default: GITHUB_REPOSITORY).")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 @click.pass_obj
-def command(obj: dict[str, Any], number: int | None, repository: str | None, as_json: bool) -> None:
+def command(
+    obj: dict[str, Any], number: int | None, commit: str | None, repository: str | None,
+    as_json: bool,
+) -> None:  # fmt: skip
     """Pass when every touched model's owners approved the head commit and its enforced
     policy gates passed; otherwise exit 1 with every reason."""
     root = find_root(obj.get("repo"))
-    number = number or event_pull_number()
-    if number is None:
-        raise UsageError("no pull request: pass --pr N (or run on a pull_request event)")
+    if number is not None and commit is not None:
+        raise UsageError("pass either --pr or --commit, not both")
+    if number is None and commit is None:
+        commit = _event_commit()
+        number = None if commit else event_pull_number()
     github = GitHub(repository_name(repository))
+    if commit is not None:
+        commit = git.resolve(root, commit)
+        number = _merged_pull_of(github, commit)
+        if not as_json:
+            console().print(f"commit {commit[:12]} was merged from pull request #{number}")
+    elif number is None:
+        raise UsageError(
+            "no pull request: pass --pr N or --commit SHA (or run on a pull_request or push event)"
+        )
     pr = github.pull_request(number)
     for sha in (pr.base_sha, pr.head_sha):
         try:
@@ -68,7 +91,8 @@ def command(obj: dict[str, Any], number: int | None, repository: str | None, as_
     passed = approvals.ok and all(ok for ok, _ in policy.values())
     if as_json:
         print_json(
-            {
+            ({"commit": commit} if commit is not None else {})
+            | {
                 "pull_request": number,
                 "head_sha": pr.head_sha,
                 "passed": passed,
@@ -81,7 +105,38 @@ def command(obj: dict[str, Any], number: int | None, repository: str | None, as_
     else:
         _show(approvals, policy)
     if not passed:
-        raise MlopsError(f"pull request #{number} may not merge yet: " + _why(approvals, policy))
+        subject = (
+            f"pull request #{number} may not merge yet"
+            if commit is None
+            else f"commit {commit[:12]} may not deploy: its pull request #{number} fails the gate"
+        )
+        raise MlopsError(f"{subject}: " + _why(approvals, policy))
+
+
+def _event_commit() -> str | None:
+    """The pushed commit when this workflow run was started by a push, else None."""
+    if os.environ.get("GITHUB_EVENT_NAME") != "push":
+        return None
+    sha = os.environ.get("GITHUB_SHA")
+    if not sha:
+        raise UsageError("a push event without GITHUB_SHA: pass --commit SHA")
+    return sha
+
+
+def _merged_pull_of(github: GitHub, sha: str) -> int:
+    """The one merged pull request that produced `sha` (see `GitHub.pulls_of_commit`)."""
+    numbers = github.pulls_of_commit(sha)
+    if not numbers:
+        raise MlopsError(
+            f"commit {sha[:12]} was not merged from a pull request: nothing approved it"
+        )
+    if len(numbers) > 1:
+        listed = ", ".join(f"#{n}" for n in numbers)
+        raise MlopsError(
+            f"commit {sha[:12]} is in several merged pull requests ({listed}) and is the "
+            "merge commit of none: gate one with --pr N"
+        )
+    return numbers[0]
 
 
 def _model_owners(root: Path, base: str, head: str, models: list[str]) -> dict[str, list[str]]:

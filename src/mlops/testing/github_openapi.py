@@ -8,6 +8,8 @@ where openapi-core cannot take the description literally:
 - an `enum` on a `nullable: true` schema gets `None` appended (GitHub returns `null` there);
 - a `nullable: true` schema with `oneOf`/`anyOf` but no `type` (e.g. a commit's `author`) gets a
   null-only alternative: OpenAPI 3.0.3 ignores `nullable` without `type`, GitHub sends `null`;
+- a label's `description` inside `pull-request-simple` is nullable, as it is inside
+  `pull-request` (GitHub sends `null` for a label without one);
 - `POST .../issues/{issue_number}/labels` also accepts a bare array of labels, as its own
   description says (PyGithub's `add_to_labels` sends one); the schema lists only the object;
 - `x-multi-segment` path parameters (`/contents/{path}`) stay as they are: the server encodes
@@ -66,6 +68,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", f"{_R}/commits/{{ref}}/status"),
     ("get", f"{_R}/commits/{{ref}}/statuses"),
     ("get", f"{_R}/commits/{{ref}}/check-runs"),
+    ("get", f"{_R}/commits/{{commit_sha}}/pulls"),
     ("post", f"{_R}/statuses/{{sha}}"),
     ("post", f"{_R}/check-runs"),
     ("get", f"{_R}/check-runs/{{check_run_id}}"),
@@ -141,6 +144,13 @@ def _accept_bare_label_arrays(paths: dict[str, Any]) -> None:
         schema["oneOf"].append(dict(bare))
 
 
+def _allow_null_simple_pull_label_descriptions(schemas: dict[str, Any]) -> None:
+    """Let a label in a `pull-request-simple` have a null description, as GitHub sends."""
+    simple = schemas.get("pull-request-simple")
+    if simple is not None:
+        simple["properties"]["labels"]["items"]["properties"]["description"]["nullable"] = True
+
+
 def trim(
     source: dict[str, Any], operations: Sequence[tuple[str, str]] = OPERATIONS
 ) -> dict[str, Any]:
@@ -179,6 +189,7 @@ def trim(
     _allow_null_in_nullable_enums(subset)
     _allow_null_in_nullable_unions(subset)
     _accept_bare_label_arrays(subset["paths"])
+    _allow_null_simple_pull_label_descriptions(subset["components"].get("schemas", {}))
     return subset
 
 

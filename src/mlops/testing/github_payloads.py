@@ -54,6 +54,14 @@ USER_URLS = {
     "subscriptions_url": "/subscriptions", "organizations_url": "/orgs", "repos_url": "/repos",
     "events_url": "/events{/privacy}", "received_events_url": "/received_events",
 }  # fmt: skip
+SIMPLE_PULL_KEYS = (
+    "url", "id", "node_id", "html_url", "diff_url", "patch_url", "issue_url", "commits_url",
+    "review_comments_url", "review_comment_url", "comments_url", "statuses_url", "number",
+    "state", "locked", "title", "user", "body", "labels", "milestone", "active_lock_reason",
+    "created_at", "updated_at", "closed_at", "merged_at", "merge_commit_sha", "assignee",
+    "assignees", "requested_reviewers", "requested_teams", "head", "base", "_links",
+    "author_association", "auto_merge", "draft",
+)  # fmt: skip
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes", "rocket")
 
 
@@ -325,6 +333,11 @@ class Payloads:
         data |= {"maintainer_can_modify": False, "commits": 1, "changed_files": len(pull.files)}
         data |= {"additions": sum(f.additions for f in pull.files)}
         return data | {"deletions": sum(f.deletions for f in pull.files)}
+
+    def pull_simple(self, repo: Repository, issue: Issue) -> JSON:
+        """pull-request-simple (the pull request as lists show it)"""
+        full = self.pull(repo, issue)
+        return {key: full[key] for key in SIMPLE_PULL_KEYS}
 
     def requested_teams(self, repo: Repository, pull: Pull) -> list[Team]:
         return [self.state.team(repo.owner, slug) for slug in pull.requested_teams]

@@ -3,8 +3,8 @@
 A handler takes a `Call` (the matched route, query, JSON body, token and state) and returns
 `(status, body)` or a `Listing` the server paginates. Missing things raise `GitHubError`.
 Lists come in GitHub's orders: issues, deployments, deployment statuses and commit statuses
-newest first; comments, reviews, labels and changed files oldest first. Like GitHub, the
-issue list includes pull requests (they carry a `pull_request` key).
+newest first; comments, reviews, labels, changed files and a commit's pull requests oldest
+first. Like GitHub, the issue list includes pull requests (they carry a `pull_request` key).
 """
 
 from __future__ import annotations
@@ -183,6 +183,14 @@ def list_statuses(call: Call) -> Reply:
     sha = call.state.resolve(repo, call.params["ref"])
     found = [s for s in reversed(repo.statuses) if s.sha == sha]
     return Listing(found, lambda s: call.out.status(repo, s))
+
+
+@handles("get", "{R}/commits/{commit_sha}/pulls")
+def list_pulls_of_commit(call: Call) -> Reply:
+    repo = call.repo()
+    sha = call.state.commit_sha(repo, call.params["commit_sha"])
+    found = call.state.pulls_of_commit(repo, sha)
+    return Listing(found, lambda i: call.out.pull_simple(repo, i))
 
 
 @handles("post", "{R}/statuses/{sha}")

@@ -255,5 +255,38 @@ class GitHubState:
                     return file
         return None
 
+    def history(self, repo: Repository, head: str) -> set[str]:
+        """`head` and its ancestors through the known commits' parents."""
+        parents = {c.sha: c.parents for c in repo.commits}
+        seen: set[str] = set()
+        pending = [head]
+        while pending:
+            sha = pending.pop()
+            if sha in seen:
+                continue
+            seen.add(sha)
+            pending.extend(parents.get(sha, []))
+        return seen
+
+    def pulls_of_commit(self, repo: Repository, sha: str) -> list[Issue]:
+        """The pull requests GitHub associates with commit `sha`, oldest first: those whose
+        merge commit it is and those whose commits (`base..head`) include it. Once the
+        commit is on the default branch (an ancestor of its tip, or brought there by a merged
+        pull request) only merged pull requests are listed; before that, open ones too."""
+        found = []
+        for issue in repo.issues:
+            pull = issue.pull
+            if pull is None:
+                continue
+            commits = self.history(repo, pull.head_sha) - self.history(repo, pull.base_sha)
+            if sha == pull.merge_commit_sha or sha in commits:
+                found.append(issue)
+        merged = [i for i in found if i.pull is not None and i.pull.merged]
+        tip = repo.branches.get(repo.default_branch)
+        landed = any(i.pull is not None and i.pull.base_ref == repo.default_branch for i in merged)
+        if landed or (tip is not None and sha in self.history(repo, tip)):
+            return merged
+        return found
+
     def next_number(self, repo: Repository) -> int:
         return max((i.number for i in repo.issues), default=0) + 1
