@@ -1,4 +1,8 @@
-"""`mlops reconcile` against a real embedded MLflow store: aliases follow registry.yaml."""
+"""`mlops reconcile` against a real embedded MLflow store: aliases follow registry.yaml.
+
+Deployments are off here (`MLOPS_DEPLOY_TARGET=none`, the aliases-only configuration);
+tests/integration/test_deploy_local.py covers them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,11 @@ import yaml
 from support import commit_all, git, make_repository, run_cli
 
 MODEL = "breast-cancer"
+
+
+@pytest.fixture(autouse=True)
+def _aliases_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_DEPLOY_TARGET", "none")
 
 
 @pytest.fixture(scope="module")

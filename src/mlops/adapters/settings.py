@@ -4,18 +4,46 @@
     state_dir = ".mlops"                    # local tracking store and artifacts (git-ignored)
     tracking_uri = "http://127.0.0.1:5000"  # omit for the embedded SQLite store
 
-`MLFLOW_TRACKING_URI` overrides the file, so CI and laptops differ by environment only.
+    [tool.mlops.deploy]
+    target = "local"                        # local (bentoml serve) | docker | none (aliases only)
+    ports = { staging = 8701, production = 8700 }   # each environment's stable nginx port
+    auth = true                             # API key on /predict (default: on for docker)
+    base_images = { python = "python:3.11-slim" }   # per language, for the docker target
+    check_timeout = 120                     # seconds a new instance has to become ready
+    standby = true                          # keep the version traffic left warm (fast revert)
+
+`MLFLOW_TRACKING_URI` overrides the file, and `MLOPS_DEPLOY_TARGET` the deploy target, so CI
+and laptops differ by environment only.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlops.errors import MlopsError
+
+DEFAULT_PORTS = {"staging": 8701, "production": 8700}
+TARGETS = ("local", "docker", "none")
+# Images every site can pull; air-gapped sites build local ones (scripts/build-base-images).
+DEFAULT_BASE_IMAGES = {
+    "python": "python:3.11-slim-bookworm",
+    "r": "local/r-python:bookworm",
+    "julia": "local/julia-python:bookworm",
+}
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    target: str
+    ports: dict[str, int]
+    auth: bool
+    base_images: dict[str, str]
+    check_timeout: float
+    standby: bool
 
 
 @dataclass(frozen=True)
@@ -23,6 +51,7 @@ class Settings:
     root: Path
     state_dir: Path
     tracking_uri: str
+    deploy: DeploySettings = field(default_factory=lambda: _deploy({}))
 
     @property
     def embedded(self) -> bool:
@@ -37,6 +66,10 @@ class Settings:
     def candidates(self) -> Path:
         return self.state_dir / "candidates"
 
+    def deploy_dir(self, environment: str) -> Path:
+        """Where an environment's router and local instances keep their files."""
+        return self.state_dir / "deploy" / environment
+
 
 def load_settings(root: Path) -> Settings:
     config = _tool_config(root / "pyproject.toml")
@@ -44,7 +77,32 @@ def load_settings(root: Path) -> Settings:
     state_dir = state if state.is_absolute() else root / state
     default_uri = f"sqlite:///{state_dir / 'mlflow.db'}"
     uri = os.environ.get("MLFLOW_TRACKING_URI") or config.get("tracking_uri") or default_uri
-    return Settings(root, state_dir, str(uri))
+    return Settings(root, state_dir, str(uri), _deploy(config.get("deploy", {})))
+
+
+def _deploy(section: Any) -> DeploySettings:
+    where = "pyproject.toml [tool.mlops.deploy]"
+    if not isinstance(section, dict):
+        raise MlopsError(f"{where} must be a table")
+    target = os.environ.get("MLOPS_DEPLOY_TARGET") or section.get("target", "local")
+    if target not in TARGETS:
+        raise MlopsError(f"{where} target = {target!r}: expected one of {', '.join(TARGETS)}")
+    ports = {**DEFAULT_PORTS, **section.get("ports", {})}
+    for env, port in ports.items():
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise MlopsError(f"{where} ports.{env} = {port!r}: expected a port number")
+    auth = section.get("auth", target == "docker")
+    if not isinstance(auth, bool):
+        raise MlopsError(f"{where} auth = {auth!r}: expected true or false")
+    images = {**DEFAULT_BASE_IMAGES, **section.get("base_images", {})}
+    timeout = section.get("check_timeout", 120)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise MlopsError(f"{where} check_timeout = {timeout!r}: expected seconds")
+    standby = section.get("standby", True)
+    if not isinstance(standby, bool):
+        raise MlopsError(f"{where} standby = {standby!r}: expected true or false")
+    return DeploySettings(str(target), ports, auth, {k: str(v) for k, v in images.items()},
+                          float(timeout), standby)  # fmt: skip
 
 
 def _tool_config(path: Path) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""The `local` deploy target: one `bentoml serve` process per (environment, model, version).
+
+The embedded default: no images, the pinned version loads straight from the tracking store.
+Each process runs in its own session (it outlives the `mlops` command that started it) on a
+free loopback port, and leaves a small record in `<state>/deploy/<env>/instances/`. What is
+running is read from the processes themselves: a record counts only while its process lives
+and its `/healthz` names the same model and version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mlops.adapters import probes
+from mlops.adapters.settings import Settings
+from mlops.core.deploy import Instance
+from mlops.errors import MlopsError
+
+SERVICE = "mlops.serving.service:ModelService"
+
+
+class LocalTarget:
+    """Serving processes on this machine, started and stopped by the deployer."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def folder(self, environment: str) -> Path:
+        return self.settings.deploy_dir(environment) / "instances"
+
+    def instances(self, environment: str) -> list[Instance]:
+        found = []
+        for path in sorted(self.folder(environment).glob("*.json")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                pid, port = int(record["pid"]), int(record["port"])
+                model, version = str(record["model"]), str(record["version"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a record being written, or not ours
+            address = f"127.0.0.1:{port}"
+            healthy = _alive(pid) and probes.identity(address) == (model, version)
+            found.append(Instance(environment, model, version, address, str(pid), healthy))
+        return found
+
+    def prepare(self, model: str, version: str) -> str | None:
+        """Nothing to build: the process loads the version from the tracking store."""
+        return None
+
+    def start(self, environment: str, model: str, version: str, api_key: str | None) -> Instance:
+        folder = self.folder(environment)
+        folder.mkdir(parents=True, exist_ok=True)
+        port = probes.free_port()
+        stem = f"{model}-{version}"
+        manifest = self.settings.root / "models" / model / "model.yaml"
+        env = {
+            **os.environ,
+            "BENTOML_HOME": str(self.settings.state_dir / "bentoml"),
+            "BENTOML_DO_NOT_TRACK": "true",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_TRACKING_URI": self.settings.tracking_uri,
+            "MLOPS_SERVE_MODEL": model,
+            "MLOPS_SERVE_VERSION": version,
+            "MLOPS_SERVE_MANIFEST": str(manifest),
+            "MLOPS_SERVE_PREDICTION_LOG": str(folder / f"{stem}.predictions.jsonl"),
+        }
+        env.pop("MLOPS_SERVE_MODEL_URI", None)
+        env.pop("MLOPS_SERVE_API_KEY", None)
+        if api_key:
+            env["MLOPS_SERVE_API_KEY"] = api_key
+        command = [sys.executable, "-m", "bentoml", "serve", SERVICE,
+                   "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+        log = folder / f"{stem}.log"
+        with log.open("w") as sink:
+            process = subprocess.Popen(
+                command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, cwd=folder, start_new_session=True,
+            )  # fmt: skip
+        record = {"pid": process.pid, "port": port, "model": model, "version": version,
+                  "log": str(log), "started": time.time()}  # fmt: skip
+        tmp = folder / f".{stem}.json.tmp"
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        tmp.replace(folder / f"{stem}.json")
+        return Instance(environment, model, version, f"127.0.0.1:{port}", str(process.pid), False)
+
+    def logs(self, instance: Instance) -> str:
+        path = self.folder(instance.environment) / f"{instance.model}-{instance.version}.log"
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def exited(self, instance: Instance) -> bool:
+        return not _alive(int(instance.ident))
+
+    def stop(self, instance: Instance, timeout: float = 30.0) -> None:
+        """Stop the process group gracefully (SIGTERM: BentoML finishes in-flight requests),
+        then SIGKILL after `timeout`; forget its record."""
+        pid = int(instance.ident)
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        except PermissionError as exc:
+            raise MlopsError(f"cannot stop process {pid}: {exc}") from None
+        deadline = time.monotonic() + timeout
+        while _group_alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.1)
+        if _group_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        _reap(pid)
+        stem = f"{instance.model}-{instance.version}"
+        (self.folder(instance.environment) / f"{stem}.json").unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    _reap(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect our own child's exit status, so a stopped child is not left a zombie."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

@@ -1,0 +1,212 @@
+"""Carry out one environment's deployment plan: blue/green and canary behind nginx.
+
+Start each new version beside the old one, wait for `/readyz`, send one smoke prediction
+through `/predict`, and only then load the new routing into nginx (`nginx -t`, graceful
+reload, old workers drained), and stop what is no longer routed. A version that fails its
+checks is stopped and never routed: its model keeps the routing it had, the other models
+move on, and the failure is reported (the command then exits non-zero).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from mlops.adapters import probes
+from mlops.adapters.nginx import Router
+from mlops.adapters.settings import Settings
+from mlops.core.deploy import Instance, Step, kept_addresses, plan, route_table
+from mlops.core.routing import RouteTable
+from mlops.errors import MlopsError
+
+
+class Target(Protocol):
+    """Where instances run: processes (`local`) or containers (`docker`)."""
+
+    def instances(self, environment: str) -> list[Instance]: ...
+
+    def prepare(self, model: str, version: str) -> str | None: ...
+
+    def start(
+        self, environment: str, model: str, version: str, api_key: str | None
+    ) -> Instance: ...
+
+    def stop(self, instance: Instance) -> None: ...
+
+    def exited(self, instance: Instance) -> bool: ...
+
+    def logs(self, instance: Instance) -> str: ...
+
+
+@dataclass
+class Outcome:
+    """What one environment's reconcile planned, did and failed at."""
+
+    environment: str
+    url: str
+    steps: list[Step]
+    done: list[Step] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    routes: RouteTable | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.done)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "url": self.url,
+            "steps": [s.to_dict() for s in self.steps],
+            "done": [s.to_dict() for s in self.done],
+            "failures": self.failures,
+            "routes": self.routes.to_dict() if self.routes is not None else None,
+        }
+
+
+def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
+    """The configured deploy target (`[tool.mlops.deploy] target`)."""
+    if settings.deploy.target == "docker":
+        from mlops.adapters.docker_target import DockerTarget
+        from mlops.commands.build import build_version
+
+        def build(model: str, version: str) -> str:
+            entry = models[model]["versions"][version]
+            manifest = settings.root / "models" / model / "model.yaml"
+            language = str((yaml.safe_load(manifest.read_text()) or {}).get("language", "python"))
+            return build_version(settings, model, version, entry, language).digest
+
+        return DockerTarget(models, build)
+    from mlops.adapters.local_target import LocalTarget
+
+    return LocalTarget(settings)
+
+
+def router(settings: Settings, environment: str) -> Router:
+    port = settings.deploy.ports[environment]
+    return Router(settings.deploy_dir(environment) / "nginx", port)
+
+
+def environment_url(settings: Settings, environment: str) -> str:
+    return f"http://127.0.0.1:{settings.deploy.ports[environment]}"
+
+
+def planned(
+    settings: Settings, target: Target, environment: str, models: Mapping[str, Any]
+) -> Outcome:
+    """The steps that would make `environment` match `models`, changing nothing."""
+    routes = router(settings, environment).observed()
+    steps = plan(environment, models, target.instances(environment), routes,
+                 settings.deploy.standby)  # fmt: skip
+    return Outcome(environment, environment_url(settings, environment), steps, routes=routes)
+
+
+def apply(
+    settings: Settings, target: Target, environment: str, models: Mapping[str, Any]
+) -> Outcome:
+    """Carry the plan out (see the module docstring); never raises for a failed version."""
+    nginx = router(settings, environment)
+    observed = nginx.observed()
+    instances = target.instances(environment)
+    steps = plan(environment, models, instances, observed, settings.deploy.standby)
+    outcome = Outcome(environment, environment_url(settings, environment), steps, routes=observed)
+    if not steps:
+        return outcome
+    key = api_key(settings)
+    live = [i for i in instances if i.healthy]
+    stopped: set[str] = set()
+    failed: set[str] = set()
+    for step in steps:
+        if step.kind not in ("start", "replace") or step.version is None:
+            continue
+        for broken in instances:  # an unhealthy instance of this version makes room first
+            if (broken.model, broken.version) == (step.model, step.version) and not broken.healthy:
+                target.stop(broken)
+                stopped.add(broken.ident)
+        started = _start(settings, target, step, key, outcome)
+        if started is None:
+            failed.add(step.model)
+        else:
+            live.append(started)
+            outcome.done.append(step)
+    table = route_table(environment, settings.deploy.ports[environment], models, live,
+                        observed, keep=failed, standby=settings.deploy.standby)  # fmt: skip
+    if observed is None or table.to_dict() != observed.to_dict():
+        nginx.apply(table)
+        outcome.done += [s for s in steps if s.kind == "route" and s.model not in failed]
+    outcome.routes = table
+    kept = kept_addresses(table)
+    for instance in [*instances, *live]:
+        if instance.address in kept or instance.ident in stopped:
+            continue
+        target.stop(instance)
+        stopped.add(instance.ident)
+        outcome.done.append(Step("stop", environment, instance.model, instance.version,
+                                 f"{instance.ident} (no longer routed)"))  # fmt: skip
+    return outcome
+
+
+def _start(
+    settings: Settings,
+    target: Target,
+    step: Step,
+    key: str | None,
+    outcome: Outcome,
+) -> Instance | None:
+    """Start, health-check and smoke-check one version; None (and a failure) if it fails."""
+    assert step.version is not None
+    where = f"{step.model} version {step.version} in {step.environment}"
+    instance: Instance | None = None
+    try:
+        built = target.prepare(step.model, step.version)
+        if built is not None:
+            outcome.done.append(Step("build", step.environment, step.model, step.version, built))
+        instance = started = target.start(step.environment, step.model, step.version, key)
+        probes.wait_ready(
+            started.address,
+            settings.deploy.check_timeout,
+            lambda: target.exited(started),
+            lambda: target.logs(started),
+        )
+        probes.smoke(started.address, smoke_row(settings.root, step.model), key,
+                     (step.model, step.version))  # fmt: skip
+    except MlopsError as exc:
+        if instance is not None:
+            target.stop(instance)
+        outcome.failures.append(f"{where}: {exc.message}")
+        return None
+    return replace(instance, healthy=True)
+
+
+def smoke_row(root: Path, model: str) -> dict[str, Any]:
+    """A typical row of the model's features, as model.yaml declares them."""
+    from mlops.serving.config import features_from_manifest
+    from mlops.serving.requests import smoke_row as typical_row
+
+    manifest = yaml.safe_load((root / "models" / model / "model.yaml").read_text(encoding="utf-8"))
+    return typical_row(features_from_manifest(manifest), None)
+
+
+def api_key(settings: Settings) -> str | None:
+    """The key instances require on /predict when auth is on: MLOPS_SERVE_API_KEY, else one
+    generated once per state folder (readable by its owner only)."""
+    if not settings.deploy.auth:
+        return None
+    given = os.environ.get("MLOPS_SERVE_API_KEY")
+    if given:
+        return given
+    path = settings.state_dir / "deploy" / "api-key"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    return key

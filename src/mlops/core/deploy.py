@@ -1,0 +1,198 @@
+"""Desired deployments (registry.yaml's stages) against what runs and what the router routes.
+
+Pure planning, the deployment half of `mlops reconcile`. An environment serves, per model, a
+set of versions with traffic weights: staging one version, production its version plus an
+optional canary share. Every serving instance is keyed by (environment, model, version), so
+blue/green is "start the new version beside the old, switch the router, stop the old", and a
+canary is two routed instances. The steps come in that order:
+
+1. `start` each desired version that has no healthy instance (`replace` when an unhealthy one
+   is in the way); the caller health- and smoke-checks it before anything routes to it;
+2. `route` when the router's weights differ from the desired ones;
+3. `stop` every instance that the new routing no longer uses.
+
+Standby (on by default): the version traffic has just left stays running, unrouted, as a
+weight-0 backend in the route table (nginx sends it nothing, but serves it back in its own
+`/-/routes`, so the standby is observed state, not a file). Reverting a promotion then only
+switches nginx back, in about a second, instead of cold-starting the old version; the next
+move replaces the standby. Argo Rollouts keeps the old ReplicaSet after a blue/green switch
+(`scaleDownDelaySeconds`) for the same reason.
+
+A version whose instance fails its checks keeps its model on the old routing: the caller
+builds the route table with `route_table(..., keep=...)`, which holds the observed backends of
+the models that must not move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mlops.core.routing import Backend, RouteTable
+
+ENVIRONMENTS = ("staging", "production")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One serving process or container of one model version, as read from the target."""
+
+    environment: str
+    model: str
+    version: str
+    address: str  # "127.0.0.1:PORT"
+    ident: str  # what the target calls it: a process id, a container name
+    healthy: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "model": self.model,
+            "version": self.version,
+            "address": self.address,
+            "ident": self.ident,
+            "healthy": self.healthy,
+        }
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # "start" | "replace" | "route" | "stop"
+    environment: str
+    model: str
+    version: str | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "environment": self.environment,
+            "model": self.model,
+            "version": self.version,
+            "detail": self.detail,
+        }
+
+
+def desired_weights(entry: Mapping[str, Any], environment: str) -> dict[str, int]:
+    """Version -> percent of the model's traffic that registry.yaml asks for in `environment`."""
+    stages = entry.get("stages") or {}
+    if environment == "staging":
+        staging = stages.get("staging")
+        return {str(staging): 100} if staging is not None else {}
+    production = stages.get("production")
+    canary = stages.get("canary")
+    weights = {str(production): 100} if production is not None else {}
+    if isinstance(canary, Mapping) and canary.get("version") is not None:
+        version, weight = str(canary["version"]), int(canary.get("weight", 0))
+        if not weights:  # a canary without production (promote refuses it) serves alone
+            return {version: 100}
+        if version not in weights and 0 < weight < 100:
+            weights = {str(production): 100 - weight, version: weight}
+    return weights
+
+
+def table_weights(
+    entry: Mapping[str, Any],
+    environment: str,
+    observed: Mapping[str, int],
+    healthy: set[str],
+    standby: bool = True,
+) -> dict[str, int]:
+    """The model's backends to load: desired weights, plus (with `standby`) weight-0 entries
+    for the versions traffic leaves now, else for the standby already kept, while healthy."""
+    want = desired_weights(entry, environment)
+    if not standby:
+        return want
+    leaving = {v for v, w in observed.items() if w > 0 and v not in want}
+    kept = {v for v, w in observed.items() if w == 0 and v not in want}
+    return {**{v: 0 for v in (leaving or kept) if v in healthy}, **want}
+
+
+def plan(
+    environment: str,
+    models: Mapping[str, Any],
+    instances: Iterable[Instance],
+    routes: RouteTable | None,
+    standby: bool = True,
+) -> list[Step]:
+    """The steps that make `environment` serve what `models` (registry.yaml) asks for."""
+    running = [i for i in instances if i.environment == environment]
+    routed = dict(routes.routes) if routes is not None else {}
+    names = set(models) | {i.model for i in running} | set(routed)
+    starts: list[Step] = []
+    moves: list[Step] = []
+    stops: list[Step] = []
+    for model in sorted(names):
+        want = desired_weights(models.get(model) or {}, environment)
+        mine = [i for i in running if i.model == model]
+        healthy = {i.version for i in mine if i.healthy}
+        for version in sorted(want):
+            if version in healthy:
+                continue
+            broken = any(i.version == version for i in mine)
+            kind, why = ("replace", "its instance is unhealthy") if broken else ("start", "new")
+            starts.append(Step(kind, environment, model, version, why))
+        have = _all_weights(routes, model)
+        target = table_weights(models.get(model) or {}, environment, have, healthy, standby)
+        if have != target:
+            moves.append(Step("route", environment, model, None,
+                              f"{_weights(have)} -> {_weights(target)}"))  # fmt: skip
+        for instance in sorted(mine, key=lambda i: (i.version, i.ident)):
+            if instance.version not in target or not instance.healthy:
+                why = "no longer routed" if instance.version not in target else "unhealthy"
+                stops.append(Step("stop", environment, model, instance.version,
+                                  f"{instance.ident} ({why})"))  # fmt: skip
+    return starts + moves + stops
+
+
+def route_table(
+    environment: str,
+    port: int,
+    models: Mapping[str, Any],
+    instances: Iterable[Instance],
+    observed: RouteTable | None,
+    keep: Iterable[str] = (),
+    standby: bool = True,
+) -> RouteTable:
+    """The routing to load: `table_weights` over healthy instances, except for the models in
+    `keep`, which stay as `observed` routes them (their new version failed its checks)."""
+    held = set(keep)
+    by_key = {(i.model, i.version): i for i in instances
+              if i.environment == environment and i.healthy}  # fmt: skip
+    routes: dict[str, tuple[Backend, ...]] = {}
+    for model in sorted(set(models) | held):
+        if model in held:
+            kept = observed.routes.get(model, ()) if observed is not None else ()
+            if kept:
+                routes[model] = tuple(kept)
+            continue
+        healthy = {version for (name, version) in by_key if name == model}
+        have = _all_weights(observed, model)
+        wanted = table_weights(models.get(model) or {}, environment, have, healthy, standby)
+        backends = [
+            Backend(version, by_key[(model, version)].address, weight)
+            for version, weight in sorted(wanted.items())
+            if (model, version) in by_key
+        ]
+        if backends:
+            routes[model] = tuple(backends)
+    return RouteTable(environment, port, routes)
+
+
+def kept_addresses(table: RouteTable) -> set[str]:
+    """Every backend address in the table, routed or standby: the instances to keep."""
+    return {b.address for backends in table.routes.values() for b in backends}
+
+
+def _all_weights(table: RouteTable | None, model: str) -> dict[str, int]:
+    """Version -> weight of every backend of `model` in `table`, standbys (0) included."""
+    if table is None:
+        return {}
+    return {b.version: b.weight for b in table.routes.get(model, ())}
+
+
+def _weights(weights: Mapping[str, int]) -> str:
+    if not weights:
+        return "(none)"
+    return ", ".join(f"v{v}:{w}%" if w else f"v{v}:standby" for v, w in sorted(weights.items()))

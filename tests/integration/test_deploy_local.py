@@ -1,0 +1,221 @@
+"""Deployments on the local target: real `bentoml serve` processes behind a real nginx.
+
+One scratch git repository trains breast-cancer twice (versions 1 and 2) and walks the GitOps
+flow: promote, commit, reconcile; promote the next version; `git revert` the promotion. Every
+move is checked through the environment's stable nginx port, the MLflow aliases, the
+instances the target reports and the GitHub deployments on the local GitHub server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from servers import free_port
+from support import commit_all, git, make_repository, require_system, run_cli
+
+from mlops.adapters import probes
+from mlops.adapters.local_target import LocalTarget
+from mlops.adapters.settings import load_settings
+from mlops.commands.rollout import router
+from mlops.testing.github_fixtures import github_server
+from mlops.testing.github_server import GitHubServer
+
+MODEL = "breast-cancer"
+REPO = "acme/models"
+BOT = "ghs_bot"
+
+
+def find_nginx_or_none() -> str | None:
+    import shutil
+
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+
+
+def teardown(root: Path) -> None:
+    """Stop every instance and router the repository's deployments started."""
+    settings = load_settings(root)
+    target = LocalTarget(settings)
+    for env in ("staging", "production"):
+        for instance in target.instances(env):
+            target.stop(instance)
+        router(settings, env).stop()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """breast-cancer versions 1 (C=1.0) and 2 (C=0.5) in one store, nothing promoted."""
+    require_system("nginx", find_nginx_or_none() is not None)
+    root = make_repository(tmp_path_factory.mktemp("deploy") / "repo", (MODEL,))
+    staging, production = free_port(), free_port()
+    (root / "pyproject.toml").write_text(
+        "[tool.mlops.deploy]\n"
+        'target = "local"\n'
+        f"ports = {{ staging = {staging}, production = {production} }}\n"
+        "check_timeout = 90\n"
+    )
+    assert run_cli("--repo", root, "train", MODEL) == 0
+    assert run_cli("--repo", root, "promote", MODEL, "1", "--to", "staging", "--apply") == 0
+    params = root / f"models/{MODEL}/params.yaml"
+    params.write_text(params.read_text().replace("c: 1.0", "c: 0.5"))
+    assert run_cli("--repo", root, "train", MODEL) == 0
+    assert run_cli("--repo", root, "promote", MODEL, "2", "--to", "staging", "--apply") == 0
+    set_stages(root, {})
+    commit_all(root, "two trained versions, neither deployed")
+    try:
+        yield root
+    finally:
+        teardown(root)
+
+
+@pytest.fixture
+def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
+    with github_server() as server:
+        server.add_token(BOT, login="github-actions[bot]", can_read_org=False)
+        server.add_repository(REPO, default_branch="main")
+        for key, value in {"GITHUB_API_URL": server.api_url, "GITHUB_REPOSITORY": REPO,
+                           "GITHUB_TOKEN": BOT, "MLOPS_GITHUB_THROTTLE": "off"}.items():  # fmt: skip
+            monkeypatch.setenv(key, value)
+        yield server
+
+
+def set_stages(root: Path, stages: dict[str, Any]) -> None:
+    registry = root / "registry.yaml"
+    data = yaml.safe_load(registry.read_text())
+    data["models"][MODEL]["stages"] = stages
+    registry.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def promote(cli, root: Path, version: str, stage: str) -> None:
+    result = cli("--repo", root, "promote", MODEL, version, "--to", stage, "--apply")
+    assert result.code == 0, result.err
+
+
+def reconcile(cli, root: Path, gh: GitHubServer, *args: str, code: int = 0) -> dict[str, Any]:
+    gh.add_commit(REPO, git(root, "rev-parse", "HEAD"), branch="main")
+    result = cli("--repo", root, "reconcile", "--json", "--apply", *args)
+    assert result.code == code, result.err
+    return json.loads(result.out)
+
+
+def served(root: Path, env: str) -> str:
+    """The version answering a prediction through the environment's nginx port."""
+    settings = load_settings(root)
+    port = settings.deploy.ports[env]
+    from mlops.commands.rollout import smoke_row
+
+    status, body = probes.call(f"http://127.0.0.1:{port}/{MODEL}/predict",
+                               {"rows": [smoke_row(root, MODEL)]})  # fmt: skip
+    assert status == 200, body
+    return str(body["version"])
+
+
+def running(root: Path, env: str) -> list[str]:
+    return sorted(i.version for i in LocalTarget(load_settings(root)).instances(env) if i.healthy)
+
+
+def production_alias(root: Path) -> str | None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / '.mlops' / 'mlflow.db'}")
+    aliases = client.get_registered_model(MODEL).aliases
+    return str(aliases["production"]) if "production" in aliases else None
+
+
+def deployments(gh: GitHubServer, env: str) -> list[tuple[str, dict]]:
+    from mlops.adapters.github import GitHub
+
+    found = GitHub(REPO, BOT).deployments(env)
+    return [(d["state"], d["payload"]) for d in found]
+
+
+def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, gh: GitHubServer) -> None:
+    """v1 serves; v2 replaces it blue/green; reverting v2's promotion serves v1 again, and
+    each move is a GitHub deployment. A second reconcile finds nothing to do."""
+    root = trained
+    teardown(root)  # a clean slate: no instance, no router
+    set_stages(root, {})
+    promote(cli, root, "1", "staging")
+    promote(cli, root, "1", "production")
+    commit_all(root, "promote 1")
+    first = reconcile(cli, root, gh)
+    assert served(root, "production") == "1" and served(root, "staging") == "1"
+    assert production_alias(root) == "1"
+    assert [s["kind"] for s in first["deployments"][1]["done"]] == ["start", "route"]
+
+    again = reconcile(cli, root, gh)
+    assert [o["steps"] for o in again["deployments"]] == [[], []]
+
+    promote(cli, root, "2", "staging")
+    promote(cli, root, "2", "production")
+    commit_all(root, "promote 2")
+    reconcile(cli, root, gh, "--env", "production")
+    assert served(root, "production") == "2"
+    assert running(root, "production") == ["1", "2"]  # v1 stays warm, unrouted
+    assert served(root, "staging") == "1"  # only production was reconciled
+
+    git(root, "revert", "--no-edit", "HEAD")
+    back = reconcile(cli, root, gh)
+    assert served(root, "production") == "1" and served(root, "staging") == "1"
+    assert running(root, "production") == ["1", "2"]  # now v2 is the standby
+    assert production_alias(root) == "1"
+    assert [s["kind"] for s in back["deployments"][1]["done"]] == ["route"]  # nothing started
+
+    history = deployments(gh, "production")  # newest first; a new success retires the old
+    assert [state for state, _ in history] == ["success", "inactive", "inactive"]
+    assert [p["models"][MODEL] for _, p in history] == [{"v1": 100}, {"v2": 100}, {"v1": 100}]
+
+
+def test_a_canary_splits_production_traffic_by_weight(trained: Path, cli, gh) -> None:
+    """Production v1 with a 20% canary of v2: nginx routes 20 of every 100 requests to v2."""
+    root = trained
+    teardown(root)
+    set_stages(root, {"staging": "2", "production": "1", "canary": {"version": "2", "weight": 20}})
+    commit_all(root, "canary 2 at 20%")
+    reconcile(cli, root, gh, "--env", "production")
+    counts = {"1": 0, "2": 0}
+    for _ in range(100):
+        counts[served(root, "production")] += 1
+    assert counts == {"1": 80, "2": 20}
+    assert running(root, "production") == ["1", "2"]
+
+
+def test_a_version_that_fails_its_checks_never_takes_traffic(trained: Path, cli, gh) -> None:
+    """A broken version 2 (its model file removed from the store) is stopped, v1 keeps
+    serving, the run exits 1 naming it, and the failure is a GitHub deployment status."""
+    root = trained
+    teardown(root)  # a clean slate: no instance, no router
+    set_stages(root, {})
+    promote(cli, root, "1", "staging")
+    promote(cli, root, "1", "production")
+    commit_all(root, "promote 1")
+    reconcile(cli, root, gh, "--env", "production")
+    assert served(root, "production") == "1"
+    broken = _break_version(root, "2")
+    try:
+        promote(cli, root, "2", "staging")
+        promote(cli, root, "2", "production")
+        commit_all(root, "promote 2")
+        result = reconcile(cli, root, gh, "--env", "production", code=1)
+    finally:
+        broken()
+    assert "breast-cancer version 2 in production" in result["deployments"][0]["failures"][0]
+    assert served(root, "production") == "1"
+    assert deployments(gh, "production")[0][0] == "failure"
+
+
+def _break_version(root: Path, version: str):
+    """Hide version `version`'s model files in the artifact store; returns the undo."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / '.mlops' / 'mlflow.db'}")
+    source = client.get_model_version(MODEL, version).source
+    location = client.get_logged_model(source.split("/")[-1]).artifact_location
+    folder = Path(location.removeprefix("file://"))
+    hidden = folder.with_name(folder.name + ".hidden")
+    folder.rename(hidden)
+    return lambda: hidden.rename(folder)
