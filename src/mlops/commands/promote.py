@@ -64,7 +64,7 @@ def command(
         lines = "\n".join(f"  - {reason}" for reason in refused.reasons)
         raise MlopsError(f"{name} version {version} may not enter {stage}:\n{lines}") from None
     after = render_registry(before, promotion.registry)
-    _check_registry(root, after)
+    check_registry(root, after)
     files = {registry_path: after}
     if promotion.changed:
         card = _card(root, name, promotion.registry, promotion_policy(check))
@@ -110,7 +110,7 @@ def render_registry(original: str, data: dict[str, Any]) -> str:
     return "\n".join(header) + ("\n" if header else "") + body
 
 
-def _check_registry(root: Path, text: str) -> None:
+def check_registry(root: Path, text: str) -> None:
     """Refuse to write a registry that `mlops validate` would reject."""
     loaded = parse_yaml_text(text, layout.REGISTRY)
     problems = list(loaded.diagnostics)

@@ -1,0 +1,170 @@
+"""Deployments on the docker target: real images, containers on the host network, nginx.
+
+breast-cancer versions 1 and 2 are trained into a scratch repository configured for the
+docker target (API key on, the offline base image). `mlops build` verifies and builds v1 and
+records its digest; reconcile builds v2 itself when it first deploys it; reverting v2's
+promotion serves v1 again from its existing image, building nothing. Standby is off here, so
+the old version is stopped after each switch and the revert really starts v1 again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from servers import free_port
+from support import commit_all, git, make_repository, require_system, run_cli
+
+from mlops.adapters import probes
+from mlops.adapters.settings import load_settings
+from mlops.commands.rollout import api_key, router, smoke_row
+
+MODEL = "breast-cancer"
+BASE = "local/python:3.11-bookworm"
+
+
+def engine_ready() -> bool:
+    try:
+        from mlops.adapters.containers import engine
+
+        engine()
+    except Exception:
+        return False
+    return True
+
+
+def base_image_present() -> bool:
+    from mlops.adapters.images import image_digest
+
+    return image_digest(BASE) is not None
+
+
+def teardown(root: Path) -> None:
+    from mlops.adapters.containers import containers, stop_container
+
+    settings = load_settings(root)
+    for env in ("staging", "production"):
+        for container in containers({"mlops.environment": env}):
+            if container.labels.get("mlops.model") == MODEL:
+                stop_container(container.name, timeout=10)
+        router(settings, env).stop()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    require_system("nginx", bool(shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")))
+    require_system("a running Docker engine (scripts/start-docker)", engine_ready())
+    require_system(f"the base image {BASE} (scripts/build-base-images)", base_image_present())
+    root = make_repository(tmp_path_factory.mktemp("docker") / "repo", (MODEL,))
+    (root / "pyproject.toml").write_text(
+        "[tool.mlops.deploy]\n"
+        'target = "docker"\n'
+        f"ports = {{ staging = {free_port()}, production = {free_port()} }}\n"
+        f'base_images = {{ python = "{BASE}" }}\n'
+        "standby = false\n"  # every move starts from an image: what a revert reuses is visible
+    )
+    assert run_cli("--repo", root, "train", MODEL) == 0
+    assert run_cli("--repo", root, "promote", MODEL, "1", "--to", "staging", "--apply") == 0
+    params = root / f"models/{MODEL}/params.yaml"
+    params.write_text(params.read_text().replace("c: 1.0", "c: 0.5"))
+    assert run_cli("--repo", root, "train", MODEL) == 0
+    assert run_cli("--repo", root, "promote", MODEL, "2", "--to", "staging", "--apply") == 0
+    stages(root, {})
+    commit_all(root, "two trained versions, neither deployed")
+    try:
+        yield root
+    finally:
+        teardown(root)
+
+
+def stages(root: Path, value: dict[str, Any]) -> None:
+    registry = root / "registry.yaml"
+    data = yaml.safe_load(registry.read_text())
+    data["models"][MODEL]["stages"] = value
+    registry.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def version_entry(root: Path, version: str) -> dict[str, Any]:
+    data = yaml.safe_load((root / "registry.yaml").read_text())
+    return dict(data["models"][MODEL]["versions"][version])
+
+
+def reconcile(cli, root: Path, *args: str, code: int = 0) -> dict[str, Any]:
+    result = cli("--repo", root, "reconcile", "--json", "--apply", *args)
+    assert result.code == code, result.err
+    return json.loads(result.out)
+
+
+def served(root: Path, env: str, key: str | None) -> str:
+    settings = load_settings(root)
+    url = f"http://127.0.0.1:{settings.deploy.ports[env]}/{MODEL}/predict"
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    status, body = probes.call(url, {"rows": [smoke_row(root, MODEL)]}, headers)
+    assert status == 200, body
+    return str(body["version"])
+
+
+def kinds(outcome: dict[str, Any]) -> list[str]:
+    return [step["kind"] for step in outcome["deployments"][0]["done"]]
+
+
+def test_build_records_the_digest_and_revert_reuses_the_image(trained: Path, cli) -> None:
+    """Build v1, deploy it; deploy v2 (built by reconcile); revert: v1 again, nothing built.
+    /predict needs the API key through nginx."""
+    root = trained
+    built = cli("--repo", root, "build", MODEL, "1", "--json")
+    assert built.code == 0, built.err
+    digest = json.loads(built.out)["image_digest"]
+    assert version_entry(root, "1")["image_digest"] == digest
+    stages(root, {"staging": "1", "production": "1"})
+    commit_all(root, "build and promote 1")
+    first = reconcile(cli, root, "--env", "production")
+    assert kinds(first) == ["start", "route"]  # the recorded image: no build
+    key = api_key(load_settings(root))
+    assert served(root, "production", key) == "1"
+    port = load_settings(root).deploy.ports["production"]
+    status, _ = probes.call(f"http://127.0.0.1:{port}/{MODEL}/predict",
+                            {"rows": [smoke_row(root, MODEL)]})  # fmt: skip
+    assert status == 401  # no key
+
+    stages(root, {"staging": "2", "production": "2"})
+    commit_all(root, "promote 2")
+    second = reconcile(cli, root, "--env", "production")
+    assert kinds(second) == ["build", "start", "route", "stop"]
+    assert served(root, "production", key) == "2"
+
+    git(root, "revert", "--no-edit", "HEAD")
+    back = reconcile(cli, root, "--env", "production")
+    assert kinds(back) == ["start", "route", "stop"]  # v1's image reused, nothing built
+    assert served(root, "production", key) == "1"
+    from mlops.adapters.containers import containers
+
+    running = containers({"mlops.environment": "production", "mlops.model": MODEL})
+    assert [(c.labels["mlops.version"], c.image_id) for c in running] == [("1", digest)]
+
+
+def test_a_model_changed_in_the_store_is_refused(trained: Path, cli) -> None:
+    """A file of v2's logged model altered after training: the build refuses, names the
+    version and leaves registry.yaml as it was."""
+    from mlflow import MlflowClient
+
+    root = trained
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / '.mlops' / 'mlflow.db'}")
+    source = client.get_model_version(MODEL, "2").source
+    location = client.get_logged_model(source.split("/")[-1]).artifact_location
+    mlmodel = Path(location.removeprefix("file://")) / "MLmodel"
+    original = mlmodel.read_text()
+    before = (root / "registry.yaml").read_text()
+    mlmodel.write_text(original + "\n# changed\n")
+    try:
+        result = cli("--repo", root, "build", MODEL, "2")
+    finally:
+        mlmodel.write_text(original)
+    assert result.code == 1
+    assert "changed after training; nothing was built" in result.err
+    assert (root / "registry.yaml").read_text() == before
