@@ -85,6 +85,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/cli_speed.py", *session.posargs)
     session.run("python", "bench/pr_gate.py", *session.posargs)
     session.run("python", "bench/train_overhead.py", *session.posargs, env=QUIET_ENV)
+    session.run("python", "bench/serving.py", *session.posargs, env=QUIET_ENV)
+    session.run("python", "bench/rollout.py", env=QUIET_ENV)
 
 
 @nox.session(default=False, venv_backend="none")

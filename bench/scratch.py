@@ -1,0 +1,109 @@
+"""Shared pieces of the serving benchmarks: a trained scratch repository and server processes.
+
+`trained_repository` copies the platform files and breast-cancer into a scratch git repository
+(as bench/train_overhead.py does) and trains version 1 into its embedded MLflow store.
+`server` starts a command in its own process group, waits until a URL answers 200 and stops
+the whole group afterwards.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from train_overhead import ENV, MODEL, prepare, run
+
+SERVICE = "mlops.serving.service:ModelService"
+
+
+def trained_repository(root: Path) -> Path:
+    """`root` as a git repository holding breast-cancer version 1 in `.mlops/mlflow.db`."""
+    prepare(root)
+    run([sys.executable, "-m", "mlops", "train", MODEL], root)
+    return root
+
+
+def tracking_uri(root: Path) -> str:
+    return f"sqlite:///{root / '.mlops' / 'mlflow.db'}"
+
+
+def serve_env(root: Path, **extra: str) -> dict[str, str]:
+    """The environment a deployer sets to serve breast-cancer version 1 of `root`'s store."""
+    return {
+        **ENV,
+        "BENTOML_DO_NOT_TRACK": "true",
+        "DO_NOT_TRACK": "1",
+        "BENTOML_HOME": str(root.parent / "bentoml-home"),
+        "MLFLOW_TRACKING_URI": tracking_uri(root),
+        "MLOPS_SERVE_MODEL": MODEL,
+        "MLOPS_SERVE_VERSION": "1",
+        "MLOPS_SERVE_MANIFEST": str(root / "models" / MODEL / "model.yaml"),
+        **extra,
+    }
+
+
+def bentoml_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", "127.0.0.1",
+            "--port", str(port)]  # fmt: skip
+
+
+def holdout_rows(root: Path, count: int) -> list[dict[str, Any]]:
+    """The first `count` holdout rows as JSON values, without the target."""
+    with (root / "models" / MODEL / "data" / "holdout.csv").open() as fh:
+        rows = list(csv.DictReader(fh))[:count]
+    return [{k: json.loads(v) for k, v in row.items() if k != "malignant"} for row in rows]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def server(
+    command: list[str], probe: str, env: dict[str, str], log: Path, timeout: float = 120
+) -> Iterator[float]:
+    """Run `command` until `probe` answers 200; yields the seconds that took."""
+    start = time.perf_counter()
+    with log.open("w") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env,
+                                   cwd=log.parent, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(probe, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{command[2:4]} did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield time.perf_counter() - start
+    finally:
+        stop_group(process, 30)
+
+
+def stop_group(process: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM to the process group started with `start_new_session`, SIGKILL after timeout."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
