@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from mlops.adapters.repository import find_root
+from mlops.errors import MlopsError
 from mlops.output import console
 
 COPIED = (
@@ -58,6 +59,11 @@ def prepare(source: Path, workdir: Path) -> None:
     # The demo's data goes to a DVC remote of its own, removed with it.
     local = workdir / ".dvc" / "config.local"
     local.write_text(f"['remote \"local\"']\n    url = {workdir.parent / 'dvc-storage'}\n")
+    from mlops.adapters.probes import free_port
+
+    (workdir / "pyproject.toml").write_text(  # the demo's own ports, free right now
+        f"[tool.mlops.deploy]\nports = {{ staging = {free_port()}, production = {free_port()} }}\n"
+    )
     _git(workdir, "init", "-q", "-b", "main")
     _git(workdir, "add", "-A")
     _git(workdir, "commit", "-q", "-m", "Platform baseline")
@@ -115,6 +121,52 @@ def run_demo(workdir: Path) -> None:
     _run(workdir, "mlops", "card", "breast-cancer")
     _run(workdir, "mlops", "card", "--all", "--check")
 
+    _step("8. Promote it, deploy it behind nginx, and roll the promotion back with git revert")
+    _run(workdir, "git", "checkout", "-q", "main")
+    _run(workdir, "mlops", "promote", "breast-cancer", "1", "--to", "staging", "--apply")
+    _run(workdir, "mlops", "promote", "breast-cancer", "1", "--to", "production", "--apply")
+    _git(workdir, "add", "registry.yaml", "models/breast-cancer")
+    _git(workdir, "commit", "-q", "-m", "Promote breast-cancer 1")
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        console().print("nginx is not installed (sudo scripts/bootstrap): the plan only")
+        _run(workdir, "mlops", "reconcile")
+        return
+    _run(workdir, "mlops", "reconcile", "--apply")
+    _ask(workdir, sample)
+    _run(workdir, "git", "revert", "--no-edit", "HEAD")
+    _run(workdir, "mlops", "reconcile", "--apply")
+    _ask(workdir, sample)
+
+
+def _ask(workdir: Path, sample: Path) -> None:
+    """One prediction through production's nginx port, as a client would ask."""
+    import csv
+    import json
+
+    from mlops.adapters import probes
+    from mlops.adapters.settings import load_settings
+
+    port = load_settings(workdir).deploy.ports["production"]
+    with sample.open(encoding="utf-8") as fh:
+        row = {k: float(v) for k, v in next(csv.DictReader(fh)).items() if k != "malignant"}
+    url = f"http://127.0.0.1:{port}/breast-cancer/predict"
+    console().print(f"[dim]$[/] [cyan]POST {url}[/]")
+    status, body = probes.call(url, {"rows": [row]})
+    console().print(f"HTTP {status}: {json.dumps(body)}")
+
+
+def _undeploy(workdir: Path) -> None:
+    """Stop what the demo deployed: its instances and its routers."""
+    from mlops.adapters.settings import load_settings
+    from mlops.commands.rollout import make_target, router
+
+    settings = load_settings(workdir)
+    target = make_target(settings, {})
+    for env in ("staging", "production"):
+        for instance in target.instances(env):
+            target.stop(instance)
+        router(settings, env).stop()
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -133,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         prepare(source, workdir)
         run_demo(workdir)
     finally:
+        try:
+            _undeploy(workdir)
+        except MlopsError as exc:
+            console().print(f"could not stop the demo's deployments: {exc.message}")
         if args.keep:
             console().print(f"Scratch repository kept at {workdir}")
         else:
