@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,8 @@ from support import ROOT, git
 
 
 def test_the_demo_runs_on_a_scratch_copy(tmp_path: Path) -> None:
-    """`python -m mlops.demo` creates a model, validates, plans, and cleans up after itself."""
+    """`python -m mlops.demo` creates a model, validates, plans, trains, deploys, rolls back,
+    and cleans up after itself."""
     status_before = git(ROOT, "status", "--porcelain") if (ROOT / ".git").exists() else ""
     done = subprocess.run(
         [sys.executable, "-m", "mlops.demo", "--source", str(ROOT)],
@@ -28,6 +31,11 @@ def test_the_demo_runs_on_a_scratch_copy(tmp_path: Path) -> None:
     assert "1 (new)" in out and "1 (unchanged)" in out
     assert "prediction" in out
     assert "Decision: passes every gate" in out
+    nginx = shutil.which("nginx") or Path("/usr/sbin/nginx").exists()
+    assert nginx or not os.environ.get("CI"), "nginx is not installed: run scripts/bootstrap"
+    if nginx:  # without it (a fresh laptop) the demo prints the deployment plan only
+        assert 'HTTP 200: {"model": "breast-cancer", "version": "1"' in out
+        assert "HTTP 503" in out  # after the revert: nothing in production
     assert "demo finished" in out
     if (ROOT / ".git").exists():
         assert git(ROOT, "status", "--porcelain") == status_before
