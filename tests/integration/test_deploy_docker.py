@@ -21,10 +21,15 @@ from servers import free_port
 from support import commit_all, git, make_repository, require_system, run_cli
 
 from mlops.adapters import probes
+from mlops.adapters.github import GitHub
 from mlops.adapters.settings import load_settings
 from mlops.commands.rollout import api_key, router, smoke_row
+from mlops.testing.github_fixtures import github_server
+from mlops.testing.github_server import GitHubServer
 
 MODEL = "breast-cancer"
+REPO = "acme/models"
+BOT = "ghs_bot"
 BASE = "local/python:3.11-bookworm"
 
 
@@ -94,9 +99,11 @@ def version_entry(root: Path, version: str) -> dict[str, Any]:
     return dict(data["models"][MODEL]["versions"][version])
 
 
-def reconcile(cli, root: Path, *args: str, code: int = 0) -> dict[str, Any]:
+def reconcile(cli, root: Path, *args: str, gh: GitHubServer | None = None) -> dict[str, Any]:
+    if gh is not None:  # a deployment's ref must be a commit the server knows
+        gh.add_commit(REPO, git(root, "rev-parse", "HEAD"), branch="main")
     result = cli("--repo", root, "reconcile", "--json", "--apply", *args)
-    assert result.code == code, result.err
+    assert result.code == 0, result.err
     return json.loads(result.out)
 
 
@@ -113,9 +120,31 @@ def kinds(outcome: dict[str, Any]) -> list[str]:
     return [step["kind"] for step in outcome["deployments"][0]["done"]]
 
 
-def test_build_records_the_digest_and_revert_reuses_the_image(trained: Path, cli) -> None:
-    """Build v1, deploy it; deploy v2 (built by reconcile); revert: v1 again, nothing built.
-    /predict needs the API key through nginx."""
+@pytest.fixture
+def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
+    with github_server() as server:
+        server.add_token(BOT, login="github-actions[bot]", can_read_org=False)
+        server.add_repository(REPO, default_branch="main")
+        for key, value in {"GITHUB_API_URL": server.api_url, "GITHUB_REPOSITORY": REPO,
+                           "GITHUB_TOKEN": BOT, "MLOPS_GITHUB_THROTTLE": "off"}.items():  # fmt: skip
+            monkeypatch.setenv(key, value)
+        yield server
+
+
+def production_alias(root: Path) -> str | None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / '.mlops' / 'mlflow.db'}")
+    found = client.get_registered_model(MODEL).aliases.get("production")
+    return None if found is None else str(found)
+
+
+def test_build_records_the_digest_and_revert_reuses_the_image(
+    trained: Path, cli, gh: GitHubServer
+) -> None:
+    """Build v1, deploy it; deploy v2 (built by reconcile); revert: v1 again, nothing built,
+    the production alias back on v1, and three GitHub deployments. /predict needs the API
+    key through nginx."""
     root = trained
     built = cli("--repo", root, "build", MODEL, "1", "--json")
     assert built.code == 0, built.err
@@ -123,7 +152,7 @@ def test_build_records_the_digest_and_revert_reuses_the_image(trained: Path, cli
     assert version_entry(root, "1")["image_digest"] == digest
     stages(root, {"staging": "1", "production": "1"})
     commit_all(root, "build and promote 1")
-    first = reconcile(cli, root, "--env", "production")
+    first = reconcile(cli, root, "--env", "production", gh=gh)
     assert kinds(first) == ["start", "route"]  # the recorded image: no build
     key = api_key(load_settings(root))
     assert served(root, "production", key) == "1"
@@ -134,18 +163,31 @@ def test_build_records_the_digest_and_revert_reuses_the_image(trained: Path, cli
 
     stages(root, {"staging": "2", "production": "2"})
     commit_all(root, "promote 2")
-    second = reconcile(cli, root, "--env", "production")
+    plan = cli("--repo", root, "reconcile", "--json", "--env", "production")
+    assert [s["kind"] for s in json.loads(plan.out)["deployments"][0]["steps"]][:2] == [
+        "build",
+        "start",
+    ]  # the plan says what it will build
+    second = reconcile(cli, root, "--env", "production", gh=gh)
     assert kinds(second) == ["build", "start", "route", "stop"]
     assert served(root, "production", key) == "2"
 
     git(root, "revert", "--no-edit", "HEAD")
-    back = reconcile(cli, root, "--env", "production")
+    back = reconcile(cli, root, "--env", "production", gh=gh)
     assert kinds(back) == ["start", "route", "stop"]  # v1's image reused, nothing built
     assert served(root, "production", key) == "1"
     from mlops.adapters.containers import containers
 
     running = containers({"mlops.environment": "production", "mlops.model": MODEL})
     assert [(c.labels["mlops.version"], c.image_id) for c in running] == [("1", digest)]
+    assert production_alias(root) == "1"
+    history = GitHub(REPO, BOT).deployments("production")  # newest first
+    assert [d["payload"]["models"][MODEL] for d in history] == [
+        {"v1": 100},
+        {"v2": 100},
+        {"v1": 100},
+    ]
+    assert [d["state"] for d in history] == ["success", "inactive", "inactive"]
 
 
 def test_a_model_changed_in_the_store_is_refused(trained: Path, cli) -> None:

@@ -39,6 +39,9 @@ class DockerTarget:
         wanted = entry.get("model_sha256")
         return name if wanted and labels.get("mlops.model_sha256") == wanted else None
 
+    def needs_build(self, model: str, version: str) -> bool:
+        return self.image(model, version) is None
+
     def prepare(self, model: str, version: str) -> str | None:
         """Build the version's image unless the engine has it; says what it built."""
         if self.image(model, version) is not None:

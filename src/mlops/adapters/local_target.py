@@ -49,6 +49,9 @@ class LocalTarget:
             found.append(Instance(environment, model, version, address, str(pid), healthy))
         return found
 
+    def needs_build(self, model: str, version: str) -> bool:
+        return False
+
     def prepare(self, model: str, version: str) -> str | None:
         """Nothing to build: the process loads the version from the tracking store."""
         return None

@@ -31,6 +31,8 @@ class Target(Protocol):
 
     def instances(self, environment: str) -> list[Instance]: ...
 
+    def needs_build(self, model: str, version: str) -> bool: ...
+
     def prepare(self, model: str, version: str) -> str | None: ...
 
     def start(
@@ -104,7 +106,13 @@ def planned(
     routes = router(settings, environment).observed()
     steps = plan(environment, models, target.instances(environment), routes,
                  settings.deploy.standby)  # fmt: skip
-    return Outcome(environment, environment_url(settings, environment), steps, routes=routes)
+    builds = [
+        Step("build", environment, s.model, s.version, "no image of this version yet")
+        for s in steps
+        if s.kind in ("start", "replace") and s.version and target.needs_build(s.model, s.version)
+    ]
+    return Outcome(environment, environment_url(settings, environment), builds + steps,
+                   routes=routes)  # fmt: skip
 
 
 def apply(
