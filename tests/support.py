@@ -150,3 +150,26 @@ def namespaces_available() -> bool:
         ["unshare", "-n", "true"], capture_output=True, check=False
     ) if shutil.which("unshare") else None  # fmt: skip
     return probe is not None and probe.returncode == 0
+
+
+def set_stages(root: Path, stages: dict[str, object], model: str = "breast-cancer") -> None:
+    """Write `model`'s stages in registry.yaml as given (no policy checks: a test's setup)."""
+    import yaml
+
+    registry = root / "registry.yaml"
+    data = yaml.safe_load(registry.read_text())
+    data["models"][model]["stages"] = stages
+    registry.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def two_versions(root: Path, model: str = "breast-cancer") -> None:
+    """Train `model` twice (C=1.0, then C=0.5) into versions 1 and 2, both in registry.yaml
+    (promoted through staging), no stage held, committed."""
+    for version, c in (("1", None), ("2", "c: 0.5")):
+        if c is not None:
+            params = root / "models" / model / "params.yaml"
+            params.write_text(params.read_text().replace("c: 1.0", c))
+        assert run_cli("--repo", root, "train", model) == 0
+        assert run_cli("--repo", root, "promote", model, version, "--to", "staging", "--apply") == 0
+    set_stages(root, {}, model)
+    commit_all(root, "two trained versions, neither deployed")

@@ -12,15 +12,13 @@ down, the script asks each environment's nginx port which version answers.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from act_harness import REPO, TOKEN, run_act
 from support import (
-    GIT_ENV,
     ROOT,
     act_available,
     commit_all,
@@ -32,9 +30,7 @@ from support import (
 
 from mlops.testing.github_server import GitHubServer
 
-REPO = "acme/models"
 MODEL = "breast-cancer"
-TOKEN = "ghs_workflow_token"
 PORT = 18766
 STAGING, PRODUCTION = 18801, 18802
 
@@ -101,30 +97,12 @@ def run_workflow(work: Path, change: dict[str, Any]) -> tuple[int, str, dict[str
     each environment's nginx answered, and the server's final state."""
     event = {"ref": "refs/heads/main", "after": change["merge"], "before": change["base"],
              "repository": {"full_name": REPO, "name": "models", "owner": {"login": "acme"}}}  # fmt: skip
-    (work / "event.json").write_text(json.dumps(event))
-    home = work / "home"
-    home.mkdir()
-    bin_dir = Path(sys.executable).parent
-    path = f"{bin_dir}:{os.environ['PATH']}"
-    env_args = [
-        f"--env=GITHUB_API_URL=http://127.0.0.1:{PORT}/api/v3", f"--env=GITHUB_REPOSITORY={REPO}",
-        "--env=MLOPS_GITHUB_THROTTLE=off", f"--env=PATH={path}", f"--env=HOME={home}",
-        "--env=PYTHONDONTWRITEBYTECODE=1",
-    ]  # fmt: skip
-    act = [
-        str(bin_dir / "act"), "push", "-W", ".github/workflows/main.yml",
-        "-P", "ubuntu-latest=-self-hosted", "-e", str(work / "event.json"),
-        "--action-offline-mode", "--no-cache-server", f"-s=GITHUB_TOKEN={TOKEN}", *env_args,
-    ]  # fmt: skip
-    server = [
-        sys.executable, "-m", "mlops.testing.github_server", "--port", str(PORT),
-        "--seed", str(work / "seed.json"), "--dump", str(work / "state.json"),
-    ]  # fmt: skip
+    root = str(change["root"])
     ask = (
         "import json, urllib.request as u\n"
         "from mlops.commands.rollout import smoke_row\n"
         "from pathlib import Path\n"
-        f"row = smoke_row(Path({str(change['root'])!r}), {MODEL!r})\n"
+        f"row = smoke_row(Path({root!r}), {MODEL!r})\n"
         "def version(port):\n"
         "    try:\n"
         f"        r = u.urlopen(u.Request(f'http://127.0.0.1:{{port}}/{MODEL}/predict',"
@@ -139,7 +117,7 @@ def run_workflow(work: Path, change: dict[str, Any]) -> tuple[int, str, dict[str
         "from pathlib import Path\n"
         "from mlops.adapters.settings import load_settings\n"
         "from mlops.commands.rollout import make_target, router\n"
-        f"s = load_settings(Path({str(change['root'])!r}))\n"
+        f"s = load_settings(Path({root!r}))\n"
         "t = make_target(s, {})\n"
         "for env in ('staging', 'production'):\n"
         "    [t.stop(i) for i in t.instances(env)]\n"
@@ -147,30 +125,9 @@ def run_workflow(work: Path, change: dict[str, Any]) -> tuple[int, str, dict[str
     )
     (work / "ask.py").write_text(ask)
     (work / "stop.py").write_text(stop)
-    script = f"""
-ip link set lo up
-{" ".join(map(_quote, server))} > {work}/server.log 2>&1 &
-server=$!
-for _ in $(seq 100); do grep -q api/v3 {work}/server.log && break; sleep 0.1; done
-{" ".join(map(_quote, act))}
-code=$?
-{_quote(sys.executable)} {work}/ask.py
-{_quote(sys.executable)} {work}/stop.py
-kill -TERM $server
-wait $server
-exit $code
-"""
-    env = {**os.environ, **GIT_ENV, "HOME": str(home), "PATH": path}
-    done = subprocess.run(
-        ["unshare", "-n", "bash", "-c", script], cwd=change["root"], env=env,
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    state = json.loads((work / "state.json").read_text())
-    return done.returncode, done.stdout + done.stderr, state
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
+    after = ([sys.executable, str(work / "ask.py")], [sys.executable, str(work / "stop.py")])
+    return run_act(change["root"], work, PORT, "push", ".github/workflows/main.yml", event,
+                   after=after)  # fmt: skip
 
 
 def served(log: str) -> dict[str, Any]:

@@ -9,17 +9,13 @@ started in that namespace. The test then reads what the server recorded.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from act_harness import REPO, TOKEN, run_act
 from support import (
-    GIT_ENV,
     ROOT,
     act_available,
     commit_all,
@@ -31,9 +27,7 @@ from support import (
 
 from mlops.testing.github_server import GitHubServer
 
-REPO = "acme/models"
 MODEL = "breast-cancer"
-TOKEN = "ghs_workflow_token"
 PORT = 18765
 
 
@@ -87,48 +81,8 @@ def event(pr: dict[str, Any]) -> dict[str, Any]:
 def run_workflow(work: Path, pr: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
     """Run pr.yml's gate job (and its needs) under act, with the server seeded from
     work/seed.json; returns act's exit code, the log and the server's final state."""
-    (work / "event.json").write_text(json.dumps(event(pr)))
-    home = work / "home"
-    home.mkdir()
-    api = f"http://127.0.0.1:{PORT}/api/v3"
-    bin_dir = Path(sys.executable).parent
-    path = f"{bin_dir}:{os.environ['PATH']}"
-    env_args = [
-        f"--env=GITHUB_API_URL={api}", f"--env=GITHUB_REPOSITORY={REPO}",
-        "--env=MLOPS_GITHUB_THROTTLE=off", f"--env=PATH={path}", f"--env=HOME={home}",
-        "--env=PYTHONDONTWRITEBYTECODE=1",
-    ]  # fmt: skip
-    act = [
-        str(bin_dir / "act"), "pull_request", "-W", ".github/workflows/pr.yml", "-j", "gate",
-        "-P", "ubuntu-latest=-self-hosted", "-e", str(work / "event.json"),
-        "--action-offline-mode", "--no-cache-server", f"-s=GITHUB_TOKEN={TOKEN}", *env_args,
-    ]  # fmt: skip
-    server = [
-        sys.executable, "-m", "mlops.testing.github_server", "--port", str(PORT),
-        "--seed", str(work / "seed.json"), "--dump", str(work / "state.json"),
-    ]  # fmt: skip
-    script = f"""
-ip link set lo up
-{" ".join(map(_quote, server))} > {work}/server.log 2>&1 &
-server=$!
-for _ in $(seq 100); do grep -q api/v3 {work}/server.log && break; sleep 0.1; done
-{" ".join(map(_quote, act))}
-code=$?
-kill -TERM $server
-wait $server
-exit $code
-"""
-    env = {**os.environ, **GIT_ENV, "HOME": str(home), "PATH": path}
-    done = subprocess.run(
-        ["unshare", "-n", "bash", "-c", script], cwd=pr["root"], env=env,
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    state = json.loads((work / "state.json").read_text())
-    return done.returncode, done.stdout + done.stderr, state
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
+    return run_act(pr["root"], work, PORT, "pull_request", ".github/workflows/pr.yml",
+                   event(pr), job="gate")  # fmt: skip
 
 
 def test_the_pull_request_workflow_reports_and_gates_an_approved_change(

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from servers import free_port
-from support import commit_all, git, make_repository, require_system, run_cli
+from support import commit_all, git, make_repository, require_system, set_stages, two_versions
 
 from mlops.adapters import probes
 from mlops.adapters.github import GitHub
@@ -73,25 +73,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         f'base_images = {{ python = "{BASE}" }}\n'
         "standby = false\n"  # every move starts from an image: what a revert reuses is visible
     )
-    assert run_cli("--repo", root, "train", MODEL) == 0
-    assert run_cli("--repo", root, "promote", MODEL, "1", "--to", "staging", "--apply") == 0
-    params = root / f"models/{MODEL}/params.yaml"
-    params.write_text(params.read_text().replace("c: 1.0", "c: 0.5"))
-    assert run_cli("--repo", root, "train", MODEL) == 0
-    assert run_cli("--repo", root, "promote", MODEL, "2", "--to", "staging", "--apply") == 0
-    stages(root, {})
-    commit_all(root, "two trained versions, neither deployed")
+    two_versions(root)
     try:
         yield root
     finally:
         teardown(root)
-
-
-def stages(root: Path, value: dict[str, Any]) -> None:
-    registry = root / "registry.yaml"
-    data = yaml.safe_load(registry.read_text())
-    data["models"][MODEL]["stages"] = value
-    registry.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def version_entry(root: Path, version: str) -> dict[str, Any]:
@@ -150,7 +136,7 @@ def test_build_records_the_digest_and_revert_reuses_the_image(
     assert built.code == 0, built.err
     digest = json.loads(built.out)["image_digest"]
     assert version_entry(root, "1")["image_digest"] == digest
-    stages(root, {"staging": "1", "production": "1"})
+    set_stages(root, {"staging": "1", "production": "1"})
     commit_all(root, "build and promote 1")
     first = reconcile(cli, root, "--env", "production", gh=gh)
     assert kinds(first) == ["start", "route"]  # the recorded image: no build
@@ -161,7 +147,7 @@ def test_build_records_the_digest_and_revert_reuses_the_image(
                             {"rows": [smoke_row(root, MODEL)]})  # fmt: skip
     assert status == 401  # no key
 
-    stages(root, {"staging": "2", "production": "2"})
+    set_stages(root, {"staging": "2", "production": "2"})
     commit_all(root, "promote 2")
     plan = cli("--repo", root, "reconcile", "--json", "--env", "production")
     assert [s["kind"] for s in json.loads(plan.out)["deployments"][0]["steps"]][:2] == [

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from servers import free_port
-from support import commit_all, git, make_repository, require_system, run_cli
+from support import commit_all, git, make_repository, require_system, set_stages, two_versions
 
 from mlops.adapters import probes
 from mlops.adapters.local_target import LocalTarget
@@ -58,14 +57,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         f"ports = {{ staging = {staging}, production = {production} }}\n"
         "check_timeout = 90\n"
     )
-    assert run_cli("--repo", root, "train", MODEL) == 0
-    assert run_cli("--repo", root, "promote", MODEL, "1", "--to", "staging", "--apply") == 0
-    params = root / f"models/{MODEL}/params.yaml"
-    params.write_text(params.read_text().replace("c: 1.0", "c: 0.5"))
-    assert run_cli("--repo", root, "train", MODEL) == 0
-    assert run_cli("--repo", root, "promote", MODEL, "2", "--to", "staging", "--apply") == 0
-    set_stages(root, {})
-    commit_all(root, "two trained versions, neither deployed")
+    two_versions(root)
     try:
         yield root
     finally:
@@ -81,13 +73,6 @@ def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
                            "GITHUB_TOKEN": BOT, "MLOPS_GITHUB_THROTTLE": "off"}.items():  # fmt: skip
             monkeypatch.setenv(key, value)
         yield server
-
-
-def set_stages(root: Path, stages: dict[str, Any]) -> None:
-    registry = root / "registry.yaml"
-    data = yaml.safe_load(registry.read_text())
-    data["models"][MODEL]["stages"] = stages
-    registry.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def promote(cli, root: Path, version: str, stage: str) -> None:
