@@ -111,7 +111,7 @@ def run_cli(*args: str | Path) -> int:
         return main([str(a) for a in args])
 
 
-def require_system(what: str, present: bool) -> None:
+def require_system(what: str, present: bool, fix: str = "run scripts/bootstrap") -> None:
     """For tests that need a system package scripts/bootstrap installs (R, Julia, PostgreSQL).
 
     On a developer machine without it the test is skipped, naming what is missing. In CI
@@ -120,7 +120,7 @@ def require_system(what: str, present: bool) -> None:
     """
     if present:
         return
-    message = f"{what} is not installed: run scripts/bootstrap"
+    message = f"{what} is not available: {fix}"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)

@@ -10,43 +10,31 @@ the old version is stopped after each switch and the revert really starts v1 aga
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from deploying import (
+    MODEL,
+    deployment_github,
+    deployments,
+    production_alias,
+    reconcile,
+    require_docker_image,
+    require_nginx,
+    served,
+)  # fmt: skip
 from servers import free_port
-from support import commit_all, git, make_repository, require_system, set_stages, two_versions
+from support import commit_all, git, make_repository, set_stages, two_versions
 
 from mlops.adapters import probes
-from mlops.adapters.github import GitHub
 from mlops.adapters.settings import load_settings
 from mlops.commands.rollout import api_key, router, smoke_row
-from mlops.testing.github_fixtures import github_server
 from mlops.testing.github_server import GitHubServer
 
-MODEL = "breast-cancer"
-REPO = "acme/models"
-BOT = "ghs_bot"
 BASE = "local/python:3.11-bookworm"
-
-
-def engine_ready() -> bool:
-    try:
-        from mlops.adapters.containers import engine
-
-        engine()
-    except Exception:
-        return False
-    return True
-
-
-def base_image_present() -> bool:
-    from mlops.adapters.images import image_digest
-
-    return image_digest(BASE) is not None
 
 
 def teardown(root: Path) -> None:
@@ -60,11 +48,16 @@ def teardown(root: Path) -> None:
         router(settings, env).stop()
 
 
+@pytest.fixture
+def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
+    with deployment_github(monkeypatch) as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    require_system("nginx", bool(shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")))
-    require_system("a running Docker engine (scripts/start-docker)", engine_ready())
-    require_system(f"the base image {BASE} (scripts/build-base-images)", base_image_present())
+    require_nginx()
+    require_docker_image(BASE)
     root = make_repository(tmp_path_factory.mktemp("docker") / "repo", (MODEL,))
     (root / "pyproject.toml").write_text(
         "[tool.mlops.deploy]\n"
@@ -85,44 +78,8 @@ def version_entry(root: Path, version: str) -> dict[str, Any]:
     return dict(data["models"][MODEL]["versions"][version])
 
 
-def reconcile(cli, root: Path, *args: str, gh: GitHubServer | None = None) -> dict[str, Any]:
-    if gh is not None:  # a deployment's ref must be a commit the server knows
-        gh.add_commit(REPO, git(root, "rev-parse", "HEAD"), branch="main")
-    result = cli("--repo", root, "reconcile", "--json", "--apply", *args)
-    assert result.code == 0, result.err
-    return json.loads(result.out)
-
-
-def served(root: Path, env: str, key: str | None) -> str:
-    settings = load_settings(root)
-    url = f"http://127.0.0.1:{settings.deploy.ports[env]}/{MODEL}/predict"
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    status, body = probes.call(url, {"rows": [smoke_row(root, MODEL)]}, headers)
-    assert status == 200, body
-    return str(body["version"])
-
-
 def kinds(outcome: dict[str, Any]) -> list[str]:
     return [step["kind"] for step in outcome["deployments"][0]["done"]]
-
-
-@pytest.fixture
-def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
-    with github_server() as server:
-        server.add_token(BOT, login="github-actions[bot]", can_read_org=False)
-        server.add_repository(REPO, default_branch="main")
-        for key, value in {"GITHUB_API_URL": server.api_url, "GITHUB_REPOSITORY": REPO,
-                           "GITHUB_TOKEN": BOT, "MLOPS_GITHUB_THROTTLE": "off"}.items():  # fmt: skip
-            monkeypatch.setenv(key, value)
-        yield server
-
-
-def production_alias(root: Path) -> str | None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{root / '.mlops' / 'mlflow.db'}")
-    found = client.get_registered_model(MODEL).aliases.get("production")
-    return None if found is None else str(found)
 
 
 def test_build_records_the_digest_and_revert_reuses_the_image(
@@ -167,13 +124,13 @@ def test_build_records_the_digest_and_revert_reuses_the_image(
     running = containers({"mlops.environment": "production", "mlops.model": MODEL})
     assert [(c.labels["mlops.version"], c.image_id) for c in running] == [("1", digest)]
     assert production_alias(root) == "1"
-    history = GitHub(REPO, BOT).deployments("production")  # newest first
-    assert [d["payload"]["models"][MODEL] for d in history] == [
+    history = deployments("production")  # newest first
+    assert [payload["models"][MODEL] for _, payload in history] == [
         {"v1": 100},
         {"v2": 100},
         {"v1": 100},
     ]
-    assert [d["state"] for d in history] == ["success", "inactive", "inactive"]
+    assert [state for state, _ in history] == ["success", "inactive", "inactive"]
 
 
 def test_a_model_changed_in_the_store_is_refused(trained: Path, cli) -> None:

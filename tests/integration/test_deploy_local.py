@@ -8,31 +8,26 @@ instances the target reports and the GitHub deployments on the local GitHub serv
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from deploying import (
+    MODEL,
+    deployment_github,
+    deployments,
+    production_alias,
+    reconcile,
+    require_nginx,
+    served,
+)  # fmt: skip
 from servers import free_port
-from support import commit_all, git, make_repository, require_system, set_stages, two_versions
+from support import commit_all, git, make_repository, set_stages, two_versions
 
-from mlops.adapters import probes
 from mlops.adapters.local_target import LocalTarget
 from mlops.adapters.settings import load_settings
 from mlops.commands.rollout import router
-from mlops.testing.github_fixtures import github_server
 from mlops.testing.github_server import GitHubServer
-
-MODEL = "breast-cancer"
-REPO = "acme/models"
-BOT = "ghs_bot"
-
-
-def find_nginx_or_none() -> str | None:
-    import shutil
-
-    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
 
 
 def teardown(root: Path) -> None:
@@ -45,10 +40,16 @@ def teardown(root: Path) -> None:
         router(settings, env).stop()
 
 
+@pytest.fixture
+def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
+    with deployment_github(monkeypatch) as server:
+        yield server
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """breast-cancer versions 1 (C=1.0) and 2 (C=0.5) in one store, nothing promoted."""
-    require_system("nginx", find_nginx_or_none() is not None)
+    require_nginx()
     root = make_repository(tmp_path_factory.mktemp("deploy") / "repo", (MODEL,))
     staging, production = free_port(), free_port()
     (root / "pyproject.toml").write_text(
@@ -64,58 +65,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         teardown(root)
 
 
-@pytest.fixture
-def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
-    with github_server() as server:
-        server.add_token(BOT, login="github-actions[bot]", can_read_org=False)
-        server.add_repository(REPO, default_branch="main")
-        for key, value in {"GITHUB_API_URL": server.api_url, "GITHUB_REPOSITORY": REPO,
-                           "GITHUB_TOKEN": BOT, "MLOPS_GITHUB_THROTTLE": "off"}.items():  # fmt: skip
-            monkeypatch.setenv(key, value)
-        yield server
-
-
 def promote(cli, root: Path, version: str, stage: str) -> None:
     result = cli("--repo", root, "promote", MODEL, version, "--to", stage, "--apply")
     assert result.code == 0, result.err
 
 
-def reconcile(cli, root: Path, gh: GitHubServer, *args: str, code: int = 0) -> dict[str, Any]:
-    gh.add_commit(REPO, git(root, "rev-parse", "HEAD"), branch="main")
-    result = cli("--repo", root, "reconcile", "--json", "--apply", *args)
-    assert result.code == code, result.err
-    return json.loads(result.out)
-
-
-def served(root: Path, env: str) -> str:
-    """The version answering a prediction through the environment's nginx port."""
-    settings = load_settings(root)
-    port = settings.deploy.ports[env]
-    from mlops.commands.rollout import smoke_row
-
-    status, body = probes.call(f"http://127.0.0.1:{port}/{MODEL}/predict",
-                               {"rows": [smoke_row(root, MODEL)]})  # fmt: skip
-    assert status == 200, body
-    return str(body["version"])
-
-
 def running(root: Path, env: str) -> list[str]:
     return sorted(i.version for i in LocalTarget(load_settings(root)).instances(env) if i.healthy)
-
-
-def production_alias(root: Path) -> str | None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{root / '.mlops' / 'mlflow.db'}")
-    aliases = client.get_registered_model(MODEL).aliases
-    return str(aliases["production"]) if "production" in aliases else None
-
-
-def deployments(gh: GitHubServer, env: str) -> list[tuple[str, dict]]:
-    from mlops.adapters.github import GitHub
-
-    found = GitHub(REPO, BOT).deployments(env)
-    return [(d["state"], d["payload"]) for d in found]
 
 
 def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, gh: GitHubServer) -> None:
@@ -127,30 +83,30 @@ def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, gh: GitHubSer
     promote(cli, root, "1", "staging")
     promote(cli, root, "1", "production")
     commit_all(root, "promote 1")
-    first = reconcile(cli, root, gh)
+    first = reconcile(cli, root, gh=gh)
     assert served(root, "production") == "1" and served(root, "staging") == "1"
     assert production_alias(root) == "1"
     assert [s["kind"] for s in first["deployments"][1]["done"]] == ["start", "route"]
 
-    again = reconcile(cli, root, gh)
+    again = reconcile(cli, root, gh=gh)
     assert [o["steps"] for o in again["deployments"]] == [[], []]
 
     promote(cli, root, "2", "staging")
     promote(cli, root, "2", "production")
     commit_all(root, "promote 2")
-    reconcile(cli, root, gh, "--env", "production")
+    reconcile(cli, root, "--env", "production", gh=gh)
     assert served(root, "production") == "2"
     assert running(root, "production") == ["1", "2"]  # v1 stays warm, unrouted
     assert served(root, "staging") == "1"  # only production was reconciled
 
     git(root, "revert", "--no-edit", "HEAD")
-    back = reconcile(cli, root, gh)
+    back = reconcile(cli, root, gh=gh)
     assert served(root, "production") == "1" and served(root, "staging") == "1"
     assert running(root, "production") == ["1", "2"]  # now v2 is the standby
     assert production_alias(root) == "1"
     assert [s["kind"] for s in back["deployments"][1]["done"]] == ["route"]  # nothing started
 
-    history = deployments(gh, "production")  # newest first; a new success retires the old
+    history = deployments("production")  # newest first; a new success retires the old
     assert [state for state, _ in history] == ["success", "inactive", "inactive"]
     assert [p["models"][MODEL] for _, p in history] == [{"v1": 100}, {"v2": 100}, {"v1": 100}]
 
@@ -161,7 +117,7 @@ def test_a_canary_splits_production_traffic_by_weight(trained: Path, cli, gh) ->
     teardown(root)
     set_stages(root, {"staging": "2", "production": "1", "canary": {"version": "2", "weight": 20}})
     commit_all(root, "canary 2 at 20%")
-    reconcile(cli, root, gh, "--env", "production")
+    reconcile(cli, root, "--env", "production", gh=gh)
     counts = {"1": 0, "2": 0}
     for _ in range(100):
         counts[served(root, "production")] += 1
@@ -178,19 +134,19 @@ def test_a_version_that_fails_its_checks_never_takes_traffic(trained: Path, cli,
     promote(cli, root, "1", "staging")
     promote(cli, root, "1", "production")
     commit_all(root, "promote 1")
-    reconcile(cli, root, gh, "--env", "production")
+    reconcile(cli, root, "--env", "production", gh=gh)
     assert served(root, "production") == "1"
     broken = _break_version(root, "2")
     try:
         promote(cli, root, "2", "staging")
         promote(cli, root, "2", "production")
         commit_all(root, "promote 2")
-        result = reconcile(cli, root, gh, "--env", "production", code=1)
+        result = reconcile(cli, root, "--env", "production", code=1, gh=gh)
     finally:
         broken()
     assert "breast-cancer version 2 in production" in result["deployments"][0]["failures"][0]
     assert served(root, "production") == "1"
-    assert deployments(gh, "production")[0][0] == "failure"
+    assert deployments("production")[0][0] == "failure"
 
 
 def _break_version(root: Path, version: str):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from deploying import require_docker_image
 from servers import free_port
 from support import make_repository, require_system, run_cli, runtime_present
 
@@ -33,23 +33,6 @@ from mlops.adapters.images import BuiltImage, ImageSpec
 MODEL = "breast-cancer"
 BASE = images.LOCAL_PYTHON_BASE
 RUN = uuid.uuid4().hex[:8]
-
-
-def require_docker_image(image: str) -> None:
-    """For tests that need the Docker engine and an image scripts/build-base-images makes.
-
-    On a developer machine without them the test is skipped, naming what is missing. In CI
-    (CI=true, after .ci/run started the engine and built the base images) it fails instead.
-    """
-    try:
-        if images.image_digest(image) is not None:
-            return
-        problem = f"the base image {image} is not built: run scripts/build-base-images"
-    except containers.EngineUnavailable:
-        problem = "the Docker engine does not answer: run scripts/start-docker"
-    if os.environ.get("CI"):
-        pytest.fail(problem)
-    pytest.skip(problem)
 
 
 @pytest.fixture(scope="module", autouse=True)

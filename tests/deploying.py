@@ -1,0 +1,89 @@
+"""Helpers of the deployment tests: what they need from the machine, the GitHub server that
+records deployments, and what an environment serves."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import git, require_system
+
+from mlops.adapters import probes
+from mlops.adapters.settings import load_settings
+from mlops.commands.rollout import smoke_row
+from mlops.testing.github_fixtures import github_server
+from mlops.testing.github_server import GitHubServer
+
+MODEL = "breast-cancer"
+REPO = "acme/models"
+BOT = "ghs_bot"
+
+
+def require_nginx() -> None:
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    require_system("nginx", found is not None)
+
+
+def require_docker_image(image: str) -> None:
+    """The Docker engine answers and has `image` (a base scripts/build-base-images makes)."""
+    from mlops.adapters import containers, images
+
+    try:
+        present = images.image_digest(image) is not None
+    except containers.EngineUnavailable:
+        require_system("the Docker engine", False, "run scripts/start-docker")
+        return
+    require_system(f"the base image {image}", present, "run scripts/build-base-images")
+
+
+@contextmanager
+def deployment_github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
+    """The local GitHub server with REPO, and the environment reconcile reads it from."""
+    with github_server() as server:
+        server.add_token(BOT, login="github-actions[bot]", can_read_org=False)
+        server.add_repository(REPO, default_branch="main")
+        for key, value in {"GITHUB_API_URL": server.api_url, "GITHUB_REPOSITORY": REPO,
+                           "GITHUB_TOKEN": BOT, "MLOPS_GITHUB_THROTTLE": "off"}.items():  # fmt: skip
+            monkeypatch.setenv(key, value)
+        yield server
+
+
+def reconcile(
+    cli: Any, root: Path, *args: str, gh: GitHubServer | None = None, code: int = 0
+) -> dict[str, Any]:
+    """`mlops reconcile --json --apply ARGS`, its exit code checked; the JSON it printed."""
+    if gh is not None:  # a deployment's ref must be a commit the server knows
+        gh.add_commit(REPO, git(root, "rev-parse", "HEAD"), branch="main")
+    result = cli("--repo", root, "reconcile", "--json", "--apply", *args)
+    assert result.code == code, result.err
+    return dict(json.loads(result.out))
+
+
+def served(root: Path, env: str, key: str | None = None) -> str:
+    """The version answering a prediction through the environment's nginx port."""
+    port = load_settings(root).deploy.ports[env]
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    status, body = probes.call(f"http://127.0.0.1:{port}/{MODEL}/predict",
+                               {"rows": [smoke_row(root, MODEL)]}, headers)  # fmt: skip
+    assert status == 200, body
+    return str(body["version"])
+
+
+def production_alias(root: Path) -> str | None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / '.mlops' / 'mlflow.db'}")
+    found = client.get_registered_model(MODEL).aliases.get("production")
+    return None if found is None else str(found)
+
+
+def deployments(env: str) -> list[tuple[str, dict[str, Any]]]:
+    """(latest state, payload) of the environment's GitHub deployments, newest first."""
+    from mlops.adapters.github import GitHub
+
+    return [(d["state"], d["payload"]) for d in GitHub(REPO, BOT).deployments(env)]
