@@ -107,16 +107,12 @@ def under_load(
 
 def teardown(root: Path) -> None:
     code = (
-        "from pathlib import Path\n"
+        "import sys; from pathlib import Path\n"
         "from mlops.adapters.settings import load_settings\n"
-        "from mlops.commands.rollout import make_target, router\n"
-        f"s = load_settings(Path({str(root)!r}))\n"
-        "t = make_target(s, {})\n"
-        "for env in ('staging', 'production'):\n"
-        "    [t.stop(i) for i in t.instances(env)]\n"
-        "    router(s, env).stop()\n"
+        "from mlops.commands.rollout import stop_all\n"
+        "stop_all(load_settings(Path(sys.argv[1])))\n"
     )
-    subprocess.run([sys.executable, "-c", code], cwd=root, check=False)
+    subprocess.run([sys.executable, "-c", code, str(root)], cwd=root, check=False)
 
 
 def main() -> int:

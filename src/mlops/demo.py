@@ -155,19 +155,6 @@ def _ask(workdir: Path, sample: Path) -> None:
     console().print(f"HTTP {status}: {json.dumps(body)}")
 
 
-def _undeploy(workdir: Path) -> None:
-    """Stop what the demo deployed: its instances and its routers."""
-    from mlops.adapters.settings import load_settings
-    from mlops.commands.rollout import make_target, router
-
-    settings = load_settings(workdir)
-    target = make_target(settings, {})
-    for env in ("staging", "production"):
-        for instance in target.instances(env):
-            target.stop(instance)
-        router(settings, env).stop()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--source", type=Path, default=None, help="repository to copy")
@@ -186,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         run_demo(workdir)
     finally:
         try:
-            _undeploy(workdir)
+            from mlops.adapters.settings import load_settings
+            from mlops.commands.rollout import stop_all
+
+            stop_all(load_settings(workdir))  # what step 8 deployed
         except MlopsError as exc:
             console().print(f"could not stop the demo's deployments: {exc.message}")
         if args.keep:

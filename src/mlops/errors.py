@@ -47,3 +47,10 @@ class ModelExists(MlopsError):
 
 class UnknownModel(MlopsError):
     """No model of that name exists."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none): what a one-line
+    error shows of a third-party failure."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

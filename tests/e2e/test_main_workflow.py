@@ -116,12 +116,8 @@ def run_workflow(work: Path, change: dict[str, Any]) -> tuple[int, str, dict[str
     stop = (
         "from pathlib import Path\n"
         "from mlops.adapters.settings import load_settings\n"
-        "from mlops.commands.rollout import make_target, router\n"
-        f"s = load_settings(Path({root!r}))\n"
-        "t = make_target(s, {})\n"
-        "for env in ('staging', 'production'):\n"
-        "    [t.stop(i) for i in t.instances(env)]\n"
-        "    router(s, env).stop()\n"
+        "from mlops.commands.rollout import stop_all\n"
+        f"stop_all(load_settings(Path({root!r})))\n"
     )
     (work / "ask.py").write_text(ask)
     (work / "stop.py").write_text(stop)

@@ -31,21 +31,15 @@ from support import commit_all, git, make_repository, set_stages, two_versions
 
 from mlops.adapters import probes
 from mlops.adapters.settings import load_settings
-from mlops.commands.rollout import api_key, router, smoke_row
+from mlops.commands.rollout import api_key, smoke_row, stop_all
 from mlops.testing.github_server import GitHubServer
 
 BASE = "local/python:3.11-bookworm"
 
 
 def teardown(root: Path) -> None:
-    from mlops.adapters.containers import containers, stop_container
-
-    settings = load_settings(root)
-    for env in ("staging", "production"):
-        for container in containers({"mlops.environment": env}):
-            if container.labels.get("mlops.model") == MODEL:
-                stop_container(container.name, timeout=10)
-        router(settings, env).stop()
+    """Stop every instance and router the repository's deployments started."""
+    stop_all(load_settings(root))
 
 
 @pytest.fixture

@@ -26,18 +26,13 @@ from support import commit_all, git, make_repository, set_stages, two_versions
 
 from mlops.adapters.local_target import LocalTarget
 from mlops.adapters.settings import load_settings
-from mlops.commands.rollout import router
+from mlops.commands.rollout import stop_all
 from mlops.testing.github_server import GitHubServer
 
 
 def teardown(root: Path) -> None:
     """Stop every instance and router the repository's deployments started."""
-    settings = load_settings(root)
-    target = LocalTarget(settings)
-    for env in ("staging", "production"):
-        for instance in target.instances(env):
-            target.stop(instance)
-        router(settings, env).stop()
+    stop_all(load_settings(root))
 
 
 @pytest.fixture

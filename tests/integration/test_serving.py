@@ -263,6 +263,7 @@ def test_a_model_that_cannot_load_is_not_ready_and_says_why(trained: Path, tmp_p
     with serving(trained, env, ready=False) as broken:
         ready = broken.call("/readyz")
         assert ready.status == 503 and ready.body["ready"] is False
+        assert ready.body["failed"] is True  # final: a deployer stops waiting
         assert "the model takes mean_radius, not in model.yaml" in ready.body["reason"]
         assert broken.call("/predict", {"rows": [{}]}).status == 503
 

@@ -17,10 +17,6 @@ from typing import Any
 
 from mlops.errors import MlopsError
 
-# What the service's /readyz says until its model has loaded (mlops.serving.service.Health);
-# any other reason is final.
-LOADING = "the model is loading"
-
 
 class CheckFailed(MlopsError):
     """A new instance did not pass its health or smoke check."""
@@ -74,7 +70,7 @@ def wait_ready(
             return
         if status:
             reason = body.get("reason", reason) if isinstance(body, dict) else str(body)[:200]
-            if status == 503 and not reason.startswith(LOADING):
+            if isinstance(body, dict) and body.get("failed") is True:  # final, not loading
                 raise CheckFailed(f"not ready: {reason}")
         if exited():
             raise CheckFailed(f"the instance exited before it was ready: {reason}\n{_tail(logs())}")

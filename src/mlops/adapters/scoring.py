@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlops.errors import MlopsError
+from mlops.errors import MlopsError, first_line
 
 
 class ModelUnavailable(MlopsError):
@@ -32,7 +32,7 @@ def score(model_uri: str, frame: Any, features: list[str], task: str) -> Scored:
     try:
         flavors = Model.load(model_uri).flavors
     except (MlflowException, OSError) as exc:
-        raise ModelUnavailable(f"cannot load {model_uri}: {_first_line(exc)}") from None
+        raise ModelUnavailable(f"cannot load {model_uri}: {first_line(exc)}") from None
     rows = frame[features]
     if "sklearn" in flavors:
         return _sklearn(model_uri, rows, task)
@@ -76,8 +76,3 @@ def _close(model: Any) -> None:
     close = getattr(inner, "close", None)
     if callable(close):
         close()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

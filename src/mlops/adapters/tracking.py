@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mlops.adapters.settings import Settings
-from mlops.errors import MlopsError
+from mlops.errors import MlopsError, first_line
 
 
 class TrackingUnavailable(MlopsError):
@@ -210,7 +210,7 @@ def download_model(model_uri: str, destination: Path) -> Path:
     try:
         return Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(destination)))
     except Exception as exc:  # MLflow raises several unrelated types for a missing model
-        raise MlopsError(f"cannot download {model_uri}: {_first_line(exc)}") from None
+        raise MlopsError(f"cannot download {model_uri}: {first_line(exc)}") from None
 
 
 # Written by MLflow into a model it downloads through the registry (the name and version it
@@ -233,11 +233,6 @@ def logged_model_digest(model_uri: str) -> str:
 
     with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
         return model_digest(download_model(model_uri, Path(tmp)))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def aliases_and_versions(

@@ -21,7 +21,7 @@ import yaml
 from mlops.adapters import probes
 from mlops.adapters.nginx import Router
 from mlops.adapters.settings import Settings
-from mlops.core.deploy import Instance, Step, kept_addresses, plan, route_table
+from mlops.core.deploy import ENVIRONMENTS, Instance, Step, kept_addresses, plan, route_table
 from mlops.core.routing import RouteTable
 from mlops.errors import MlopsError
 
@@ -88,6 +88,16 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
     from mlops.adapters.local_target import LocalTarget
 
     return LocalTarget(settings)
+
+
+def stop_all(settings: Settings) -> None:
+    """Stop every instance and router this repository's deployments started (the demo's,
+    benchmarks' and tests' clean-up; registry.yaml is not consulted)."""
+    target = make_target(settings, {})
+    for environment in ENVIRONMENTS:
+        for instance in target.instances(environment):
+            target.stop(instance)
+        router(settings, environment).stop()
 
 
 def router(settings: Settings, environment: str) -> Router:

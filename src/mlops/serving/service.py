@@ -43,7 +43,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlops.adapters import tracking
-from mlops.errors import MlopsError
+from mlops.errors import MlopsError, first_line
 from mlops.serving import requests
 from mlops.serving.config import PredictionLog, ServeConfig, load_config, model_schema
 from mlops.serving.requests import RequestRefused
@@ -60,6 +60,7 @@ class Health:
 
     config: ServeConfig | None = None
     ready: bool = False
+    failed: bool = False  # loading failed: this process will never be ready
     reason: str = "the model is loading"
 
     def answer(self, path: str) -> tuple[int, dict[str, Any]]:
@@ -68,7 +69,7 @@ class Health:
             return 200, {"status": "alive", **model}
         if self.ready:
             return 200, {"ready": True, **model}
-        return 503, {"ready": False, "reason": self.reason, **model}
+        return 503, {"ready": False, "failed": self.failed, "reason": self.reason, **model}
 
 
 HEALTH = Health()
@@ -267,7 +268,8 @@ class ModelService:
             row = requests.smoke_row(self.predictor.features, self.predictor.example())
             self.predictor([row])
         except Exception as exc:
-            HEALTH.reason = f"cannot serve {self.config.model_uri}: {_first_line(exc)}"
+            HEALTH.failed = True
+            HEALTH.reason = f"cannot serve {self.config.model_uri}: {first_line(exc)}"
             log.exception(HEALTH.reason)
         else:
             self.batcher = Batcher(self.predictor)
@@ -302,7 +304,7 @@ class ModelService:
         except Exception as exc:
             log.exception("request %s: the model failed", request_id)
             ctx.response.status_code = 500
-            return {**answer, "error": f"the model failed to score the rows: {_first_line(exc)}"}
+            return {**answer, "error": f"the model failed to score the rows: {first_line(exc)}"}
         if self.log is not None:
             stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             self.log.write({"timestamp": stamp, **answer, "rows": checked,
@@ -311,8 +313,3 @@ class ModelService:
 
 
 cast(Any, ModelService).add_asgi_middleware(Gate)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
