@@ -13,50 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from evaluations import write_evaluation
 from support import commit_all, git, make_repository
 
-from mlops.core.policy import comparison, decide
 from mlops.testing.github_fixtures import github_server
 from mlops.testing.github_server import GitHubServer
 
 REPO = "acme/models"
 MODEL = "breast-cancer"
 BOT = "ghs_bot"  # an installation token, like the workflow's GITHUB_TOKEN
-POLICY = {
-    "gates": {
-        "absolute": {"mode": "enforce"},
-        "relative_to_production": {"mode": "enforce", "default_max_regression_fraction": 0.01},
-        "card_sections": {"mode": "off"},
-        "compliance": {"mode": "off"},
-    }
-}
-MANIFEST = {
-    "metrics": {
-        "primary": "roc_auc",
-        "direction": "maximize",
-        "gates": {"absolute": {"roc_auc": {"min": 0.97}}},
-    }
-}
-
-
-def write_evaluation(root: Path, roc_auc: float) -> None:
-    """The evaluation record `mlops evaluate` leaves, built with the same policy core."""
-    candidate = {"roc_auc": roc_auc}
-    record = {
-        "model": MODEL,
-        "candidate": {"version": "3", "model_uri": f"models:/{MODEL}/3", "run_id": "a" * 32,
-                      "run_url": None, "git_commit": "c" * 40, "metrics": candidate},
-        "production": None,
-        "holdout": {"path": f"models/{MODEL}/data/holdout.csv", "rows": 143, "md5": "d" * 32},
-        "primary": "roc_auc",
-        "direction": "maximize",
-        "rows": [r.to_dict() for r in comparison(MANIFEST, candidate, None)],
-        "decision": decide(MODEL, MANIFEST, POLICY, candidate, None).to_dict(),
-        "tracking_uri": "sqlite:///x",
-    }  # fmt: skip
-    folder = root / ".mlops" / "evaluations"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{MODEL}.json").write_text(json.dumps(record))
 
 
 @pytest.fixture
@@ -98,7 +63,7 @@ def pr(tmp_path: Path, gh: GitHubServer, monkeypatch: pytest.MonkeyPatch, cli) -
         monkeypatch.setenv(key, value)
     for key in ("GITHUB_EVENT_NAME", "GITHUB_SHA"):
         monkeypatch.delenv(key, raising=False)
-    write_evaluation(root, 0.99)
+    write_evaluation(root, MODEL, 0.99)
     assert cli("--repo", root, "report", "--pr", str(number)).code == 0
     return {"root": root, "base": base, "head": head, "merge": merge, "number": number}
 

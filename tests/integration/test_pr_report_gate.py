@@ -13,46 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from evaluations import write_evaluation
 from support import commit_all, git, make_repository
 
-from mlops.core.policy import comparison, decide
 from mlops.testing.github_fixtures import github_server
 from mlops.testing.github_server import GitHubServer
 
 REPO = "acme/models"
 MODEL = "breast-cancer"
 BOT = "ghs_bot"  # an installation token, like the workflow's GITHUB_TOKEN
-POLICY = {
-    "gates": {
-        "absolute": {"mode": "enforce"},
-        "relative_to_production": {"mode": "enforce", "default_max_regression_fraction": 0.01},
-        "card_sections": {"mode": "off"},
-        "compliance": {"mode": "off"},
-    }
-}
-MANIFEST = {
-    "metrics": {
-        "primary": "roc_auc",
-        "direction": "maximize",
-        "gates": {"absolute": {"roc_auc": {"min": 0.97}}},
-    }
-}
-
-
-def evaluation(model: str, roc_auc: float) -> dict[str, Any]:
-    candidate = {"roc_auc": roc_auc}
-    return {
-        "model": model,
-        "candidate": {"version": "3", "model_uri": f"models:/{model}/3", "run_id": "a" * 32,
-                      "run_url": None, "git_commit": "c" * 40, "metrics": candidate},
-        "production": None,
-        "holdout": {"path": f"models/{model}/data/holdout.csv", "rows": 143, "md5": "d" * 32},
-        "primary": "roc_auc",
-        "direction": "maximize",
-        "rows": [r.to_dict() for r in comparison(MANIFEST, candidate, None)],
-        "decision": decide(model, MANIFEST, POLICY, candidate, None).to_dict(),
-        "tracking_uri": "sqlite:///x",
-    }  # fmt: skip
 
 
 @pytest.fixture
@@ -92,12 +61,6 @@ def pr(tmp_path: Path, gh: GitHubServer, monkeypatch: pytest.MonkeyPatch, cli) -
     }.items():  # fmt: skip
         monkeypatch.setenv(key, value)
     return {"root": root, "base": base, "head": head, "number": number}
-
-
-def write_evaluation(root: Path, model: str, roc_auc: float) -> None:
-    folder = root / ".mlops" / "evaluations"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{model}.json").write_text(json.dumps(evaluation(model, roc_auc)))
 
 
 def report(cli, pr: dict[str, Any], *args: str) -> Any:
