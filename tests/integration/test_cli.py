@@ -83,3 +83,50 @@ def test_the_console_script_runs(repo: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert '"valid": true' in done.stdout
+
+
+# A stand-in for `main`: it prints more than a pipe buffer holds, registers an exit handler
+# and starts a thread that must finish, the way commands using MLflow or thread pools do.
+ENTRY = """
+import atexit, sys, threading, time
+from pathlib import Path
+from mlops import cli
+
+def main():
+    marker = Path(sys.argv[1])
+    atexit.register(lambda: marker.write_text(marker.read_text() + "handler "))
+    def late():
+        time.sleep(0.3)
+        marker.write_text(marker.read_text() + "thread ")
+    threading.Thread(target=late).start()
+    print("x" * 200_000)
+    print("to stderr", file=sys.stderr)
+    return 3
+
+cli.main = main
+cli.run()
+"""
+
+
+def test_the_console_script_exits_fully_before_skipping_teardown(tmp_path: Path) -> None:
+    """The entry point skips only the module teardown: the command's exit code, all of its
+    buffered output, its exit handlers and its running threads all still count."""
+    marker = tmp_path / "marker"
+    marker.write_text("")
+    done = subprocess.run(
+        [sys.executable, "-c", ENTRY, str(marker)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "x" * 200_000 + "\n"
+    assert done.stderr == "to stderr\n"
+    assert marker.read_text() == "thread handler "
+
+
+def test_an_error_exit_code_survives_the_quick_exit(tmp_path: Path) -> None:
+    """An error from a real command still exits non-zero with its one line on stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops", "--repo", str(tmp_path), "validate"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: no model repository found at or above")
