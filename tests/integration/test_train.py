@@ -134,6 +134,10 @@ def scratch(tmp_path: Path, trained: Path) -> Path:
                 f"update {table} set {column} = replace({column}, ?, ?)",
                 (str(trained), str(copy)),
             )
+    record_path = copy / ".mlops/candidates/breast-cancer.json"
+    record = json.loads(record_path.read_text())
+    record["tracking_uri"] = record["tracking_uri"].replace(str(trained), str(copy))
+    record_path.write_text(json.dumps(record))
     return copy
 
 
@@ -202,6 +206,32 @@ def test_an_unreachable_dvc_remote_registers_nothing(scratch: Path, cli) -> None
     assert "dvc push failed for breast-cancer" in result.err
     assert registered_versions(scratch, "breast-cancer") == ["1"]
     assert run_statuses(scratch) == ["FAILED", "FINISHED"]
+
+
+def test_an_unchanged_model_registered_from_here_needs_no_remote(scratch: Path, cli) -> None:
+    """This machine registered the artifact after pushing its data, so an unchanged model is
+    reported from the local record without contacting the DVC remote."""
+    with (scratch / ".dvc" / "config.local").open("w") as fh:
+        fh.write("['remote \"local\"']\n    url = /proc/mlops-no-such-remote\n")
+    result = cli("--repo", scratch, "train", "breast-cancer", "--json")
+    assert result.code == 0, result.err
+    (outcome,) = json.loads(result.out)["results"]
+    assert (outcome["version"], outcome["reused"]) == ("1", True)
+
+
+def test_a_version_registered_elsewhere_gets_its_data_pushed(scratch: Path, cli) -> None:
+    """Without this machine's record, the store names the version, and the data it was trained
+    on is pushed to the remote again (here: a remote that lost it)."""
+    (scratch / ".mlops/candidates/breast-cancer.json").unlink()
+    storage = scratch.parent / "mlops-dvc-storage"
+    shutil.rmtree(storage)
+    result = cli("--repo", scratch, "train", "breast-cancer", "--json")
+    assert result.code == 0, result.err
+    (outcome,) = json.loads(result.out)["results"]
+    assert (outcome["version"], outcome["reused"]) == ("1", True)
+    record = json.loads((scratch / ".mlops/candidates/breast-cancer.json").read_text())
+    for md5 in record["dvc_hashes"].values():
+        assert (storage / "files" / "md5" / md5[:2] / md5[2:]).is_file()
 
 
 def test_a_tracking_server_that_is_down(

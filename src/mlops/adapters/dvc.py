@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops.adapters.dvc_steps import PROMPT
 from mlops.adapters.yaml_files import load_yaml_file
 from mlops.core import layout
 from mlops.errors import MlopsError
@@ -37,12 +40,22 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
 
 
-def _dvc(root: Path, *args: str, on_line: Callable[[str], None] | None = None) -> tuple[int, str]:
-    command = [sys.executable, "-m", "dvc", *args]
-    process = subprocess.Popen(
-        command, cwd=root, env=_environment(), stdout=subprocess.PIPE,
+def _command(*steps: Sequence[str]) -> list[str]:
+    """DVC commands run in order by one process (see dvc_steps); -P keeps the repository's
+    own folders from shadowing modules."""
+    encoded = [json.dumps(list(step)) for step in steps]
+    return [sys.executable, "-P", "-m", "mlops.adapters.dvc_steps", *encoded]
+
+
+def _start(root: Path, command: list[str], stdin: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        command, cwd=root, env=_environment(), stdin=stdin, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, errors="replace",
     )  # fmt: skip
+
+
+def _dvc(root: Path, *args: str, on_line: Callable[[str], None] | None = None) -> tuple[int, str]:
+    process = _start(root, _command(args), subprocess.DEVNULL)
     lines: list[str] = []
     assert process.stdout is not None
     for line in process.stdout:
@@ -50,6 +63,13 @@ def _dvc(root: Path, *args: str, on_line: Callable[[str], None] | None = None) -
         if on_line is not None:
             on_line(line.rstrip("\n"))
     return process.wait(), "".join(lines)
+
+
+def _pipeline_file(root: Path, model: str) -> str:
+    pipeline = f"{layout.model_dir(model)}/dvc.yaml"
+    if not (root / pipeline).is_file():
+        raise PipelineFailed(f"{pipeline} not found: every model trains through a DVC pipeline")
+    return pipeline
 
 
 def repro(
@@ -60,9 +80,7 @@ def repro(
 ) -> ReproResult:
     """`dvc repro` of the model's pipeline; unchanged stages are skipped by DVC, except from
     stage `force_from` on, which are run again whatever their state."""
-    pipeline = f"{layout.model_dir(model)}/dvc.yaml"
-    if not (root / pipeline).is_file():
-        raise PipelineFailed(f"{pipeline} not found: every model trains through a DVC pipeline")
+    pipeline = _pipeline_file(root, model)
     if force_from is not None:
         code, output = _dvc(
             root, "repro", "--force", "--downstream", f"{pipeline}:{force_from}", on_line=on_line
@@ -70,44 +88,79 @@ def repro(
     else:
         code, output = _dvc(root, "repro", pipeline, on_line=on_line)
     if code != 0:
-        raise PipelineFailed(
-            f"the {model} pipeline failed (dvc repro exit {code}):\n{_tail(output)}"
-        )
+        raise _pipeline_failed(model, code, output)
+    return _repro_result(output)
+
+
+def _pipeline_failed(model: str, code: int, output: str) -> PipelineFailed:
+    return PipelineFailed(f"the {model} pipeline failed (dvc repro exit {code}):\n{_tail(output)}")
+
+
+def _repro_result(output: str) -> ReproResult:
     ran = [_stage(line) for line in output.splitlines() if line.startswith("Running stage")]
     skipped = [_stage(line) for line in output.splitlines() if "didn't change, skipping" in line]
     return ReproResult(ran, skipped, output)
 
 
-class Push:
-    """`dvc push` of a model's outputs, running in the background until `wait()`."""
+class Pipeline:
+    """`dvc repro` of a model's pipeline and then, when asked, `dvc push` of its outputs, in
+    one DVC process that starts at once: `reproduced()` waits for the first, `push()` starts
+    the second, `pushed()` waits for it and `close()` ends whatever is left."""
 
-    def __init__(self, root: Path, model: str) -> None:
-        self.root = root
-        self.model = model
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "dvc", "push", f"{layout.model_dir(model)}/dvc.yaml"],
-            cwd=root, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, errors="replace",
-        )  # fmt: skip
+    def __init__(self, root: Path, model: str, on_line: Callable[[str], None] | None = None):
+        self.root, self.model = root, model
+        target = _pipeline_file(root, model)
+        self._on_line = on_line
+        self._answered = False
+        self.process = _start(root, _command(["repro", target], ["push", target]), subprocess.PIPE)
 
-    def wait(self) -> None:
+    def reproduced(self) -> ReproResult:
+        """Block until the pipeline has run; PipelineFailed (with its output's tail) if not."""
+        assert self.process.stdout is not None
+        lines: list[str] = []
+        for line in self.process.stdout:
+            if line.startswith(PROMPT):
+                return _repro_result("".join(lines))
+            lines.append(line)
+            if self._on_line is not None:
+                self._on_line(line.rstrip("\n"))
+        code = self.process.wait()
+        raise _pipeline_failed(self.model, code, "".join(lines))
+
+    def push(self) -> None:
+        """Start sending the pipeline's outputs to the DVC remote; returns at once."""
+        self._answer("go")
+
+    def pushed(self) -> None:
         """Block until the data is stored; RemoteFailed when it could not be."""
-        output, _ = self.process.communicate()
-        if self.process.returncode != 0:
+        assert self.process.stdout is not None
+        output = self.process.stdout.read()
+        code = self.process.wait()
+        if code != 0:
             raise RemoteFailed(
-                f"dvc push failed for {self.model} (exit {self.process.returncode}) to "
+                f"dvc push failed for {self.model} (exit {code}) to "
                 f"{describe_remote(self.root)}:\n{_tail(output)}"
             )
 
-    def cancel(self) -> None:
+    def close(self) -> None:
+        """End the process: it pushes nothing it was not asked to, and a push still running
+        (after a failure elsewhere) is stopped."""
+        if not self._answered:
+            self._answer("stop")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=30)
         if self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
+        self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
-
-def push(root: Path, model: str) -> None:
-    """Send the pipeline's outputs to the DVC remote, so the version's data can be pulled."""
-    Push(root, model).wait()
+    def _answer(self, word: str) -> None:
+        self._answered = True
+        assert self.process.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # it ended already; its exit code tells why
+            self.process.stdin.write(word + "\n")
+            self.process.stdin.close()
 
 
 def read_lock(root: Path, model: str) -> dict[str, Any]:

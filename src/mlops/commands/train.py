@@ -1,19 +1,18 @@
 """`mlops train`: run a model's DVC pipeline and record the result as a new MLflow version.
 
-Order matters for "failure leaves nothing half-done": the pipeline runs and its data is
-pushed before any run is opened; the run is FAILED on any error; the version is registered
-last; the candidate record is written only after registration.
+Order matters for "failure leaves nothing half-done": the pipeline runs before any run is
+opened; its data is pushed while the run is logged, and the version is registered only once
+the push succeeded; the run is FAILED on any error; the candidate record is written last.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import resource
 import sys
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import click
 
-from mlops.adapters import atomic, dvc, git, runtimes
+from mlops.adapters import atomic, dvc, git, preload, runtimes
 from mlops.adapters.repository import find_root
 from mlops.adapters.settings import Settings, load_settings
 from mlops.adapters.yaml_files import load_yaml_file
@@ -105,79 +104,106 @@ class Outputs:
         return {k: v for k, v in self.metrics.items() if not k.startswith("train_")}
 
 
+@dataclass(frozen=True)
+class Clock:
+    """When training started, in wall and CPU time (this process and its children)."""
+
+    started: datetime
+    wall: float
+    cpu: float
+
+    @classmethod
+    def start(cls) -> Clock:
+        return cls(datetime.now(UTC), time.perf_counter(), _cpu_seconds())
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.wall
+
+
 def train_model(root: Path, settings: Settings, name: str, manifest: Document) -> TrainResult:
     """Train one model end to end; see the module docstring for the failure guarantees."""
     data = manifest.data
     language = str(data["language"])
     runtimes.check_runtime(language)
     params = read_params(root, name)
-    started, wall, cpu = datetime.now(UTC), time.perf_counter(), _cpu_seconds()
+    clock = Clock.start()
     out = console(stderr=True)  # progress on stderr; results (and --json) on stdout
-    repro = _run_pipeline(root, name, language, out)
-    outputs = _read_outputs(root, name, [i["path"] for i in data["data"]["inputs"]])
-    existing = _already_registered(settings, name, outputs)
-    if existing is not None:
-        out.print(f"{name}: unchanged, already registered as version {existing}")
-        seconds = time.perf_counter() - wall
-        return TrainResult(name, existing, True, outputs.metrics, seconds, repro.ran)
-    from mlops.adapters import environment, tracking  # MLflow: only when there is work for it
-
-    folder = root / layout.model_dir(name)
-    pushing = dvc.Push(root, name)  # stores the data while the run is logged
+    warmup = preload.tracking()
+    out.print(f"[bold]{name}[/]: running its pipeline ({language})")
+    pipeline = dvc.Pipeline(root, name, on_line=_progress(out, name))
     try:
-        commit = git.head_commit(root)
-        env = environment.describe(language)
-        tags = _lineage_tags(root, name, language, params, outputs, commit, env.runtime)
-        experiment = tracking.experiment_id(settings, name)
-        with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
-            run_id = active.info.run_id
-            tracking.log_run_data(
-                flatten(params),
-                outputs.metrics,
-                {
-                    "lineage/environment.txt": env.lock,
-                    "lineage/dvc.lock": (folder / "dvc.lock").read_text(),
-                    "lineage/params.yaml": (folder / "params.yaml").read_text(),
-                },
-            )
-            model_uri = _log_model(data, folder)
-            elapsed, cpu_used = time.perf_counter() - wall, _cpu_seconds() - cpu
-            tracking.log_run_data({}, {"wall_seconds": elapsed, "cpu_seconds": cpu_used}, {})
-            model_sha256 = tracking.logged_model_digest(model_uri)
-            version_tags = {
-                "artifact_sha256": outputs.digest,
-                "model_sha256": model_sha256,
-                "git_commit": commit,
-                "params_hash": tags["mlops.params_hash"],
-            }
-            pushing.wait()  # a version is registered only once its data is stored
-            version = tracking.register(name, model_uri, run_id, version_tags)
+        repro = pipeline.reproduced()
+        outputs = _read_outputs(root, name, [i["path"] for i in data["data"]["inputs"]])
+        # Registered from this machine: its data was stored then, and MLflow is not needed.
+        existing = _registered_locally(settings, name, outputs.digest)
+        if existing is None:
+            pipeline.push()  # stores the data while MLflow works; a version waits for it
+            warmup.join()
+            existing = _registered_in_store(settings, name, outputs)
+            if existing is None:
+                version, run_id = _record(root, settings, name, data, params, outputs, pipeline,
+                                          clock)  # fmt: skip
+                seconds = clock.seconds()
+                return TrainResult(name, version, False, outputs.metrics, seconds, repro.ran,
+                                   run_id)  # fmt: skip
+            pipeline.pushed()
     finally:
-        pushing.cancel()  # never leave it running after a failure
-    created = started.strftime("%Y-%m-%dT%H:%M:%SZ")
-    lineage = {"run_id": run_id, "git_commit": commit, "params_hash": tags["mlops.params_hash"],
-               "model_sha256": model_sha256}  # fmt: skip
+        pipeline.close()  # never leave it running after a failure
+    out.print(f"{name}: unchanged, already registered as version {existing}")
+    return TrainResult(name, existing, True, outputs.metrics, clock.seconds(), repro.ran)
+
+
+def _record(
+    root: Path, settings: Settings, name: str, manifest: dict[str, Any], params: dict[str, Any],
+    outputs: Outputs, pipeline: dvc.Pipeline, clock: Clock,
+) -> tuple[str, str]:  # fmt: skip
+    """Log the run and the model, register the version once the pipeline's data is stored,
+    then write the candidate record; returns the version and the run id."""
+    from mlops.adapters import environment, tracking
+
+    language = str(manifest["language"])
+    folder = root / layout.model_dir(name)
+    commit = git.head_commit(root)
+    env = environment.describe(language)
+    tags = _lineage_tags(root, name, language, params, outputs, commit, env.runtime)
+    experiment = tracking.experiment_id(settings, name)
+    with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
+        run_id = active.info.run_id
+        tracking.log_run_data(
+            flatten(params),
+            outputs.metrics,
+            {
+                "lineage/environment.txt": env.lock,
+                "lineage/dvc.lock": (folder / "dvc.lock").read_text(),
+                "lineage/params.yaml": (folder / "params.yaml").read_text(),
+            },
+        )
+        model_uri = _log_model(manifest, folder)
+        cpu = _cpu_seconds() - clock.cpu
+        tracking.log_run_data({}, {"wall_seconds": clock.seconds(), "cpu_seconds": cpu}, {})
+        lineage = {
+            "run_id": run_id,
+            "git_commit": commit,
+            "params_hash": tags["mlops.params_hash"],
+            "model_sha256": tracking.logged_model_digest(model_uri),
+        }
+        version_tags = {"artifact_sha256": outputs.digest,
+                        **{k: v for k, v in lineage.items() if k != "run_id"}}  # fmt: skip
+        pipeline.pushed()  # a version is registered only once its data is stored
+        version = tracking.register(name, model_uri, run_id, version_tags)
+    created = clock.started.strftime("%Y-%m-%dT%H:%M:%SZ")
     _write_candidate(settings, _candidate(settings, name, version, outputs, lineage, created))
-    return TrainResult(name, version, False, outputs.metrics, elapsed, repro.ran, run_id)
+    return version, run_id
 
 
-def _run_pipeline(root: Path, name: str, language: str, out: Any) -> dvc.ReproResult:
-    """`dvc repro` with stage progress; MLflow is imported beside the first stage that runs."""
-    warmup = threading.Thread(target=_import_tracking, name="import-mlflow", daemon=True)
+def _progress(out: Any, name: str) -> Callable[[str], None]:
+    """Show DVC's stage lines as the pipeline runs."""
 
     def show(line: str) -> None:
         if line.startswith(("Running stage", "Stage ")):
             out.print(f"  {name}: {line}", markup=False, style="dim")
-        if line.startswith("Running stage") and not warmup.is_alive() and not warmup.ident:
-            # A stage runs, so there will be something to log: import MLflow meanwhile, on
-            # the other core, instead of after the pipeline.
-            warmup.start()
 
-    out.print(f"[bold]{name}[/]: running its pipeline ({language})")
-    repro = dvc.repro(root, name, on_line=show)
-    if warmup.ident:
-        warmup.join()
-    return repro
+    return show
 
 
 def _read_outputs(root: Path, name: str, inputs: list[str]) -> Outputs:
@@ -191,12 +217,9 @@ def _read_outputs(root: Path, name: str, inputs: list[str]) -> Outputs:
     )
 
 
-def _already_registered(settings: Settings, name: str, outputs: Outputs) -> str | None:
-    """The version already holding this artifact: from this machine's last record (no MLflow
-    import), else from the tracking store, whose version then becomes the candidate here."""
-    existing = _registered_locally(settings, name, outputs.digest)
-    if existing is not None:
-        return existing
+def _registered_in_store(settings: Settings, name: str, outputs: Outputs) -> str | None:
+    """The version of the tracking store already holding this artifact, if any; it then
+    becomes this machine's candidate."""
     from mlops.adapters import tracking
 
     tracking.connect(settings)
@@ -253,28 +276,6 @@ def _candidate(
 def _write_candidate(settings: Settings, record: dict[str, Any]) -> None:
     path = settings.candidates / f"{record['model']}.json"
     atomic.write_text(path, json.dumps(record, indent=2) + "\n")
-
-
-WARM_MODULES = (
-    "mlflow.pyfunc",
-    "mlflow.sklearn",
-    "sklearn.pipeline",
-    # The embedded store's SQLAlchemy layer: two seconds of imports on first use.
-    "mlflow.store.tracking.sqlalchemy_store",
-    "mlflow.store.model_registry.sqlalchemy_store",
-)
-
-
-def _import_tracking() -> None:
-    for module in WARM_MODULES:
-        importlib.import_module(module)
-    # MLflow checks the stated requirements against the installed packages with a module to
-    # package map it builds once per process (1.5 s); build it now, beside the running stages.
-    # A private helper: if a later MLflow drops it, logging only gets slower.
-    requirements = importlib.import_module("mlflow.utils.requirements_utils")
-    warm = getattr(requirements, "_init_modules_to_packages_map", None)
-    if callable(warm):
-        warm()
 
 
 def _registered_locally(settings: Settings, name: str, digest: str) -> str | None:
