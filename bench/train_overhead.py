@@ -2,9 +2,11 @@
 
 Targets (the issue's limits): an unchanged model (every DVC stage skipped, nothing to
 register) under 3 s; the overhead of `mlops train` over the bare training command under 5 s.
-Floors measured beside them: `dvc repro` alone with nothing to do, and `python train.py`
-(plus `python evaluate.py`, which the pipeline also reruns) with the same parameters.
-The store is created by a first, unmeasured training.
+A retrain runs two of the model's own commands: `python train.py` and, because the model
+changed, the evaluate stage's `python evaluate.py`. The overhead is shown against both: over
+train.py alone, and over the model's own commands together, which is what the platform adds
+(DVC, MLflow, lineage, the push). `dvc repro` of the same change, without the platform's
+tracking, is shown beside them. The store is created by a first, unmeasured training.
 """
 
 from __future__ import annotations
@@ -76,8 +78,10 @@ def main() -> int:
         noop = [run([sys.executable, "-m", "dvc", "repro", f"models/{MODEL}/dvc.yaml"], root)
                 for _ in range(args.runs)]  # fmt: skip
         folder = root / "models" / MODEL
-        ours, bare, bare_eval = [], [], []
-        for value in (0.5, 0.25, 2.0, 4.0, 0.75)[: args.runs]:
+        ours, bare, bare_eval, pipeline = [], [], [], []
+        values = iter((0.5, 0.25, 2.0, 4.0, 0.75, 1.5, 3.0, 0.6, 0.3, 5.0))
+        for _ in range(args.runs):
+            value = next(values)
             set_c(root, value)
             ours.append(run(mlops, root))
             bare.append(run([sys.executable, "train.py", "--c", str(value), "--model-dir",
@@ -86,20 +90,25 @@ def main() -> int:
             bare_eval.append(
                 run([sys.executable, "evaluate.py", "--metrics", "/tmp/mlops-bench-e.json"], folder)
             )
+            set_c(root, next(values))  # a change the tracked runs have not seen
+            pipeline.append(run([sys.executable, "-m", "dvc", "repro", f"models/{MODEL}/dvc.yaml"],
+                                root))  # fmt: skip
     med = statistics.median
     print(f"{MODEL}, median of {args.runs} runs, {os.cpu_count()} cores")
     print(f"first train (creates the tracking store): {first:.2f}s\n")
-    print(f"{'measure':<42}{'ours':>9}{'floor':>9}{'target':>9}  verdict")
-    print(f"{'unchanged model (vs dvc repro no-op)':<42}{med(unchanged):>8.2f}s{med(noop):>8.2f}s"
-          f"{'3.0s':>9}  {'ok' if med(unchanged) < 3 else 'OVER'}")  # fmt: skip
-    overhead = med(ours) - med(bare)
-    print(
-        f"{'retrain (vs bare python train.py)':<42}{med(ours):>8.2f}s{med(bare):>8.2f}s"
-        f"{'':>9}  overhead {overhead:.2f}s (target 5.0s): {'ok' if overhead < 5 else 'OVER'}"
-    )
-    context = med(ours) - med(bare) - med(bare_eval)
-    print(f"{'  of which the evaluate stage it reruns':<42}{'':>9}{med(bare_eval):>8.2f}s"
-          f"{'':>9}  overhead beyond train+evaluate {context:.2f}s")  # fmt: skip
+    print(f"{'measure':<44}{'ours':>8}{'floor':>8}{'overhead':>10}{'target':>8}  verdict")
+    verdict = {True: "ok", False: "OVER"}
+    print(f"{'unchanged model (vs dvc repro no-op)':<44}{med(unchanged):>7.2f}s{med(noop):>7.2f}s"
+          f"{'':>10}{3.0:>7.1f}s  {verdict[med(unchanged) < 3]}")  # fmt: skip
+    own = [t + e for t, e in zip(bare, bare_eval, strict=True)]
+    for label, floor, target in (
+        ("retrain vs python train.py", bare, 5.0),
+        ("retrain vs train.py + evaluate.py", own, 5.0),
+        ("retrain vs dvc repro (no tracking)", pipeline, None),
+    ):
+        over = med(ours) - med(floor)
+        judged = f"{target:>7.1f}s  {verdict[over < target]}" if target else ""
+        print(f"{label:<44}{med(ours):>7.2f}s{med(floor):>7.2f}s{over:>9.2f}s{judged}")
     return 0
 
 
