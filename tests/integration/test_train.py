@@ -6,6 +6,7 @@ break something work on their own copy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import socket
@@ -54,7 +55,24 @@ def test_training_registers_a_version_with_its_lineage(trained: Path) -> None:
     run = MlflowClient().get_run(record["run_id"])
     tags = run.data.tags
     assert tags["mlops.git_commit"] == record["git_commit"]
+    # Clean before training; what the pipeline rewrote is listed (whatever this machine's
+    # bytes made of dvc.lock), and the exact lock it wrote is hashed and kept with the run.
     assert tags["mlops.git_dirty"] == "false"
+    changed = git(trained, "status", "--porcelain", "--", "models/breast-cancer").splitlines()
+    rewritten = sorted(line.split()[-1].removeprefix("models/breast-cancer/") for line in changed)
+    assert tags["mlops.rewritten"] == ",".join(rewritten)
+    assert set(rewritten) <= {"dvc.lock", "metrics.json", "evaluation.json"}
+    lock = (trained / "models/breast-cancer/dvc.lock").read_text()
+    assert tags["mlops.dvc_lock_sha256"] == hashlib.sha256(lock.encode()).hexdigest()
+    stored = mlflow.artifacts.load_text(f"runs:/{record['run_id']}/lineage/dvc.lock")
+    assert stored == lock
+    fingerprint = json.loads(
+        mlflow.artifacts.load_text(f"runs:/{record['run_id']}/lineage/platform.json")
+    )
+    assert fingerprint["machine"] and fingerprint["python"].startswith("3.")
+    assert any(lib.get("kernel") for lib in fingerprint["libraries"])  # OpenBLAS's kernel
+    assert fingerprint["packages"]["scikit-learn"]
+    assert tags["mlops.platform"].startswith(fingerprint["machine"])
     assert tags["mlops.runtime"].startswith("python 3.")
     assert tags["mlops.seed"] == "42"
     assert tags["mlops.dvc.data/train.csv"] == record["dvc_hashes"]["data/train.csv"]
@@ -109,14 +127,22 @@ def test_predict_reports_bad_input(trained: Path, cli, tmp_path: Path) -> None:
 
 
 def test_reproduce_matches_exactly(trained: Path, cli) -> None:
-    """Retraining version 1 from its commit and data gives the same hashes, metrics, artifact."""
+    """Retraining version 1 from its commit and data on the machine that trained it gives
+    the same hashes, parameters, metrics and a bit-identical artifact, though the lock the
+    training wrote was never committed (the run keeps it)."""
+    assert "dvc.lock" in git(trained, "status", "--porcelain")  # the commit's lock is stale
     result = cli("--repo", trained, "reproduce", "breast-cancer", "1", "--json")
     assert result.code == 0, result.out + result.err
     outcome = json.loads(result.out)
-    assert outcome["reproduced_exactly"] is True
-    items = {row["item"] for row in outcome["comparison"]}
-    assert {"data data/train.csv", "metric roc_auc", "model artifact sha256"} <= items
+    assert (outcome["verdict"], outcome["reproduced_exactly"]) == ("identical", True)
+    rows = {row["item"]: row for row in outcome["comparison"]}
+    assert {"data data/train.csv", "parameters", "metric roc_auc", "metric n_rows",
+            "model artifact sha256"} <= set(rows)  # fmt: skip
+    assert all(row["status"] == "same" for row in rows.values())
     assert git(trained, "worktree", "list").count("\n") == 0  # the scratch worktree is gone
+    table = cli("--repo", trained, "reproduce", "breast-cancer", "1", "--exact")
+    assert table.code == 0, table.err
+    assert "breast-cancer version 1: identical" in table.out
 
 
 @pytest.fixture

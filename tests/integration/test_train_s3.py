@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from servers import s3_server
-from support import git, make_repository, run_cli
+from support import commit_all, git, make_repository, run_cli
 
 MODEL = "breast-cancer"
 BUCKET = "dvc-data"
@@ -134,12 +134,14 @@ def test_reproduce_fetches_the_data_from_the_bucket(trained: Path, cli) -> None:
 def test_a_fresh_clone_pulls_the_data_from_the_bucket(
     trained: Path, endpoint: str, tmp_path: Path
 ) -> None:
-    """A new clone configured for the bucket gets the exact data files with `dvc pull`."""
+    """Once the lock training wrote is committed (as a pull request commits it), a new clone
+    configured for the bucket gets the exact data files and model with `dvc pull`."""
+    commit_all(trained, "the lock and metrics of version 1")
     clone = tmp_path / "clone"
     git(trained, "clone", "-q", str(trained), str(clone))
     use_s3_remote(clone, BUCKET, endpoint)
     dvc(clone, "pull", f"models/{MODEL}/dvc.yaml")
-    for path in ("data/train.csv", "data/holdout.csv"):
+    for path in ("data/train.csv", "data/holdout.csv", "model/model.pkl"):
         pulled = (clone / f"models/{MODEL}" / path).read_bytes()
         assert pulled == (trained / f"models/{MODEL}" / path).read_bytes()
 

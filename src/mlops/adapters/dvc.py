@@ -33,9 +33,9 @@ class ReproResult:
     output: str
 
 
-def _environment() -> dict[str, str]:
-    # Stages call `python`: make it this interpreter's environment, which has the platform's
-    # libraries, ahead of whatever else is on PATH.
+def stage_environment() -> dict[str, str]:
+    """The environment the pipeline's stages run in. Stages call `python`: make it this
+    interpreter's, which has the platform's libraries, ahead of whatever else is on PATH."""
     bindir = str(Path(sys.executable).parent)
     return {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
 
@@ -49,7 +49,7 @@ def _command(*steps: Sequence[str]) -> list[str]:
 
 def _start(root: Path, command: list[str], stdin: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        command, cwd=root, env=_environment(), stdin=stdin, stdout=subprocess.PIPE,
+        command, cwd=root, env=stage_environment(), stdin=stdin, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, errors="replace",
     )  # fmt: skip
 
@@ -230,9 +230,13 @@ def share_storage(root: Path, tree: Path) -> None:
         _dvc_ok(tree, "remote", "modify", "--local", name, option, value)
 
 
-def pull(root: Path, model: str) -> None:
-    """Restore the pipeline's data and outputs recorded in dvc.lock (cache first, then remote)."""
-    code, output = _dvc(root, "pull", f"{layout.model_dir(model)}/dvc.yaml")
+def pull(root: Path, model: str, stages: Sequence[str] = ()) -> None:
+    """Restore what dvc.lock records (cache first, then remote): the named stages' outputs
+    and what they depend on, or every output of the pipeline when no stage is named."""
+    pipeline = f"{layout.model_dir(model)}/dvc.yaml"
+    targets = [f"{pipeline}:{s}" for s in stages] or [pipeline]
+    extra = ["--with-deps"] if stages else []
+    code, output = _dvc(root, "pull", *extra, *targets)
     if code != 0:
         raise RemoteFailed(
             f"dvc pull failed for {model} (exit {code}) from {describe_remote(root)}:\n"

@@ -88,6 +88,28 @@ def is_dirty(root: Path, *paths: str) -> bool:
     return bool(out.strip())
 
 
+def changes(root: Path, folder: str) -> dict[str, str]:
+    """Uncommitted files under `folder` (untracked included, ignored excluded), each with a
+    digest of its content ("deleted" when gone): compare two of them to see what changed
+    in between."""
+    import hashlib
+
+    out = run_git(root, "status", "--porcelain", "-z", "--untracked-files=all", "--", folder)
+    found: dict[str, str] = {}
+    entries = iter(out.decode("utf-8", "surrogateescape").split("\0"))
+    for entry in entries:
+        if len(entry) < 4:
+            continue
+        if entry[0] in "RC":
+            next(entries, None)  # a rename's or copy's source path follows it
+        path = entry[3:]
+        try:
+            found[path] = hashlib.sha256((root / path).read_bytes()).hexdigest()
+        except (FileNotFoundError, IsADirectoryError):
+            found[path] = "deleted"
+    return found
+
+
 def worktree_add(root: Path, path: Path, commit: str) -> None:
     run_git(root, "worktree", "add", "--detach", "--force", str(path), commit)
 

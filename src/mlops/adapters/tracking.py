@@ -129,6 +129,31 @@ def log_run_data(params: dict[str, Any], metrics: dict[str, float], files: dict[
         mlflow.log_text(text, name)
 
 
+def set_tags(tags: dict[str, str]) -> None:
+    import mlflow
+
+    mlflow.set_tags(tags)
+
+
+def run_text(run_id: str, path: str) -> str | None:
+    """A text artifact of a run (lineage/dvc.lock...); None when the run has none."""
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(mlflow.artifacts.load_text(f"runs:/{run_id}/{path}"))
+    except (MlflowException, OSError):
+        return None
+
+
+def run_data(run_id: str) -> tuple[dict[str, str], dict[str, float]]:
+    """A run's tags and metrics."""
+    from mlflow import MlflowClient
+
+    run = MlflowClient().get_run(run_id)
+    return dict(run.data.tags), dict(run.data.metrics)
+
+
 def log_sklearn(model_dir: Path, input_example: Any) -> str:
     """Log a pickled scikit-learn model in MLflow's native flavour; returns its model URI."""
     import pickle

@@ -8,6 +8,7 @@ the push succeeded; the run is FAILED on any error; the candidate record is writ
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import resource
 import sys
@@ -20,16 +21,16 @@ from typing import Any
 
 import click
 
-from mlops.adapters import atomic, dvc, git, preload, runtimes
+from mlops.adapters import atomic, dvc, git, platform_probe, preload, runtimes
+from mlops.adapters.pipeline_files import artifact_digest, read_json, read_params
 from mlops.adapters.repository import find_root
 from mlops.adapters.settings import Settings, load_settings
-from mlops.adapters.yaml_files import load_yaml_file
 from mlops.commands.loading import checked_models
 from mlops.commands.plan import compute_plan
-from mlops.core import layout
+from mlops.core import layout, platform
 from mlops.core.document import Document
-from mlops.core.lineage import flatten, input_hashes, metric_table, params_hash, tree_sha256
-from mlops.errors import InvalidInput, MlopsError, UsageError
+from mlops.core.lineage import flatten, input_hashes, metric_table, params_hash
+from mlops.errors import UsageError
 from mlops.output import console, print_json, print_table
 
 
@@ -55,41 +56,6 @@ class TrainResult:
         }
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MlopsError(f"{path.name} was not written by the pipeline ({path})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MlopsError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise MlopsError(f"{path}: expected a JSON object of metrics")
-    return data
-
-
-def read_params(root: Path, model: str) -> dict[str, Any]:
-    display = f"{layout.model_dir(model)}/params.yaml"
-    loaded = load_yaml_file(root / display, display)
-    if loaded.document is None or loaded.diagnostics:
-        for diagnostic in loaded.diagnostics:
-            click.echo(diagnostic.render(), err=True)
-        raise InvalidInput(f"{display} cannot be read")
-    if not isinstance(loaded.document.data, dict):
-        raise InvalidInput(f"{display}: expected a mapping of parameters")
-    return loaded.document.data
-
-
-def artifact_digest(folder: Path) -> str:
-    files = [
-        (p.relative_to(folder).as_posix(), p.read_bytes())
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    ]
-    if not files:
-        raise MlopsError(f"the pipeline wrote no model files into {folder}")
-    return tree_sha256(files)
-
-
 @dataclass(frozen=True)
 class Outputs:
     """What the pipeline left in the model folder, as training and registration need it."""
@@ -98,6 +64,8 @@ class Outputs:
     metrics: dict[str, float]
     digest: str
     inputs: list[str]
+    dirty: bool  # the model folder differed from the commit before training
+    rewritten: list[str]  # what training changed in it (dvc.lock, metrics), relative to it
 
     @property
     def held_out(self) -> dict[str, float]:
@@ -130,10 +98,11 @@ def train_model(root: Path, settings: Settings, name: str, manifest: Document) -
     out = console(stderr=True)  # progress on stderr; results (and --json) on stdout
     warmup = preload.tracking()
     out.print(f"[bold]{name}[/]: running its pipeline ({language})")
+    before = git.changes(root, layout.model_dir(name))
     pipeline = dvc.Pipeline(root, name, on_line=_progress(out, name))
     try:
         repro = pipeline.reproduced()
-        outputs = _read_outputs(root, name, [i["path"] for i in data["data"]["inputs"]])
+        outputs = _read_outputs(root, name, [i["path"] for i in data["data"]["inputs"]], before)
         # Registered from this machine: its data was stored then, and MLflow is not needed.
         existing = _registered_locally(settings, name, outputs.digest)
         if existing is None:
@@ -161,26 +130,28 @@ def _record(
     then write the candidate record; returns the version and the run id."""
     from mlops.adapters import environment, tracking
 
+    probe = platform_probe.Probe(dvc.stage_environment())  # beside the logging below
     language = str(manifest["language"])
     folder = root / layout.model_dir(name)
     commit = git.head_commit(root)
     env = environment.describe(language)
-    tags = _lineage_tags(root, name, language, params, outputs, commit, env.runtime)
+    lock = (folder / "dvc.lock").read_text(encoding="utf-8")
+    tags = _lineage_tags(name, language, params, outputs, commit, env.runtime, lock)
     experiment = tracking.experiment_id(settings, name)
     with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
         run_id = active.info.run_id
-        tracking.log_run_data(
-            flatten(params),
-            outputs.metrics,
-            {
-                "lineage/environment.txt": env.lock,
-                "lineage/dvc.lock": (folder / "dvc.lock").read_text(),
-                "lineage/params.yaml": (folder / "params.yaml").read_text(),
-            },
-        )
+        tracking.log_run_data(flatten(params), outputs.metrics, {
+            "lineage/environment.txt": env.lock,
+            "lineage/dvc.lock": lock,
+            **{f"lineage/{n}": (folder / n).read_text(encoding="utf-8")
+               for n in ("params.yaml", "metrics.json", "evaluation.json")},
+        })  # fmt: skip
         model_uri = _log_model(manifest, folder)
+        found = platform.fingerprint(probe.result(), language, env.lock)
+        tracking.set_tags({"mlops.platform": platform.summary(found)})
         cpu = _cpu_seconds() - clock.cpu
-        tracking.log_run_data({}, {"wall_seconds": clock.seconds(), "cpu_seconds": cpu}, {})
+        tracking.log_run_data({}, {"wall_seconds": clock.seconds(), "cpu_seconds": cpu},
+                              {"lineage/platform.json": json.dumps(found, indent=2)})  # fmt: skip
         lineage = {
             "run_id": run_id,
             "git_commit": commit,
@@ -188,6 +159,7 @@ def _record(
             "model_sha256": tracking.logged_model_digest(model_uri),
         }
         version_tags = {"artifact_sha256": outputs.digest,
+                        "dvc_lock_sha256": tags["mlops.dvc_lock_sha256"],
                         **{k: v for k, v in lineage.items() if k != "run_id"}}  # fmt: skip
         pipeline.pushed()  # a version is registered only once its data is stored
         version = tracking.register(name, model_uri, run_id, version_tags)
@@ -206,14 +178,18 @@ def _progress(out: Any, name: str) -> Callable[[str], None]:
     return show
 
 
-def _read_outputs(root: Path, name: str, inputs: list[str]) -> Outputs:
+def _read_outputs(root: Path, name: str, inputs: list[str], before: dict[str, str]) -> Outputs:
     folder = root / layout.model_dir(name)
     holdout, training = read_json(folder / "evaluation.json"), read_json(folder / "metrics.json")
+    after = git.changes(root, layout.model_dir(name))
+    prefix = layout.model_dir(name) + "/"
     return Outputs(
         lock=dvc.read_lock(root, name),
         metrics=metric_table(holdout, training),
         digest=artifact_digest(folder / "model"),
         inputs=inputs,
+        dirty=bool(before),
+        rewritten=sorted(p.removeprefix(prefix) for p in after if after[p] != before.get(p)),
     )
 
 
@@ -233,15 +209,20 @@ def _registered_in_store(settings: Settings, name: str, outputs: Outputs) -> str
 
 
 def _lineage_tags(
-    root: Path, name: str, language: str, params: dict[str, Any], outputs: Outputs,
-    commit: str, runtime: str,
+    name: str, language: str, params: dict[str, Any], outputs: Outputs, commit: str,
+    runtime: str, lock: str,
 ) -> dict[str, str]:  # fmt: skip
+    """The run's lineage tags. `git_dirty` is the model folder before training; what the
+    pipeline itself rewrote is listed apart, and the exact lock it wrote is hashed (and
+    stored with the run), so a reproduction pulls exactly what was registered."""
     return {
         "mlops.model": name,
         "mlops.language": language,
         "mlops.runtime": runtime,
         "mlops.git_commit": commit,
-        "mlops.git_dirty": str(git.is_dirty(root, layout.model_dir(name))).lower(),
+        "mlops.git_dirty": str(outputs.dirty).lower(),
+        "mlops.rewritten": ",".join(outputs.rewritten),
+        "mlops.dvc_lock_sha256": hashlib.sha256(lock.encode()).hexdigest(),
         "mlops.params_hash": params_hash(params),
         "mlops.artifact_sha256": outputs.digest,
         "mlops.seed": str(params.get("train", {}).get("seed", params.get("seed", ""))),
