@@ -72,15 +72,15 @@ class LazyGroup(click.Group):
 @click.pass_context
 def group(ctx: click.Context, repo: Path | None, traceback: bool) -> None:
     """Run the whole machine-learning model lifecycle from this Git repository."""
-    ctx.obj = {"repo": repo, "traceback": traceback}
+    ctx.ensure_object(dict).update({"repo": repo, "traceback": traceback})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    show_traceback = "--traceback" in args
+    options: dict[str, Any] = {}  # what the group parsed: read by the funnel below
     try:
-        group.main(args=args, prog_name="mlops", standalone_mode=False)
+        group.main(args=args, prog_name="mlops", standalone_mode=False, obj=options)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("interrupted", err=True)
         return 130
     except Exception as exc:  # the funnel: anything else is a bug, reported in one line
+        show_traceback = bool(options.get("traceback"))
         if show_traceback:
             traceback.print_exc()
         _error_line(
@@ -113,7 +114,7 @@ def _error_line(message: str, hint: str | None, *, annotate: bool = True) -> Non
     if hint:
         click.echo(f"hint: {hint}", err=True)
     if annotate and gha.in_actions():
-        click.echo(f"::error title=mlops::{gha._escape_data(message)}")
+        gha.error(message)
 
 
 def run(*_: Any) -> None:

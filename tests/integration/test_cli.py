@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
 import mlops
 
@@ -66,12 +69,53 @@ def test_unexpected_errors_exit_2_with_a_hint(
 def test_errors_become_annotations_in_actions(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under GitHub Actions the error line is also an ::error annotation."""
+    """Under GitHub Actions the error line is also an ::error annotation, on stderr."""
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.chdir(tmp_path)
     result = cli("list")
+    assert result.code == 2 and result.out == ""
+    assert "::error title=mlops::no model repository found" in result.err
+
+
+def test_json_output_stays_json_when_a_command_fails_in_actions(
+    cli, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failing command that printed --json leaves stdout parseable under Actions: its
+    annotation goes to stderr."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    for committed in ROOT.glob("models/*/*.json"):  # the metrics cards are rendered from
+        shutil.copy2(committed, repo / committed.relative_to(ROOT))
+    card = repo / "models/breast-cancer/MODEL_CARD.md"
+    card.write_text(card.read_text() + "\nedited by hand\n")
+    result = cli("--repo", repo, "card", "--all", "--check", "--json")
+    assert result.code == 1
+    report = json.loads(result.out)
+    assert {r["model"]: r["current"] for r in report}["breast-cancer"] is False
+    assert "::error title=mlops::1 model card(s) out of date" in result.err
+
+
+def test_traceback_is_the_parsed_option(cli, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--traceback` counts where the group parses it, not wherever the word appears: as a
+    value of another option it shows no stack."""
+
+    def boom(root: Path) -> None:
+        raise ValueError("kaboom")
+
+    monkeypatch.setattr("mlops.commands.validate.check_repository", boom)
+    weird = repo / "--traceback"
+    weird.mkdir()
+    result = cli("--repo", weird, "validate")
+    assert "Traceback (most recent call last)" not in result.err
+
+
+def test_github_output_outside_actions_is_a_usage_error(
+    cli, git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plan --github-output` without GITHUB_OUTPUT says what is missing, exit 2, no stack."""
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    result = cli("--repo", git_repo, "plan", "--base", "HEAD", "--github-output")
     assert result.code == 2
-    assert result.out.startswith("::error title=mlops::no model repository found")
+    assert "step outputs need GITHUB_OUTPUT" in result.err and "unexpected" not in result.err
 
 
 def test_the_console_script_runs(repo: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from mlops.adapters import gha
 from mlops.core.diagnostics import Diagnostic, Position, format_json_path, sorted_diagnostics
+from mlops.errors import UsageError
 
 
 def test_json_paths_quote_keys_that_are_not_names() -> None:
@@ -54,5 +55,5 @@ def test_step_outputs_and_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert lines[0].startswith("models<<") and lines[1:3] == ["a", "b"] and lines[3] == lines[0][8:]
     assert summary.read_text() == "# Plan\n| a |\n"
     monkeypatch.delenv("GITHUB_OUTPUT")
-    with pytest.raises(RuntimeError, match="GITHUB_OUTPUT is not set"):
+    with pytest.raises(UsageError, match="step outputs need GITHUB_OUTPUT"):
         gha.set_output("x", "y")

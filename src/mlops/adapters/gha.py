@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from mlops.core.diagnostics import Diagnostic
+from mlops.errors import UsageError
 
 
 def in_actions() -> bool:
@@ -41,12 +42,21 @@ def annotate(diagnostic: Diagnostic, *, title: str, stderr: bool = False) -> Non
     (sys.stderr if stderr else sys.stdout).write(annotation(diagnostic, title=title) + "\n")
 
 
+def error(message: str, *, title: str = "mlops") -> None:
+    """An `::error` annotation with no file, on stderr: stdout may be --json output, and the
+    runner reads workflow commands on both streams."""
+    sys.stderr.write(f"::error title={_escape_property(title)}::{_escape_data(message)}\n")
+
+
 def set_output(name: str, value: str) -> None:
     """Write a step output (multi-line safe) to $GITHUB_OUTPUT."""
     from actions_toolkit import core
 
     if not os.environ.get("GITHUB_OUTPUT"):
-        raise RuntimeError("GITHUB_OUTPUT is not set: not running in a GitHub Actions step")
+        raise UsageError(
+            "step outputs need GITHUB_OUTPUT, which GitHub Actions sets in a workflow step",
+            hint="drop --github-output outside a workflow, or set GITHUB_OUTPUT to a file",
+        )
     core.set_output(name, value)
 
 
