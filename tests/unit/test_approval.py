@@ -48,6 +48,7 @@ def evaluate(
     author: str = "alice",
     teams=readable,
     codeowners: str = CODEOWNERS,
+    platform: Sequence[str] = ("@acme/ml-platform",),
 ) -> ApprovalReport:
     return evaluate_approvals(
         codeowners_text=codeowners,
@@ -57,6 +58,7 @@ def evaluate(
         head_sha=HEAD,
         reviews=reviews,
         team_members=teams,
+        platform_owners=platform,
     )
 
 
@@ -185,13 +187,30 @@ def test_a_rename_needs_the_owners_of_its_previous_path_too() -> None:
     assert evaluate([review("ana"), review("bob")], changed=moved, models={}).ok
 
 
-def test_a_pattern_without_owners_leaves_files_unowned() -> None:
-    """Files whose winning line has no owners need no approval and are listed as unowned."""
+def test_unowned_files_need_a_platform_owner() -> None:
+    """Files whose winning line has no owners are listed as unowned and need an approval
+    from a platform owner: without one the gate fails, it does not pass on an empty list."""
     changed = [ChangedFile("models/churn/generated/card.md")]
     report = evaluate([], changed=changed, models={})
-    assert report.ok
-    assert report.files == ()
+    assert not report.ok
     assert report.unowned == ("models/churn/generated/card.md",)
+    (unit,) = report.files
+    assert (unit.name, unit.required, unit.files) == (
+        "unowned paths (platform owners)", ("@acme/ml-platform",),
+        ("models/churn/generated/card.md",),
+    )  # fmt: skip
+    assert unit.reasons[0] == "needs an approval from one of @acme/ml-platform"
+    assert evaluate([review("plat")], changed=changed, models={}).ok
+
+
+def test_without_codeowners_every_path_needs_a_platform_owner() -> None:
+    """A base branch with no CODEOWNERS owns nothing: nothing merges without the platform."""
+    report = evaluate([review("ana")], changed=[ChangedFile("README.md")], models={},
+                      codeowners="")  # fmt: skip
+    assert not report.ok and report.unowned == ("README.md",)
+    nobody = evaluate([], changed=[ChangedFile("README.md")], models={}, codeowners="", platform=())
+    assert not nobody.ok
+    assert nobody.files[0].reasons == ("it has no owners to approve it",)
 
 
 def test_files_with_the_same_owners_are_grouped() -> None:

@@ -25,7 +25,7 @@ from mlops.adapters.repository import find_root
 from mlops.adapters.yaml_files import parse_yaml_bytes
 from mlops.commands.plan import compute_plan
 from mlops.core import layout
-from mlops.core.approval import ApprovalReport, ChangedFile, evaluate_approvals
+from mlops.core.approval import UNOWNED, ApprovalReport, ChangedFile, evaluate_approvals
 from mlops.core.codeowners import CODEOWNERS_PATH, CodeownersError
 from mlops.errors import GitError, InvalidInput, MlopsError, UsageError
 from mlops.output import console, print_json, print_table
@@ -83,6 +83,7 @@ def command(
             head_sha=pr.head_sha,
             reviews=github.reviews(number),
             team_members=github.team_members,
+            platform_owners=_platform_owners(root, plan.base),
         )
     except CodeownersError as exc:
         raise InvalidInput(f"the base branch's {CODEOWNERS_PATH} is invalid: {exc}") from None
@@ -154,6 +155,16 @@ def _model_owners(root: Path, base: str, head: str, models: list[str]) -> dict[s
     return owners
 
 
+def _platform_owners(root: Path, base: str) -> list[str]:
+    """The platform owners at the base commit: they approve what no CODEOWNERS line owns."""
+    path = "policies/platform.yaml"
+    raw = git.read_files(root, base, [path])[path]
+    document = parse_yaml_bytes(raw, path, positions=False).document if raw else None
+    data = document.data if document is not None else None
+    found = data.get("platform_owners") if isinstance(data, dict) else None
+    return [str(o) for o in found] if isinstance(found, list) else []
+
+
 def _policy_verdict(run: Any) -> tuple[bool, str]:
     if run is None:
         return False, "not evaluated at the head commit (no `mlops report` check run)"
@@ -165,7 +176,11 @@ def _policy_verdict(run: Any) -> tuple[bool, str]:
 def _show(approvals: ApprovalReport, policy: dict[str, tuple[bool, str]]) -> None:
     rows = [
         (
-            f"{unit.kind}: {unit.name}" if unit.kind == "model" else f"files owned by {unit.name}",
+            f"{unit.kind}: {unit.name}"
+            if unit.kind == "model"
+            else unit.name
+            if unit.name == UNOWNED
+            else f"files owned by {unit.name}",
             "✓" if unit.approved else "✗",
             ", ".join(unit.approved_by) or "—",
             "; ".join(unit.reasons),

@@ -84,6 +84,10 @@ class ApprovalReport:
         }
 
 
+# The unit of changed files that no CODEOWNERS line owns: platform owners approve them.
+UNOWNED = "unowned paths (platform owners)"
+
+
 def _login(user: str) -> str:
     return user.removeprefix("@").casefold()
 
@@ -204,12 +208,15 @@ def evaluate_approvals(
     head_sha: str,
     reviews: Sequence[Review],
     team_members: TeamMembers,
+    platform_owners: Sequence[str],
 ) -> ApprovalReport:
-    """Whether every touched model and every owned changed file has a counting approval.
+    """Whether every touched model and every changed file has a counting approval.
 
     `codeowners_text` is the base branch's CODEOWNERS (CodeownersError when GitHub would refuse
     it); `touched_models` maps each model to its owners; `team_members(org, team)` returns the
-    team's logins, or None when the token cannot read team membership.
+    team's logins, or None when the token cannot read team membership. Changed files that no
+    CODEOWNERS line gives an owner need a platform owner's approval: a change nobody owns is
+    never merged unreviewed.
     """
     rules = parse(codeowners_text)
     approvals = _Approvals(reviews, author, head_sha, team_members)
@@ -235,6 +242,12 @@ def evaluate_approvals(
         )
         for owners, found, lines in (groups[key] for key in sorted(groups))
     )
+    if unowned:
+        files += (
+            approvals.evaluate(
+                "files", UNOWNED, list(platform_owners), files=tuple(unowned), lines=()
+            ),
+        )
     notes = [*approvals.ignored.values(), *approvals.blocking.values()]
     notes += [
         f"team {team} could not be expanded: the token cannot read team membership"
