@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import git, make_repository
+import yaml
+from support import commit_all, git, make_repository
 
 MODEL = "breast-cancer"
 
@@ -22,6 +23,17 @@ def dvc(root: Path, *args: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def stale_lock(root: Path) -> None:
+    """Commit a dvc.lock whose model hash no machine produces, as when the lock came from a
+    CPU whose kernels give other bytes: only the lock the run kept can restore the version."""
+    lock = root / f"models/{MODEL}/dvc.lock"
+    data = yaml.safe_load(lock.read_text())
+    (model,) = [o for o in data["stages"]["train"]["outs"] if o["path"] == "model"]
+    model["md5"] = "0" * 32 + ".dir"
+    lock.write_text(yaml.safe_dump(data, sort_keys=False))
+    commit_all(root, "a lock from another machine")
+
+
 def test_a_fresh_clone_reproduces_a_version_trained_elsewhere(
     tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -29,7 +41,9 @@ def test_a_fresh_clone_reproduces_a_version_trained_elsewhere(
     lock the run wrote from the tracking store, pulls exactly the registered data from the
     shared remote and reproduces the version bit for bit."""
     trainer = make_repository(tmp_path / "trainer" / "repo", (MODEL,))
+    stale_lock(trainer)
     assert cli("--repo", trainer, "train", MODEL).code == 0
+    assert "dvc.lock" in git(trainer, "status", "--porcelain")  # training rewrote it
     storage = tmp_path / "trainer" / "mlops-dvc-storage"  # the remote .dvc/config names
     assert storage.is_dir()
     clone = tmp_path / "elsewhere" / "clone"
