@@ -82,12 +82,6 @@ def head_commit(root: Path) -> str:
     return run_git(root, "rev-parse", "HEAD").decode().strip()
 
 
-def is_dirty(root: Path, *paths: str) -> bool:
-    """Whether the paths have uncommitted changes, untracked files included (ignored excluded)."""
-    out = run_git(root, "status", "--porcelain", "--", *paths)
-    return bool(out.strip())
-
-
 def changes(root: Path, folder: str) -> dict[str, str]:
     """Uncommitted files under `folder` (untracked included, ignored excluded), each with a
     digest of its content ("deleted" when gone): compare two of them to see what changed

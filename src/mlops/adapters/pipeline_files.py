@@ -40,13 +40,18 @@ def read_params(root: Path, model: str) -> dict[str, Any]:
     return loaded.document.data
 
 
-def artifact_digest(folder: Path) -> str:
-    """The digest of the model directory the pipeline wrote (paths and bytes)."""
+def folder_digest(folder: Path, leave_out: frozenset[str] = frozenset()) -> str:
+    """SHA-256 over a directory's files (relative paths and bytes), but those named."""
     files = [
-        (p.relative_to(folder).as_posix(), p.read_bytes())
+        (name, p.read_bytes())
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and (name := p.relative_to(folder).as_posix()) not in leave_out
     ]
-    if not files:
-        raise MlopsError(f"the pipeline wrote no model files into {folder}")
     return tree_sha256(files)
+
+
+def artifact_digest(folder: Path) -> str:
+    """The digest of the model directory the pipeline wrote."""
+    if not any(p.is_file() for p in folder.rglob("*")):
+        raise MlopsError(f"the pipeline wrote no model files into {folder}")
+    return folder_digest(folder)

@@ -22,7 +22,7 @@ from mlops.errors import MlopsError
 
 
 class Probe:
-    """The probe running beside other work: `start()` at once, `result()` when needed."""
+    """The probe, started at once to run beside other work; `result()` waits for it."""
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
@@ -42,11 +42,6 @@ class Probe:
             raise MlopsError(f"the platform probe failed (exit {self.process.returncode}): {tail}")
         data: dict[str, Any] = json.loads(out)
         return data
-
-
-def measure(env: dict[str, str] | None = None) -> dict[str, Any]:
-    """The fingerprint of this machine as a process started with `env` sees it."""
-    return Probe(env).result()
 
 
 def probe() -> dict[str, Any]:

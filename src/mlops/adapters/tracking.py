@@ -245,11 +245,9 @@ DOWNLOAD_METADATA = frozenset({"registered_model_meta"})
 
 def model_digest(folder: Path) -> str:
     """SHA-256 over a model directory's files (paths and bytes), as served."""
-    from mlops.core.lineage import tree_sha256
+    from mlops.adapters.pipeline_files import folder_digest
 
-    files = [(p.relative_to(folder).as_posix(), p.read_bytes())
-             for p in sorted(folder.rglob("*")) if p.is_file()]  # fmt: skip
-    return tree_sha256([(name, data) for name, data in files if name not in DOWNLOAD_METADATA])
+    return folder_digest(folder, DOWNLOAD_METADATA)
 
 
 def logged_model_digest(model_uri: str) -> str:

@@ -25,7 +25,13 @@ from mlops.adapters.repository import find_root
 from mlops.adapters.yaml_files import parse_yaml_bytes
 from mlops.commands.plan import compute_plan
 from mlops.core import layout
-from mlops.core.approval import UNOWNED, ApprovalReport, ChangedFile, evaluate_approvals
+from mlops.core.approval import (
+    UNOWNED,
+    ApprovalReport,
+    ChangedFile,
+    UnitApproval,
+    evaluate_approvals,
+)
 from mlops.core.codeowners import CODEOWNERS_PATH, CodeownersError
 from mlops.errors import GitError, InvalidInput, MlopsError, UsageError
 from mlops.output import console, print_json, print_table
@@ -176,11 +182,7 @@ def _policy_verdict(run: Any) -> tuple[bool, str]:
 def _show(approvals: ApprovalReport, policy: dict[str, tuple[bool, str]]) -> None:
     rows = [
         (
-            f"{unit.kind}: {unit.name}"
-            if unit.kind == "model"
-            else unit.name
-            if unit.name == UNOWNED
-            else f"files owned by {unit.name}",
+            _requirement(unit),
             "✓" if unit.approved else "✗",
             ", ".join(unit.approved_by) or "—",
             "; ".join(unit.reasons),
@@ -193,6 +195,12 @@ def _show(approvals: ApprovalReport, policy: dict[str, tuple[bool, str]]) -> Non
     print_table("Merge gate", ("requirement", "ok", "approved by", "details"), rows)
     for note in approvals.notes:
         console().print(f"note: {note}")
+
+
+def _requirement(unit: UnitApproval) -> str:
+    if unit.kind == "model":
+        return f"model: {unit.name}"
+    return unit.name if unit.name == UNOWNED else f"files owned by {unit.name}"
 
 
 def _why(approvals: ApprovalReport, policy: dict[str, tuple[bool, str]]) -> str:

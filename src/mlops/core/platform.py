@@ -75,11 +75,11 @@ def fingerprint(probe: Mapping[str, Any], language: str, lock: str) -> dict[str,
 def summary(fp: Mapping[str, Any]) -> str:
     """One line for a tag: architecture, CPU, and each BLAS with its kernel and threads."""
     blas = [
-        f"{lib.get('file', '?').split('-')[0]} {lib.get('version')} "
-        f"{lib.get('kernel', '')} x{lib.get('threads')}".replace("  ", " ")
+        " ".join(str(part) for part in (lib.get("file", "?").split("-")[0], lib.get("version"),
+                                         lib.get("kernel"), f"x{lib.get('threads')}") if part)
         for lib in fp.get("libraries", [])
         if lib.get("api") not in ("openmp", None)
-    ]
+    ]  # fmt: skip
     settings = ", ".join(f"{k}={v}" for k, v in sorted(fp.get("settings", {}).items()))
     parts = [f"{fp.get('machine', '?')} {fp.get('cpu', '?')}", *blas]
     if settings:
