@@ -15,7 +15,7 @@ from support import git, require_system
 
 from mlops.adapters import probes
 from mlops.adapters.settings import load_settings
-from mlops.commands.rollout import smoke_row, stop_all
+from mlops.flows.rollout import smoke_row, stop_all
 from mlops.testing.github_fixtures import github_server
 from mlops.testing.github_server import GitHubServer
 

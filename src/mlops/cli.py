@@ -12,13 +12,16 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlops import __version__
 from mlops.errors import MlopsError
 from mlops.exiting import run_and_exit
+
+if TYPE_CHECKING:
+    from mlops.core.diagnostics import Diagnostic
 
 # name -> (module under mlops.commands, one-line help shown by `mlops --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -72,7 +75,9 @@ class LazyGroup(click.Group):
 @click.pass_context
 def group(ctx: click.Context, repo: Path | None, traceback: bool) -> None:
     """Run the whole machine-learning model lifecycle from this Git repository."""
-    ctx.ensure_object(dict).update({"repo": repo, "traceback": traceback})
+    ctx.ensure_object(dict).update(
+        {"repo": repo, "traceback": traceback, "command": ctx.invoked_subcommand}
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except MlopsError as exc:
+        for diagnostic in getattr(exc, "diagnostics", ()):
+            _diagnostic_line(diagnostic, f"mlops {options.get('command') or ''}".strip())
         _error_line(exc.message, exc.hint, annotate=exc.annotate)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -115,6 +122,16 @@ def _error_line(message: str, hint: str | None, *, annotate: bool = True) -> Non
         click.echo(f"hint: {hint}", err=True)
     if annotate and gha.in_actions():
         gha.error(message)
+
+
+def _diagnostic_line(diagnostic: Diagnostic, title: str) -> None:
+    """One input problem on stderr, and as an annotation on its line in Actions (on stderr
+    too, so that a command's --json output stays parseable)."""
+    from mlops.adapters import gha
+
+    click.echo(diagnostic.render(), err=True)
+    if gha.in_actions():
+        gha.annotate(diagnostic, title=title, stderr=True)
 
 
 def run(*_: Any) -> None:

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         try:
             from mlops.adapters.settings import load_settings
-            from mlops.commands.rollout import stop_all
+            from mlops.flows.rollout import stop_all
 
             stop_all(load_settings(workdir))  # what step 8 deployed
         except MlopsError as exc:

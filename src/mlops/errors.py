@@ -6,6 +6,12 @@ and exits 2 with a hint to re-run with ``--traceback``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlops.core.diagnostics import Diagnostic
+
 
 class MlopsError(Exception):
     """A failure the user can understand and act on."""
@@ -32,9 +38,16 @@ class RepositoryError(MlopsError):
 
 
 class InvalidInput(MlopsError):
-    """Input files are invalid; the diagnostics were already reported (and annotated)."""
+    """Input files are invalid. The diagnostics it carries are printed one a line before the
+    error (and annotated in Actions) by the CLI; the error line itself is not annotated."""
 
     annotate = False
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, diagnostics: Sequence[Diagnostic] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.diagnostics = [d for d in diagnostics if d.severity == "error"]
 
 
 class GitError(MlopsError):

@@ -100,7 +100,7 @@ def run_workflow(work: Path, change: dict[str, Any]) -> tuple[int, str, dict[str
     root = str(change["root"])
     ask = (
         "import json, urllib.request as u\n"
-        "from mlops.commands.rollout import smoke_row\n"
+        "from mlops.flows.rollout import smoke_row\n"
         "from pathlib import Path\n"
         f"row = smoke_row(Path({root!r}), {MODEL!r})\n"
         "def version(port):\n"
@@ -116,7 +116,7 @@ def run_workflow(work: Path, change: dict[str, Any]) -> tuple[int, str, dict[str
     stop = (
         "from pathlib import Path\n"
         "from mlops.adapters.settings import load_settings\n"
-        "from mlops.commands.rollout import stop_all\n"
+        "from mlops.flows.rollout import stop_all\n"
         f"stop_all(load_settings(Path({root!r})))\n"
     )
     (work / "ask.py").write_text(ask)

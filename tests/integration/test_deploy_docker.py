@@ -31,7 +31,7 @@ from support import commit_all, git, make_repository, set_stages, two_versions
 
 from mlops.adapters import probes
 from mlops.adapters.settings import load_settings
-from mlops.commands.rollout import api_key, smoke_row
+from mlops.flows.rollout import api_key, smoke_row
 from mlops.testing.github_server import GitHubServer
 
 BASE = "local/python:3.11-bookworm"
@@ -72,7 +72,7 @@ def test_build_records_the_digest_and_revert_reuses_the_image(
     the production alias back on v1, and three GitHub deployments. /predict needs the API
     key through nginx."""
     root = trained
-    built = cli("--repo", root, "build", MODEL, "1", "--json")
+    built = cli("--repo", root, "build", MODEL, "1", "--apply", "--json")
     assert built.code == 0, built.err
     digest = json.loads(built.out)["image_digest"]
     assert version_entry(root, "1")["image_digest"] == digest
@@ -130,7 +130,7 @@ def test_a_model_changed_in_the_store_is_refused(trained: Path, cli) -> None:
     before = (root / "registry.yaml").read_text()
     mlmodel.write_text(original + "\n# changed\n")
     try:
-        result = cli("--repo", root, "build", MODEL, "2")
+        result = cli("--repo", root, "build", MODEL, "2", "--apply")
     finally:
         mlmodel.write_text(original)
     assert result.code == 1

@@ -135,3 +135,39 @@ def _break_version(root: Path, version: str):
     hidden = folder.with_name(folder.name + ".hidden")
     folder.rename(hidden)
     return lambda: hidden.rename(folder)
+
+
+def test_moved_traffic_is_recorded_when_the_tracking_store_then_fails(
+    trained: Path, cli, deploy_gh: GitHubServer
+) -> None:
+    """The store refuses alias writes (a trigger in its database) after the deployment moved
+    production to v1: the run exits 1 naming the store, and still prints its whole JSON result
+    and records the GitHub deployment of what now serves."""
+    import sqlite3
+
+    root = trained
+    teardown(root)
+    set_stages(root, {})
+    promote(cli, root, "1", "staging", "production")
+    commit_all(root, "promote 1")
+    store = sqlite3.connect(root / ".mlops" / "mlflow.db")
+    store.execute("DELETE FROM registered_model_aliases")  # earlier tests set them
+    refuse = "BEGIN SELECT RAISE(ABORT, 'the store is read-only'); END"
+    store.execute(f"CREATE TRIGGER refuse_alias BEFORE INSERT ON registered_model_aliases {refuse}")
+    store.commit()
+    try:
+        result = reconcile(cli, root, "--env", "production", code=1, gh=deploy_gh)
+    finally:
+        store.execute("DROP TRIGGER refuse_alias")
+        store.commit()
+        store.close()
+    assert served(root, "production") == "1"
+    assert [s["kind"] for s in result["deployments"][0]["done"]] == ["start", "route"]
+    assert result["errors"] == [
+        "MLflow aliases not reconciled: " + result["errors"][0].split(": ", 1)[1]
+    ]
+    assert "read-only" in result["errors"][0]
+    assert result["notes"][0].startswith("GitHub deployment ")
+    state, payload = deployments("production")[0]
+    assert (state, payload["models"][MODEL]) == ("success", {"v1": 100})
+    assert production_alias(root) is None  # the store kept refusing; the next run sets it

@@ -223,3 +223,36 @@ def test_team_owners_are_expanded_only_when_the_token_can_read_them(
     assert any("cannot read team membership" in note for note in notes)
     monkeypatch.setenv("GITHUB_TOKEN", "pat")
     assert gate(cli, pr).code == 0
+
+
+def test_a_check_run_from_another_app_does_not_satisfy_the_gate(
+    gh: GitHubServer, pr, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone who may write check runs can name one `mlops: <model>`: the gate counts only the
+    app the base branch's platform policy names (github-actions), lists the impostor in its
+    notes, and the report's comment does not show the impostor's text."""
+    gh.add_token("ghs_other", login="helpful-bot[bot]", app="helpful-bot")
+    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    from mlops.testing.github_fixtures import github_client
+
+    github_client(gh, "ghs_other").get_repo(REPO).create_check_run(
+        name=f"mlops: {MODEL}", head_sha=pr["head"], status="completed", conclusion="success",
+        output={"title": "passes every gate", "summary": "IMPOSTOR passes every gate"},
+    )  # fmt: skip
+    refused = gate(cli, pr)
+    assert refused.code == 1, refused.err
+    decision = json.loads(refused.out)
+    assert decision["policy"][MODEL] == {
+        "passed": False,
+        "reason": "not evaluated at the head commit (no `mlops report` check run by "
+        "github-actions)",
+    }
+    assert decision["notes"] == [
+        f"ignored check run 'mlops: {MODEL}' by helpful-bot: only github-actions on the head "
+        "commit counts"
+    ]
+    write_evaluation(pr["root"], MODEL, 0.99)
+    assert report(cli, pr).code == 0  # the workflow's own token: github-actions
+    (comment,) = gh.comments(REPO, pr["number"])
+    assert "IMPOSTOR" not in comment["body"]
+    assert gate(cli, pr).code == 0

@@ -130,3 +130,26 @@ def test_a_broken_candidate_record_is_refused(root: Path, cli) -> None:
     result = cli("--repo", root, "promote", MODEL, "1", "--to", "staging")
     assert result.code == 1
     assert "not a candidate record" in result.err
+
+
+def test_build_without_apply_plans_and_writes_nothing(root: Path, cli) -> None:
+    """`mlops build` is a plan by default: it checks the version can be verified, says what it
+    would build, and leaves registry.yaml alone (no image, no digest)."""
+    trained(root, "1")
+    folder = root / ".mlops" / "candidates"
+    data = json.loads((folder / f"{MODEL}.json").read_text())
+    (folder / f"{MODEL}.json").write_text(json.dumps(data | {"model_sha256": "e" * 64}))
+    assert cli("--repo", root, "promote", MODEL, "1", "--to", "staging", "--apply").code == 0
+    before = (root / "registry.yaml").read_text()
+    plan = cli("--repo", root, "build", MODEL, "1")
+    assert plan.code == 0, plan.err
+    assert f"Plan: verify models:/{MODEL}/1 and build its image; no image yet" in plan.err
+    assert "run again with --apply" in plan.err
+    as_json = json.loads(cli("--repo", root, "build", MODEL, "1", "--json").out)
+    assert (as_json["applied"], as_json["image_digest"], as_json["registry_changed"]) == (
+        False, None, False,
+    )  # fmt: skip
+    assert (root / "registry.yaml").read_text() == before
+    missing = cli("--repo", root, "build", MODEL, "7")
+    assert missing.code == 1
+    assert f"registry.yaml: {MODEL} has no version 7" in missing.err

@@ -47,6 +47,8 @@ class CheckRun:
     conclusion: str | None
     summary: str
     text: str
+    app: str | None = None  # the slug of the GitHub App that wrote it
+    head_sha: str = ""
 
 
 def repository_name(explicit: str | None = None) -> str:
@@ -183,9 +185,11 @@ class GitHub:
         )
 
     def put_check_run(
-        self, sha: str, name: str, conclusion: str, title: str, summary: str, text: str
-    ) -> None:
-        """Create the check run `name` on `sha`, or replace the one already there."""
+        self, sha: str, name: str, conclusion: str, title: str, summary: str, text: str,
+        *, app: str,
+    ) -> None:  # fmt: skip
+        """Create the check run `name` on `sha`, or replace the one `app` (this token's app)
+        already wrote there; another app's run of that name is left alone."""
         output: dict[str, str | list[dict[str, str | int]]] = {
             "title": title,
             "summary": _clip(summary, 65000),
@@ -194,8 +198,9 @@ class GitHub:
 
         def write() -> None:
             for run in self.repo.get_commit(sha).get_check_runs(check_name=name):
-                run.edit(status="completed", conclusion=conclusion, output=output)
-                return
+                if run.app is not None and run.app.slug == app:
+                    run.edit(status="completed", conclusion=conclusion, output=output)
+                    return
             self.repo.create_check_run(
                 name=name, head_sha=sha, status="completed", conclusion=conclusion, output=output
             )
@@ -203,17 +208,20 @@ class GitHub:
         self._call(f"write check run {name!r}", write)
 
     def check_runs(self, sha: str) -> list[CheckRun]:
-        """Our check runs on `sha` (the ones named `mlops: ...`), latest first per name."""
+        """Every check run on `sha` named like ours (`mlops: ...`), newest first, with the app
+        that wrote it: anyone who may write check runs can use a name, so callers choose whom
+        to trust (`core.checks`)."""
 
         def read() -> list[CheckRun]:
-            found: dict[str, CheckRun] = {}
+            found = []
             for run in self.repo.get_commit(sha).get_check_runs():
-                if run.name.startswith(CHECK_PREFIX) and run.name not in found:
-                    output = run.output
-                    found[run.name] = CheckRun(
-                        run.name, run.conclusion, output.summary or "", output.text or ""
-                    )
-            return list(found.values())
+                if run.name.startswith(CHECK_PREFIX):
+                    output, app = run.output, run.app
+                    found.append(CheckRun(
+                        run.name, run.conclusion, output.summary or "", output.text or "",
+                        app.slug if app is not None else None, run.head_sha,
+                    ))  # fmt: skip
+            return found
 
         return self._call(f"read the check runs of {sha[:12]}", read)
 

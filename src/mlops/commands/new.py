@@ -13,11 +13,11 @@ from mlops.adapters.repository import find_root
 from mlops.adapters.schemas import load_schemas
 from mlops.adapters.templates import render, template_dir
 from mlops.adapters.yaml_files import load_yaml_file
-from mlops.commands.validate import check_manifest
 from mlops.core import layout
 from mlops.core.diagnostics import has_errors
 from mlops.core.names import LANGUAGES, model_name_problem, owner_problem
 from mlops.errors import MlopsError, ModelExists, UsageError
+from mlops.flows.repository import check_manifest
 from mlops.output import console
 
 

@@ -7,10 +7,9 @@ from typing import Any
 import click
 
 from mlops.adapters.repository import find_root
-from mlops.commands.validate import check_repository
 from mlops.core import layout
-from mlops.core.catalog import summarize
-from mlops.errors import UnknownModel
+from mlops.core.stages import STAGES
+from mlops.flows.catalog import model_detail
 from mlops.output import console, print_json
 
 
@@ -20,17 +19,11 @@ from mlops.output import console, print_json
 @click.pass_obj
 def command(obj: dict[str, Any], name: str, as_json: bool) -> None:
     """Show one model: manifest summary, problems, registered versions and stages."""
-    root = find_root(obj.get("repo"))
-    check = check_repository(root)
-    document = check.manifests.get(name)
-    if document is None and not (root / layout.model_dir(name)).is_dir():
-        known = ", ".join(sorted(check.manifests)) or "none"
-        raise UnknownModel(f"no model named {name!r} (known: {known})")
-    problems = [d for d in check.diagnostics if d.file.startswith(f"{layout.model_dir(name)}/")]
-    registry = check.registry.get(("models", name)) if check.registry else None
-    manifest = document.data if document else None
+    detail = model_detail(find_root(obj.get("repo")), name)
+    summary, manifest, registry, problems = (
+        detail.summary, detail.manifest, detail.registry, detail.problems,
+    )  # fmt: skip
     errors = sum(d.severity == "error" for d in problems)
-    summary = summarize(name, manifest, registry, errors)
     if as_json:
         print_json(
             {
@@ -56,7 +49,7 @@ def command(obj: dict[str, Any], name: str, as_json: bool) -> None:
     if metrics:
         out.print(f"metric:      {metrics.get('primary')} ({metrics.get('direction')})")
     out.print(f"versions:    {', '.join(summary.versions) or 'none registered yet'}")
-    for stage in ("staging", "production", "canary"):
+    for stage in STAGES:
         out.print(f"{stage + ':':<12} {summary.stage(stage)}")
     for problem in problems:
         if problem.severity == "error":  # markup=False: paths like $.a["1"] are not rich markup

@@ -13,8 +13,10 @@ from mlops.core.card_format import as_dict as _dict
 from mlops.core.card_format import as_list as _list
 from mlops.core.card_format import cell, code, code_cell, number, paragraph, scalar, size, table
 from mlops.core.lineage import flatten, input_hashes, params_hash
+from mlops.core.stages import CANARY, PRODUCTION, STAGING
 
-STAGES = ("production", "staging", "canary")
+# The card lists what serves users first.
+STAGES = (PRODUCTION, STAGING, CANARY)
 COMPLIANCE_FIELDS = (
     ("data_classification", "Data classification"),
     ("pii", "Personal data (PII)"),

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.core.routing import Backend, RouteTable
-
-ENVIRONMENTS = ("staging", "production")
+from mlops.core.stages import CANARY, PRODUCTION, STAGING
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,11 @@ class Step:
 def desired_weights(entry: Mapping[str, Any], environment: str) -> dict[str, int]:
     """Version -> percent of the model's traffic that registry.yaml asks for in `environment`."""
     stages = entry.get("stages") or {}
-    if environment == "staging":
-        staging = stages.get("staging")
+    if environment == STAGING:
+        staging = stages.get(STAGING)
         return {str(staging): 100} if staging is not None else {}
-    production = stages.get("production")
-    canary = stages.get("canary")
+    production = stages.get(PRODUCTION)
+    canary = stages.get(CANARY)
     weights = {str(production): 100} if production is not None else {}
     if isinstance(canary, Mapping) and canary.get("version") is not None:
         version, weight = str(canary["version"]), int(canary.get("weight", 0))

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mlops.core.stages import CANARY, PRODUCTION
+
 Verdict = Literal["pass", "fail", "not-applicable", "off"]
 Mode = Literal["enforce", "warn", "off"]
 GATES = ("absolute", "relative_to_production", "card_sections", "compliance")
@@ -175,8 +177,8 @@ def stage_order(policy: Mapping[str, Any], target: str, held: Sequence[str]) -> 
     """Whether a version that has held the stages `held` may enter `target`."""
     stages = policy.get("stages") or {}
     order: list[str] = list(stages.get("order") or [])
-    if target == "canary":
-        target = "production"  # a canary is a share of production traffic
+    if target == CANARY:
+        target = PRODUCTION  # a canary is a share of production traffic
     if target not in order:
         return False, f"{target!r} is not a stage (stages: {', '.join(order)})"
     index = order.index(target)

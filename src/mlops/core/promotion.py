@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlops.core.policy import Decision, decide, stage_order
+from mlops.core.stages import CANARY, PRODUCTION, PROMOTION_STAGES
 
-STAGES = ("staging", "production")
 VERSION_FIELDS = (
     "run_id", "model_uri", "git_commit", "dvc_hashes", "params_hash", "metrics",
     "artifact_sha256", "model_sha256", "created", "bento_tag", "image_digest",
@@ -67,9 +67,9 @@ def promote(
     entry = models.setdefault(model, {"versions": {}, "stages": {}})
     versions, stages = entry.setdefault("versions", {}), entry.setdefault("stages", {})
     changes: list[str] = []
-    if stage not in STAGES:
-        raise Refused([f"unknown stage {stage!r} (stages: {', '.join(STAGES)})"])
-    if canary_weight is not None and stage != "production":
+    if stage not in PROMOTION_STAGES:
+        raise Refused([f"unknown stage {stage!r} (stages: {', '.join(PROMOTION_STAGES)})"])
+    if canary_weight is not None and stage != PRODUCTION:
         raise Refused(["a canary is a share of production traffic: use --to production"])
     if version not in versions:
         if candidate is None or str(candidate.get("version")) != version:
@@ -78,15 +78,15 @@ def promote(
         versions[version] = {k: candidate[k] for k in VERSION_FIELDS if k in candidate}
         changes.append(f"add version {version} (run {candidate.get('run_id')})")
     reasons = []
-    held = [s for s in STAGES if stages.get(s) == version]
-    canary = stages.get("canary") or {}
+    held = [s for s in PROMOTION_STAGES if stages.get(s) == version]
+    canary = stages.get(CANARY) or {}
     wanted_canary = {"version": version, "weight": canary_weight}
     if (canary_weight is None and stages.get(stage) == version) or canary == wanted_canary:
         return Promotion(model, version, stage, canary_weight, data, changes)  # already so
-    ok, why = stage_order(policy, "canary" if canary_weight else stage, held)
+    ok, why = stage_order(policy, CANARY if canary_weight else stage, held)
     if not ok:
         reasons.append(why)
-    production = stages.get("production")
+    production = stages.get(PRODUCTION)
     decision = decide(
         model, manifest, policy, _metrics(versions[version]),
         _metrics(versions.get(production, {})) if production and production != version else None,
@@ -100,14 +100,14 @@ def promote(
     if reasons:
         raise Refused(reasons, decision)
     if canary_weight is not None:
-        stages["canary"] = {"version": version, "weight": canary_weight}
+        stages[CANARY] = {"version": version, "weight": canary_weight}
         changes.append(f"canary: version {version} takes {canary_weight}% of production traffic")
     else:
         before = stages.get(stage)
         stages[stage] = version
         changes.append(f"{stage}: {before or 'nothing'} -> {version}")
-        if stage == "production" and canary:
-            del stages["canary"]  # a full rollout ends any canary
+        if stage == PRODUCTION and canary:
+            del stages[CANARY]  # a full rollout ends any canary
             changes.append(f"canary of version {canary.get('version')} ended")
     return Promotion(model, version, stage, canary_weight, data, changes, decision)
 

@@ -11,11 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Which registry stages each environment serves, as MLflow aliases of the same names.
-ENVIRONMENTS: dict[str, tuple[str, ...]] = {
-    "staging": ("staging",),
-    "production": ("production", "canary"),
-}
+from mlops.core.stages import ENVIRONMENT_STAGES
 
 
 @dataclass(frozen=True)
@@ -45,7 +41,7 @@ def desired_aliases(entry: Mapping[str, Any], environment: str | None) -> dict[s
     """The aliases a model's registry entry asks for in `environment` (None: all)."""
     stages = entry.get("stages") or {}
     wanted: dict[str, str] = {}
-    for env, aliases in ENVIRONMENTS.items():
+    for env, aliases in ENVIRONMENT_STAGES.items():
         if environment not in (None, env):
             continue
         for alias in aliases:
@@ -69,7 +65,7 @@ def alias_actions(
     `existing_versions` the versions the store knows (a stage naming an unknown version is a
     blocking action, never a silent skip).
     """
-    managed = {a for env, aliases in ENVIRONMENTS.items() for a in aliases
+    managed = {a for env, aliases in ENVIRONMENT_STAGES.items() for a in aliases
                if environment in (None, env)}  # fmt: skip
     actions: list[Action] = []
     for model in sorted(set(registry_models) | set(observed)):

@@ -13,6 +13,7 @@ from typing import Any
 from mlops.core.cron import cron_problem
 from mlops.core.diagnostics import Diagnostic
 from mlops.core.document import Document
+from mlops.core.stages import CANARY, PRODUCTION, PROMOTION_STAGES
 
 EXTENSIONS = {"python": (".py",), "r": (".R", ".r"), "julia": (".jl",)}
 
@@ -209,10 +210,10 @@ def registry_rules(doc: Document, models: set[str]) -> list[Diagnostic]:
         stages = entry.get("stages")
         if not isinstance(stages, dict):
             continue
-        pointers = [(stage, stages.get(stage)) for stage in ("staging", "production")]
-        canary = stages.get("canary")
+        pointers = [(stage, stages.get(stage)) for stage in PROMOTION_STAGES]
+        canary = stages.get(CANARY)
         if isinstance(canary, dict):
-            pointers.append(("canary.version", canary.get("version")))
+            pointers.append((f"{CANARY}.version", canary.get("version")))
         for stage, version in pointers:
             if isinstance(version, str) and version not in versions:
                 known = ", ".join(sorted(versions)) or "none"
@@ -224,17 +225,17 @@ def registry_rules(doc: Document, models: set[str]) -> list[Diagnostic]:
                     )
                 )
         if isinstance(canary, dict) and isinstance(canary.get("version"), str):
-            if "production" not in stages:
+            if PRODUCTION not in stages:
                 found.append(
                     doc.error(
-                        ("models", model, "stages", "canary"),
+                        ("models", model, "stages", CANARY),
                         "a canary splits production traffic, but no version holds production",
                     )
                 )
-            elif canary["version"] == stages.get("production"):
+            elif canary["version"] == stages.get(PRODUCTION):
                 found.append(
                     doc.error(
-                        ("models", model, "stages", "canary", "version"),
+                        ("models", model, "stages", CANARY, "version"),
                         "canary version is already the production version",
                     )
                 )

@@ -225,6 +225,8 @@ def update_check_run(call: Call) -> Reply:
     if not call.token.app:
         raise GitHubError(403, "You must authenticate via a GitHub App.")
     repo, run = call.state.check_run(call.repo_name, call.number("check_run_id"))
+    if run.app != call.token.app:  # an app may change only its own check runs
+        raise GitHubError(403, "Resource not accessible by integration")
     return 200, call.out.check_run(repo, call.state.update_check_run(repo, run, call.body))
 
 

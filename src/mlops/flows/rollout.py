@@ -21,8 +21,9 @@ import yaml
 from mlops.adapters import probes
 from mlops.adapters.nginx import Router
 from mlops.adapters.settings import Settings
-from mlops.core.deploy import ENVIRONMENTS, Instance, Step, kept_addresses, plan, route_table
+from mlops.core.deploy import Instance, Step, kept_addresses, plan, route_table
 from mlops.core.routing import RouteTable
+from mlops.core.stages import ENVIRONMENTS
 from mlops.errors import MlopsError
 
 
@@ -76,7 +77,7 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
     """The configured deploy target (`[tool.mlops.deploy] target`)."""
     if settings.deploy.target == "docker":
         from mlops.adapters.docker_target import DockerTarget
-        from mlops.commands.build import build_version
+        from mlops.flows.building import build_version
 
         def build(model: str, version: str) -> str:
             entry = models[model]["versions"][version]
@@ -128,7 +129,8 @@ def planned(
 def apply(
     settings: Settings, target: Target, environment: str, models: Mapping[str, Any]
 ) -> Outcome:
-    """Carry the plan out (see the module docstring); never raises for a failed version."""
+    """Carry the plan out (see the module docstring). Once it has started, it never raises:
+    a failure (a version's checks, the router) is kept in the outcome with what was done."""
     nginx = router(settings, environment)
     observed = nginx.observed()
     instances = target.instances(environment)
@@ -136,6 +138,18 @@ def apply(
     outcome = Outcome(environment, environment_url(settings, environment), steps, routes=observed)
     if not steps:
         return outcome
+    try:
+        _carry_out(settings, target, nginx, outcome, models, instances)
+    except MlopsError as exc:
+        outcome.failures.append(f"{environment}: {exc.message}")
+    return outcome
+
+
+def _carry_out(
+    settings: Settings, target: Target, nginx: Router, outcome: Outcome,
+    models: Mapping[str, Any], instances: list[Instance],
+) -> None:  # fmt: skip
+    environment, steps, observed = outcome.environment, outcome.steps, outcome.routes
     key = api_key(settings)
     live = [i for i in instances if i.healthy]
     stopped: set[str] = set()
@@ -167,7 +181,6 @@ def apply(
         stopped.add(instance.ident)
         outcome.done.append(Step("stop", environment, instance.model, instance.version,
                                  f"{instance.ident} (no longer routed)"))  # fmt: skip
-    return outcome
 
 
 def _start(

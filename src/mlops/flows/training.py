@@ -1,0 +1,291 @@
+"""`mlops train`: run a model's DVC pipeline and record the result as a new MLflow version.
+
+Order matters for "failure leaves nothing half-done": the pipeline runs before any run is
+opened; its data is pushed while the run is logged, and the version is registered only once
+the push succeeded; the run is FAILED on any error; the candidate record is written last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlops.adapters import dvc, git, platform_probe, preload, runtimes
+from mlops.adapters.pipeline_files import artifact_digest, read_json, read_params
+from mlops.adapters.settings import Settings, load_settings
+from mlops.core import layout, platform
+from mlops.core.candidate import candidate_record
+from mlops.core.document import Document
+from mlops.core.lineage import flatten, input_hashes, metric_table, params_hash
+from mlops.flows import candidates
+from mlops.flows.plan import compute_plan
+from mlops.flows.repository import checked_models
+from mlops.output import console
+
+
+@dataclass
+class TrainResult:
+    model: str
+    version: str
+    reused: bool
+    metrics: dict[str, float]
+    seconds: float
+    stages_ran: list[str] = field(default_factory=list)
+    run_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "reused": self.reused,
+            "run_id": self.run_id,
+            "metrics": self.metrics,
+            "seconds": round(self.seconds, 3),
+            "stages_ran": self.stages_ran,
+        }
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What the pipeline left in the model folder, as training and registration need it."""
+
+    lock: dict[str, Any]
+    metrics: dict[str, float]
+    digest: str
+    inputs: list[str]
+    dirty: bool  # the model folder differed from the commit before training
+    rewritten: list[str]  # what training changed in it (dvc.lock, metrics), relative to it
+
+    @property
+    def held_out(self) -> dict[str, float]:
+        return {k: v for k, v in self.metrics.items() if not k.startswith("train_")}
+
+
+@dataclass(frozen=True)
+class Clock:
+    """When training started, in wall and CPU time (this process and its children)."""
+
+    started: datetime
+    wall: float
+    cpu: float
+
+    @classmethod
+    def start(cls) -> Clock:
+        return cls(datetime.now(UTC), time.perf_counter(), _cpu_seconds())
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.wall
+
+
+def train_model(root: Path, settings: Settings, name: str, manifest: Document) -> TrainResult:
+    """Train one model end to end; see the module docstring for the failure guarantees."""
+    data = manifest.data
+    language = str(data["language"])
+    runtimes.check_runtime(language)
+    params = read_params(root, name)
+    clock = Clock.start()
+    out = console(stderr=True)  # progress on stderr; results (and --json) on stdout
+    warmup = preload.tracking()
+    out.print(f"[bold]{name}[/]: running its pipeline ({language})")
+    before = git.changes(root, layout.model_dir(name))
+    pipeline = dvc.Pipeline(root, name, on_line=_progress(out, name))
+    try:
+        repro = pipeline.reproduced()
+        outputs = _read_outputs(root, name, [i["path"] for i in data["data"]["inputs"]], before)
+        # Registered from this machine: its data was stored then, and MLflow is not needed.
+        existing = candidates.registered_here(settings, name, outputs.digest)
+        if existing is None:
+            pipeline.push()  # stores the data while MLflow works; a version waits for it
+            warmup.join()
+            existing = _registered_in_store(settings, name, outputs)
+            if existing is None:
+                version, run_id = _record(root, settings, name, data, params, outputs, pipeline,
+                                          clock)  # fmt: skip
+                seconds = clock.seconds()
+                return TrainResult(name, version, False, outputs.metrics, seconds, repro.ran,
+                                   run_id)  # fmt: skip
+            pipeline.pushed()
+    finally:
+        pipeline.close()  # never leave it running after a failure
+    out.print(f"{name}: unchanged, already registered as version {existing}")
+    return TrainResult(name, existing, True, outputs.metrics, clock.seconds(), repro.ran)
+
+
+def _record(
+    root: Path, settings: Settings, name: str, manifest: dict[str, Any], params: dict[str, Any],
+    outputs: Outputs, pipeline: dvc.Pipeline, clock: Clock,
+) -> tuple[str, str]:  # fmt: skip
+    """Log the run and the model, register the version once the pipeline's data is stored,
+    then write the candidate record; returns the version and the run id."""
+    from mlops.adapters import environment, tracking
+
+    probe = platform_probe.Probe(dvc.stage_environment())  # beside the logging below
+    language = str(manifest["language"])
+    folder = root / layout.model_dir(name)
+    commit = git.head_commit(root)
+    env = environment.describe(language)
+    lock = (folder / "dvc.lock").read_text(encoding="utf-8")
+    tags = _lineage_tags(name, language, params, outputs, commit, env.runtime, lock)
+    experiment = tracking.experiment_id(settings, name)
+    with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
+        run_id = active.info.run_id
+        tracking.log_run_data(flatten(params), outputs.metrics, {
+            "lineage/environment.txt": env.lock,
+            "lineage/dvc.lock": lock,
+            **{f"lineage/{n}": (folder / n).read_text(encoding="utf-8")
+               for n in ("params.yaml", "metrics.json", "evaluation.json")},
+        })  # fmt: skip
+        model_uri = _log_model(manifest, folder)
+        found = platform.fingerprint(probe.result(), language, env.lock)
+        tracking.set_tags({"mlops.platform": platform.summary(found)})
+        cpu = _cpu_seconds() - clock.cpu
+        tracking.log_run_data({}, {"wall_seconds": clock.seconds(), "cpu_seconds": cpu},
+                              {"lineage/platform.json": json.dumps(found, indent=2)})  # fmt: skip
+        lineage = {
+            "run_id": run_id,
+            "git_commit": commit,
+            "params_hash": tags["mlops.params_hash"],
+            "model_sha256": tracking.logged_model_digest(model_uri),
+        }
+        version_tags = {"artifact_sha256": outputs.digest,
+                        "dvc_lock_sha256": tags["mlops.dvc_lock_sha256"],
+                        **{k: v for k, v in lineage.items() if k != "run_id"}}  # fmt: skip
+        pipeline.pushed()  # a version is registered only once its data is stored
+        version = tracking.register(name, model_uri, run_id, version_tags)
+    created = clock.started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    candidates.write(settings, _candidate(settings, name, version, outputs, lineage, created))
+    return version, run_id
+
+
+def _progress(out: Any, name: str) -> Callable[[str], None]:
+    """Show DVC's stage lines as the pipeline runs."""
+
+    def show(line: str) -> None:
+        if line.startswith(("Running stage", "Stage ")):
+            out.print(f"  {name}: {line}", markup=False, style="dim")
+
+    return show
+
+
+def _read_outputs(root: Path, name: str, inputs: list[str], before: dict[str, str]) -> Outputs:
+    folder = root / layout.model_dir(name)
+    holdout, training = read_json(folder / "evaluation.json"), read_json(folder / "metrics.json")
+    after = git.changes(root, layout.model_dir(name))
+    prefix = layout.model_dir(name) + "/"
+    return Outputs(
+        lock=dvc.read_lock(root, name),
+        metrics=metric_table(holdout, training),
+        digest=artifact_digest(folder / "model"),
+        inputs=inputs,
+        dirty=bool(before),
+        rewritten=sorted(p.removeprefix(prefix) for p in after if after[p] != before.get(p)),
+    )
+
+
+def _registered_in_store(settings: Settings, name: str, outputs: Outputs) -> str | None:
+    """The version of the tracking store already holding this artifact, if any; it then
+    becomes this machine's candidate."""
+    from mlops.adapters import tracking
+
+    tracking.connect(settings)
+    existing = tracking.version_with_artifact(name, outputs.digest)
+    if existing is not None:
+        found = tracking.version_info(name, existing)
+        lineage = {k: found[k] for k in ("run_id", "git_commit", "params_hash", "model_sha256")}
+        record = _candidate(settings, name, existing, outputs, lineage, found["created"])
+        candidates.write(settings, record)
+    return existing
+
+
+def _lineage_tags(
+    name: str, language: str, params: dict[str, Any], outputs: Outputs, commit: str,
+    runtime: str, lock: str,
+) -> dict[str, str]:  # fmt: skip
+    """The run's lineage tags. `git_dirty` is the model folder before training; what the
+    pipeline itself rewrote is listed apart, and the exact lock it wrote is hashed (and
+    stored with the run), so a reproduction pulls exactly what was registered."""
+    return {
+        "mlops.model": name,
+        "mlops.language": language,
+        "mlops.runtime": runtime,
+        "mlops.git_commit": commit,
+        "mlops.git_dirty": str(outputs.dirty).lower(),
+        "mlops.rewritten": ",".join(outputs.rewritten),
+        "mlops.dvc_lock_sha256": hashlib.sha256(lock.encode()).hexdigest(),
+        "mlops.params_hash": params_hash(params),
+        "mlops.artifact_sha256": outputs.digest,
+        "mlops.seed": str(params.get("train", {}).get("seed", params.get("seed", ""))),
+        **{
+            f"mlops.dvc.{path}": md5
+            for path, md5 in input_hashes(outputs.lock, outputs.inputs).items()
+        },
+    }
+
+
+def _log_model(manifest: dict[str, Any], folder: Path) -> str:
+    from mlops.adapters import tracking, workers
+
+    features = [f["name"] for f in manifest["data"]["features"]]
+    holdout = folder / "data" / "holdout.csv"
+    example = _example(holdout, features)
+    if manifest["language"] == "python" and (folder / "model" / "model.pkl").is_file():
+        return tracking.log_sklearn(folder / "model", example)
+    info = workers.log_worker_model(
+        name="model",
+        language=str(manifest["language"]),
+        entry=str(manifest["entrypoints"]["predict"]),
+        features=features,
+        code_dir=folder,
+        model_dir=folder / "model",
+        input_example=example,
+    )
+    return str(info.model_uri)
+
+
+def _example(path: Path, features: list[str]) -> Any:
+    import pandas as pd
+
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, nrows=5)
+    missing = [f for f in features if f not in frame.columns]
+    return None if missing else frame[features]
+
+
+def _cpu_seconds() -> float:
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _candidate(
+    settings: Settings, name: str, version: str, outputs: Outputs, lineage: dict[str, str],
+    created: str,
+) -> dict[str, Any]:  # fmt: skip
+    return candidate_record(
+        name, version, lineage, dvc_hashes=input_hashes(outputs.lock, outputs.inputs),
+        metrics=outputs.held_out, artifact_sha256=outputs.digest, created=created,
+        tracking_uri=settings.tracking_uri,
+    )  # fmt: skip
+
+
+def train_models(root: Path, names: list[str], *, changed_since: str | None) -> list[TrainResult]:
+    """Train `names`, or with `changed_since` the models a change since that ref touches."""
+    if changed_since is not None:
+        names = [m.name for m in compute_plan(root, changed_since, "HEAD").to_train]
+    check = checked_models(root, names, "trained")
+    settings = load_settings(root)
+    # Libraries print progress (MLflow's run links) to stdout: keep stdout for the results.
+    with contextlib.redirect_stdout(sys.stderr):
+        return [train_model(root, settings, n, check.manifests[n]) for n in names]
