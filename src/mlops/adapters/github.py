@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlops.core.approval import Review
+from mlops.core.stages import PRODUCTION
 from mlops.errors import MlopsError, UsageError
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ class GitHub:
             deployment = self.repo.create_deployment(
                 ref=ref, task="deploy", auto_merge=False, required_contexts=[],
                 payload=payload, environment=environment, description=_clip(description, 140),
-                transient_environment=False, production_environment=environment == "production",
+                transient_environment=False, production_environment=environment == PRODUCTION,
             )  # fmt: skip
             deployment.create_status(
                 state=state, description=_clip(description, 140), environment_url=url,

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops.core.stages import PRODUCTION, STAGING
 from mlops.errors import MlopsError
 
-DEFAULT_PORTS = {"staging": 8701, "production": 8700}
+DEFAULT_PORTS = {STAGING: 8701, PRODUCTION: 8700}
 TARGETS = ("local", "docker", "none")
 # Images every site can pull; air-gapped sites build local ones (scripts/build-base-images).
 DEFAULT_BASE_IMAGES = {
