@@ -78,7 +78,7 @@ def test_nothing_is_left_behind_when_rendering_fails(
         (destination / "model.yaml").write_text("half written")
         raise OSError("disk full")
 
-    monkeypatch.setattr("mlops.commands.new.render", broken)
+    monkeypatch.setattr("mlops.flows.scaffold.render", broken)
     assert templates.render is not broken
     before = sorted(p.name for p in (repo / "models").iterdir())
     result = cli("--repo", repo, "new", "churn", "--language", "python")
