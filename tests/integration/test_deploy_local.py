@@ -8,6 +8,9 @@ instances the target reports and the GitHub deployments on the local GitHub serv
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from deploying import (
 from servers import free_port
 from support import commit_all, git, make_repository, set_stages, two_versions
 
+from mlops.adapters import processes
 from mlops.adapters.local_target import LocalTarget
 from mlops.adapters.settings import load_settings
 from mlops.testing.github_server import GitHubServer
@@ -122,6 +126,68 @@ def test_a_version_that_fails_its_checks_never_takes_traffic(trained: Path, cli,
     assert "breast-cancer version 2 in production" in result["deployments"][0]["failures"][0]
     assert served(root, "production") == "1"
     assert deployments("production")[0][0] == "failure"
+
+
+@pytest.mark.parametrize("start_time", [1, None], ids=["other-start-time", "no-start-time"])
+def test_a_recycled_pid_is_never_signalled(tmp_path: Path, start_time: int | None) -> None:
+    """A record whose pid now belongs to another process (its start time differs, or none was
+    recorded) is not running, and stopping it forgets the record without signalling that
+    process."""
+    target = LocalTarget(load_settings(tmp_path))
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        _write_record(target, stranger.pid, start_time)
+        [instance] = target.instances("production")
+        assert (instance.ident, instance.healthy) == (str(stranger.pid), False)
+        assert target.exited(instance)
+        target.stop(instance, timeout=1)
+        assert stranger.poll() is None, "the unrelated process was signalled"
+        assert target.instances("production") == []
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_recorded_process_is_stopped_with_its_group(tmp_path: Path) -> None:
+    """A record whose pid and start time are its process's names a running process; stopping
+    it ends that process and what it forked, and forgets the record."""
+    target = LocalTarget(load_settings(tmp_path))
+    server = subprocess.Popen(["sh", "-c", "sleep 60 & wait"], start_new_session=True)
+    try:
+        owner = processes.identity(server.pid)
+        assert owner is not None
+        _write_record(target, server.pid, owner[1])
+        [instance] = target.instances("production")
+        assert not target.exited(instance)
+        forked = _wait_for_children(server.pid)
+        target.stop(instance, timeout=10)
+        assert target.exited(instance)
+        assert not processes.running(owner) and not any(map(processes.running, forked))
+        assert target.instances("production") == []
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait()
+
+
+def _write_record(target: LocalTarget, pid: int, start_time: int | None) -> None:
+    """An instance record for breast-cancer version 1 in production, as `start` writes it,
+    naming `pid` (with `start_time`, unless None) and a port nothing answers on."""
+    folder = target.folder("production")
+    folder.mkdir(parents=True)
+    record = {"pid": pid, "start_time": start_time, "port": free_port(), "model": MODEL,
+              "version": "1", "log": str(folder / f"{MODEL}-1.log"), "started": 0.0}  # fmt: skip
+    if start_time is None:
+        del record["start_time"]
+    (folder / f"{MODEL}-1.json").write_text(json.dumps(record))
+
+
+def _wait_for_children(pid: int) -> set[tuple[int, int]]:
+    deadline = time.monotonic() + 10
+    while not (found := processes.children(pid)):
+        assert time.monotonic() < deadline, f"process {pid} forked nothing"
+        time.sleep(0.05)
+    return found
 
 
 def _break_version(root: Path, version: str):

@@ -10,6 +10,7 @@ import os
 import select
 import signal
 import socket
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -24,6 +25,7 @@ from servers import free_port
 from support import require_system
 
 import mlops.adapters.nginx as nginx_adapter
+from mlops.adapters import processes
 from mlops.adapters.nginx import Router, RouterError, find_nginx
 from mlops.core.routing import Backend, RouteTable, render
 
@@ -199,10 +201,10 @@ def test_applying_the_running_table_again_changes_nothing(
     router.apply(routes)
     pid = router.master_pid()
     assert pid is not None
-    workers = nginx_adapter._children(pid)
+    workers = processes.children(pid)
     router.apply(routes)
     assert router.master_pid() == pid
-    assert nginx_adapter._children(pid) == workers
+    assert processes.children(pid) == workers
 
 
 def test_canary_split_follows_the_weights(router: Router, backends: list[EchoBackend]) -> None:
@@ -381,3 +383,19 @@ def test_a_missing_nginx_names_the_package(tmp_path: Path, monkeypatch: pytest.M
         RouterError, match=r"install the Debian package `nginx` \(or `nginx-light`\)"
     ):
         Router(tmp_path / "router", 18080).apply(RouteTable("staging", 18080))
+
+
+def test_a_pid_file_naming_another_process_is_left_alone(tmp_path: Path) -> None:
+    """A pid file whose pid another process holds by now (a recycled pid) names no running
+    nginx: stopping the router signals nothing."""
+    router = Router(tmp_path / "router", free_port())
+    router.prefix.mkdir(parents=True)
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        router.pid_file.write_text(f"{stranger.pid}\n")
+        assert router.master_pid() is None and not router.running()
+        router.stop(timeout=1)
+        assert stranger.poll() is None, "the unrelated process was signalled"
+    finally:
+        stranger.kill()
+        stranger.wait()

@@ -2,23 +2,23 @@
 
 The embedded default: no images, the pinned version loads straight from the tracking store.
 Each process runs in its own session (it outlives the `mlops` command that started it) on a
-free loopback port, and leaves a small record in `<state>/deploy/<env>/instances/`. What is
-running is read from the processes themselves: a record counts only while its process lives
-and its `/healthz` names the same model and version.
+free loopback port, and leaves a small record in `<state>/deploy/<env>/instances/`: its pid
+and start time. What is running is read from the processes themselves: a record counts only
+while that very process lives (a later process that reuses the pid is not it, and is never
+signalled) and its `/healthz` names the same model and version.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from mlops.adapters import probes
+from mlops.adapters import probes, processes
 from mlops.adapters.settings import Settings
 from mlops.core.deploy import Instance
 from mlops.errors import MlopsError
@@ -38,14 +38,14 @@ class LocalTarget:
     def instances(self, environment: str) -> list[Instance]:
         found = []
         for path in sorted(self.folder(environment).glob("*.json")):
+            record = _read(path)
             try:
-                record = json.loads(path.read_text(encoding="utf-8"))
                 pid, port = int(record["pid"]), int(record["port"])
                 model, version = str(record["model"]), str(record["version"])
-            except (OSError, ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError):
                 continue  # a record being written, or not ours
             address = f"127.0.0.1:{port}"
-            healthy = _alive(pid) and probes.identity(address) == (model, version)
+            healthy = _running(_owner(record)) and probes.identity(address) == (model, version)
             found.append(Instance(environment, model, version, address, str(pid), healthy))
         return found
 
@@ -85,8 +85,11 @@ class LocalTarget:
                 command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=env, cwd=folder, start_new_session=True,
             )  # fmt: skip
-        record = {"pid": process.pid, "port": port, "model": model, "version": version,
-                  "log": str(log), "started": time.time()}  # fmt: skip
+        owner = processes.identity(process.pid)  # None: it has exited already
+        start_time = None if owner is None else owner[1]
+        record = {"pid": process.pid, "start_time": start_time, "port": port,
+                  "model": model, "version": version, "log": str(log),
+                  "started": time.time()}  # fmt: skip
         tmp = folder / f".{stem}.json.tmp"
         tmp.write_text(json.dumps(record), encoding="utf-8")
         tmp.replace(folder / f"{stem}.json")
@@ -100,52 +103,52 @@ class LocalTarget:
             return ""
 
     def exited(self, instance: Instance) -> bool:
-        return not _alive(int(instance.ident))
+        return not _running(_owner(self._record(instance)))
 
     def stop(self, instance: Instance, timeout: float = 30.0) -> None:
         """Stop the process group gracefully (SIGTERM: BentoML finishes in-flight requests),
-        then SIGKILL after `timeout`; forget its record."""
-        pid = int(instance.ident)
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        except PermissionError as exc:
-            raise MlopsError(f"cannot stop process {pid}: {exc}") from None
-        deadline = time.monotonic() + timeout
-        while _group_alive(pid) and time.monotonic() < deadline:
-            _reap(pid)
-            time.sleep(0.1)
-        if _group_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-        _reap(pid)
-        stem = f"{instance.model}-{instance.version}"
-        (self.folder(instance.environment) / f"{stem}.json").unlink(missing_ok=True)
+        then SIGKILL after `timeout`; forget its record. A record whose process is gone, or
+        whose pid another process now holds, is only forgotten."""
+        record = self._record(instance)
+        owner = _owner(record)
+        if owner is not None:
+            try:
+                processes.stop_group(owner, timeout)
+            except PermissionError as exc:
+                raise MlopsError(f"cannot stop process {owner[0]}: {exc}") from None
+        if record:
+            self._path(instance).unlink(missing_ok=True)
+
+    def _path(self, instance: Instance) -> Path:
+        return self.folder(instance.environment) / f"{instance.model}-{instance.version}.json"
+
+    def _record(self, instance: Instance) -> dict[str, Any]:
+        """The instance's record; empty when there is none or it is another process's
+        (a later start of the same version)."""
+        record = _read(self._path(instance))
+        return record if str(record.get("pid")) == instance.ident else {}
 
 
-def _alive(pid: int) -> bool:
-    _reap(pid)
+def _read(path: Path) -> dict[str, Any]:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _owner(record: dict[str, Any]) -> processes.Identity | None:
+    """The process a record was written for: (pid, start time); None without a start time
+    (such a pid may name anything by now)."""
+    pid, start = record.get("pid"), record.get("start_time")
+    if type(pid) is not int or type(start) is not int:
+        return None
+    return pid, start
+
+
+def _running(owner: processes.Identity | None) -> bool:
+    """Whether `owner` lives; our own exited child is reaped, not left a zombie."""
+    if owner is None:
         return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _reap(pid: int) -> None:
-    """Collect our own child's exit status, so a stopped child is not left a zombie."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    processes.reap(owner)
+    return processes.running(owner)

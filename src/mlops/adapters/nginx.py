@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from mlops.adapters import processes
 from mlops.core.routing import ROUTES_PATH, RouteTable, render
 from mlops.errors import MlopsError
 
@@ -82,11 +83,17 @@ class Router:
 
     def master_pid(self) -> int | None:
         """The pid of this prefix's nginx master while it runs."""
+        master = self._master()
+        return None if master is None else master[0]
+
+    def _master(self) -> processes.Identity | None:
+        """The identity of this prefix's nginx master while it runs: the process its pid file
+        names, if that is an nginx master."""
         try:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _is_nginx_master(pid) else None
+        return _nginx_master(pid)
 
     def running(self) -> bool:
         return self.master_pid() is not None
@@ -101,7 +108,7 @@ class Router:
         binary = find_nginx(self.nginx)
         self.prefix.mkdir(parents=True, exist_ok=True)
         with self._lock():
-            master = self.master_pid()
+            master = self._master()
             current = self.observed() if master is not None else None
             if current is not None and current.generation() == table.generation():
                 return
@@ -115,18 +122,16 @@ class Router:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Graceful shutdown (in-flight requests finish); SIGTERM if that takes too long."""
-        pid = self.master_pid()
-        if pid is None:
+        master = self._master()
+        if master is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGQUIT)
-        if _wait_exit(pid, timeout):
+        processes.signal_process(master, signal.SIGQUIT)
+        if processes.wait_exit(master, timeout, POLL):
             return
-        log.warning("nginx %s did not stop within %ss; terminating it", pid, timeout)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        if not _wait_exit(pid, KILL_GRACE):
-            raise RouterError(f"nginx master {pid} (prefix {self.prefix}) does not stop")
+        log.warning("nginx %s did not stop within %ss; terminating it", master[0], timeout)
+        processes.signal_process(master, signal.SIGTERM)
+        if not processes.wait_exit(master, KILL_GRACE, POLL):
+            raise RouterError(f"nginx master {master[0]} (prefix {self.prefix}) does not stop")
 
     # -- steps of apply ---------------------------------------------------------------------
 
@@ -158,9 +163,10 @@ class Router:
             raise RouterError(f"nginx did not start: {_problem(done.stdout)}")
         self._await(table)
 
-    def _reload(self, master: int, table: RouteTable) -> None:
-        old_workers = _children(master)
-        os.kill(master, signal.SIGHUP)
+    def _reload(self, master: processes.Identity, table: RouteTable) -> None:
+        old_workers = processes.children(master[0])
+        if not processes.signal_process(master, signal.SIGHUP):
+            raise RouterError(f"nginx master {master[0]} (prefix {self.prefix}) exited")
         self._await(table)
         self._drain(old_workers)
 
@@ -178,10 +184,10 @@ class Router:
             f"{READY_TIMEOUT:g}s; {self.error_log}:\n{self._log_tail()}"
         )
 
-    def _drain(self, workers: set[tuple[int, int]]) -> None:
+    def _drain(self, workers: set[processes.Identity]) -> None:
         """Until the workers of the previous configuration have finished their requests."""
         deadline = time.monotonic() + self.drain_timeout
-        while alive := {w for w in workers if _process_identity(w[0]) == w}:
+        while alive := {w for w in workers if processes.running(w)}:
             if time.monotonic() >= deadline:
                 pids = ", ".join(str(pid) for pid, _ in sorted(alive))
                 raise RouterError(
@@ -268,49 +274,16 @@ def _port_taken(port: int) -> bool:
     return False
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """/proc/<pid>/stat after the command name: [state, ppid, ...], None if no such pid."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError):
+def _nginx_master(pid: int) -> processes.Identity | None:
+    """The identity of process `pid` if it is an nginx master. Its command line is read
+    between two looks at its identity, so that both belong to one process."""
+    master = processes.identity(pid)
+    if master is None:
         return None
-    return text[text.rindex(")") + 2 :].split()
-
-
-def _process_identity(pid: int) -> tuple[int, int] | None:
-    """(pid, start time) of a live process; a zombie has exited. The start time tells a
-    process from a later one that reuses its pid."""
-    fields = _stat_fields(pid)
-    if fields is None or fields[0] in ("Z", "X"):
-        return None
-    return pid, int(fields[19])
-
-
-def _children(parent: int) -> set[tuple[int, int]]:
-    """The live children of `parent`, by scanning /proc (the `children` file is optional)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields and fields[0] not in ("Z", "X") and int(fields[1]) == parent:
-                found.add((int(entry.name), int(fields[19])))
-    return found
-
-
-def _is_nginx_master(pid: int) -> bool:
-    if _process_identity(pid) is None:
-        return False
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return False
-    return command.startswith(b"nginx: master process")
-
-
-def _wait_exit(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _process_identity(pid) is not None:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(POLL)
-    return True
+        return None
+    if not command.startswith(b"nginx: master process") or not processes.running(master):
+        return None
+    return master
