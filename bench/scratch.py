@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from train_overhead import ENV, MODEL, prepare, run
+
+from mlops.adapters.probes import free_port
+from mlops.testing.process_groups import stop_group
+
+__all__ = ["free_port"]  # rollout.py imports it from here
 
 SERVICE = "mlops.serving.service:ModelService"
 
@@ -65,12 +67,6 @@ def holdout_rows(root: Path, count: int) -> list[dict[str, Any]]:
     return [{k: json.loads(v) for k, v in row.items() if k != "malignant"} for row in rows]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def server(
     command: list[str], probe: str, env: dict[str, str], log: Path, timeout: float = 120
@@ -95,15 +91,3 @@ def server(
         yield time.perf_counter() - start
     finally:
         stop_group(process, 30)
-
-
-def stop_group(process: subprocess.Popen[Any], timeout: float) -> None:
-    """SIGTERM to the process group started with `start_new_session`, SIGKILL after timeout."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()

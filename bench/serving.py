@@ -36,8 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from load import LoadResult, run_wrk, wrk_path
-from scratch import bentoml_command, free_port, holdout_rows, serve_env, server, trained_repository
+from scratch import bentoml_command, holdout_rows, serve_env, server, trained_repository
 from train_overhead import MODEL
+
+from mlops.adapters.probes import free_port
 
 TARGET = 1.5
 WARMUP_SECONDS = 2.0

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from deploying import deployment_github
+from deploying import BOT, REPO
 from support import GIT_ENV, Result, commit_all, copy_repository, git, skeleton
 
 from mlops.cli import main
+from mlops.testing.github_fixtures import github_server
 from mlops.testing.github_server import GitHubServer
 
 __all__ = ["commit_all", "copy_repository", "git", "skeleton"]
@@ -56,7 +57,22 @@ def git_repo(repo: Path) -> Path:
 
 
 @pytest.fixture
-def deploy_gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
-    """The local GitHub server that deployments are recorded on (see deploying.py)."""
-    with deployment_github(monkeypatch) as server:
+def gh(request: pytest.FixtureRequest) -> Iterator[GitHubServer]:
+    """The local GitHub API server, empty; it fails the test if any request or response broke
+    GitHub's contract, unless the test is marked `github_violations`. A module seeds it by
+    overriding `gh` with a fixture that takes this one."""
+    check = request.node.get_closest_marker("github_violations") is None
+    with github_server(check=check) as server:
         yield server
+
+
+@pytest.fixture
+def deploy_gh(gh: GitHubServer, monkeypatch: pytest.MonkeyPatch) -> GitHubServer:
+    """The local GitHub server that deployments are recorded on, with the repository REPO and
+    the environment reconcile reads it from (see deploying.py)."""
+    gh.add_token(BOT, login="github-actions[bot]", can_read_org=False)
+    gh.add_repository(REPO, default_branch="main")
+    for key, value in {"GITHUB_API_URL": gh.api_url, "GITHUB_REPOSITORY": REPO,
+                       "GITHUB_TOKEN": BOT, "MLOPS_GITHUB_THROTTLE": "off"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    return gh

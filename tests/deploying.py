@@ -1,22 +1,18 @@
-"""Helpers of the deployment tests: what they need from the machine, the GitHub server that
-records deployments, and what an environment serves."""
+"""Helpers of the deployment tests: what they need from the machine, what the GitHub server
+that records deployments (the `deploy_gh` fixture) holds, and what an environment serves."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from support import git, require_system
 
 from mlops.adapters import probes
 from mlops.adapters.settings import load_settings
 from mlops.flows.rollout import smoke_row, stop_all
-from mlops.testing.github_fixtures import github_server
 from mlops.testing.github_server import GitHubServer
 
 MODEL = "breast-cancer"
@@ -39,18 +35,6 @@ def require_docker_image(image: str) -> None:
         require_system("the Docker engine", False, "run scripts/start-docker")
         return
     require_system(f"the base image {image}", present, "run scripts/build-base-images")
-
-
-@contextmanager
-def deployment_github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
-    """The local GitHub server with REPO, and the environment reconcile reads it from."""
-    with github_server() as server:
-        server.add_token(BOT, login="github-actions[bot]", can_read_org=False)
-        server.add_repository(REPO, default_branch="main")
-        for key, value in {"GITHUB_API_URL": server.api_url, "GITHUB_REPOSITORY": REPO,
-                           "GITHUB_TOKEN": BOT, "MLOPS_GITHUB_THROTTLE": "off"}.items():  # fmt: skip
-            monkeypatch.setenv(key, value)
-        yield server
 
 
 def reconcile(

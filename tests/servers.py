@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,11 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from mlops.adapters.probes import free_port
+from mlops.testing.process_groups import stop_group
 
 
 def postgres_bin() -> Path | None:
@@ -95,19 +90,6 @@ def wait_until_answers(
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not start:\n{output()[-3000:]}")
         time.sleep(0.3)
-
-
-def stop_group(process: subprocess.Popen[Any], timeout: float) -> None:
-    """Stop a server started with `start_new_session=True` and everything it forked:
-    SIGTERM to its own process group, SIGKILL after `timeout` seconds."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 @contextmanager

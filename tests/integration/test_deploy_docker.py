@@ -26,10 +26,10 @@ from deploying import (
     served,
     teardown,
 )  # fmt: skip
-from servers import free_port
 from support import commit_all, git, make_repository, set_stages, two_versions
 
 from mlops.adapters import probes
+from mlops.adapters.probes import free_port
 from mlops.adapters.settings import load_settings
 from mlops.flows.rollout import api_key, smoke_row
 from mlops.testing.github_server import GitHubServer

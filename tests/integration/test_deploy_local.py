@@ -25,11 +25,11 @@ from deploying import (
     served,
     teardown,
 )  # fmt: skip
-from servers import free_port
 from support import commit_all, git, make_repository, set_stages, two_versions
 
 from mlops.adapters import processes
 from mlops.adapters.local_target import LocalTarget
+from mlops.adapters.probes import free_port
 from mlops.adapters.settings import load_settings
 from mlops.testing.github_server import GitHubServer
 

@@ -1,18 +1,17 @@
 """The local GitHub API server driven by real PyGithub 2.x, one test per operation group.
 
-Every test runs inside `github_server()`, so it also fails if any request or response broke
-GitHub's published OpenAPI description.
+Every test's server is the `gh` fixture's, run by `github_server()`, so it also fails if any
+request or response broke GitHub's published OpenAPI description.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import pytest
 from github import BadCredentialsException, Github, GithubException, UnknownObjectException
 
-from mlops.testing.github_fixtures import github_client, github_server
+from mlops.testing.github_fixtures import github_client
 from mlops.testing.github_server import GitHubServer
 
 REPO = "acme/models"
@@ -21,25 +20,24 @@ BOT, PAT = "bot-token", "pat-token"
 
 
 @pytest.fixture
-def gh() -> Iterator[GitHubServer]:
-    """A server with an org, a team, a repository and pull request #1 (alice's)."""
-    with github_server() as server:
-        server.add_user("mchen", name="M. Chen")
-        server.add_team("acme", "clinical-ml", members=["mchen"], maintainers=["lead"])
-        server.add_token(BOT, login="github-actions[bot]", can_read_org=False)
-        server.add_token(PAT, login="mchen")
-        server.add_repository(REPO, head_sha=BASE)
-        server.set_collaborator(REPO, "mchen", "maintain")
-        server.add_pull_request(
-            REPO,
-            author="alice",
-            head_ref="feat",
-            head_sha=HEAD,
-            files=[("models/a/train.py", "modified"), ("models/a/model.yaml", "added")],
-            requested_reviewers=["mchen", "lead"],
-            requested_teams=["clinical-ml"],
-        )
-        yield server
+def gh(gh: GitHubServer) -> GitHubServer:
+    """The server with an org, a team, a repository and pull request #1 (alice's)."""
+    gh.add_user("mchen", name="M. Chen")
+    gh.add_team("acme", "clinical-ml", members=["mchen"], maintainers=["lead"])
+    gh.add_token(BOT, login="github-actions[bot]", can_read_org=False)
+    gh.add_token(PAT, login="mchen")
+    gh.add_repository(REPO, head_sha=BASE)
+    gh.set_collaborator(REPO, "mchen", "maintain")
+    gh.add_pull_request(
+        REPO,
+        author="alice",
+        head_ref="feat",
+        head_sha=HEAD,
+        files=[("models/a/train.py", "modified"), ("models/a/model.yaml", "added")],
+        requested_reviewers=["mchen", "lead"],
+        requested_teams=["clinical-ml"],
+    )
+    return gh
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """The local GitHub API server catches requests and responses that break GitHub's contract.
 
-These tests provoke violations on purpose, so they use `GitHubServer` directly and assert on
-`violations` instead of letting `github_server()` fail on exit.
+These tests provoke violations on purpose, so they are marked `github_violations` and assert
+on `violations` instead of letting the `gh` fixture fail them on exit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,17 +14,19 @@ from github import Github, GithubException, UnknownObjectException
 from mlops.testing.github_fixtures import check_contract, github_client, github_server
 from mlops.testing.github_server import GitHubServer
 
+pytestmark = pytest.mark.github_violations
+
 REPO = "acme/models"
 HEAD = "b" * 40
 
 
 @pytest.fixture
-def gh() -> Iterator[GitHubServer]:
-    with GitHubServer() as server:
-        server.add_token("t", login="github-actions[bot]")
-        server.add_repository(REPO)
-        server.add_pull_request(REPO, author="alice", head_ref="feat", head_sha=HEAD)
-        yield server
+def gh(gh: GitHubServer) -> GitHubServer:
+    """The server with the bot's token, REPO and alice's pull request #1."""
+    gh.add_token("t", login="github-actions[bot]")
+    gh.add_repository(REPO)
+    gh.add_pull_request(REPO, author="alice", head_ref="feat", head_sha=HEAD)
+    return gh
 
 
 @pytest.fixture

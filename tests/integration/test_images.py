@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 from deploying import require_docker_image
-from servers import free_port
 from support import make_repository, require_system, run_cli, runtime_present
 
 from mlops.adapters import containers, images
 from mlops.adapters.images import BuiltImage, ImageSpec
+from mlops.adapters.probes import free_port
 
 MODEL = "breast-cancer"
 BASE = images.LOCAL_PYTHON_BASE

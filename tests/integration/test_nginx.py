@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import free_port
 from support import require_system
 
 import mlops.adapters.nginx as nginx_adapter
 from mlops.adapters import processes
 from mlops.adapters.nginx import Router, RouterError, find_nginx
+from mlops.adapters.probes import free_port
 from mlops.core.routing import Backend, RouteTable, render
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,6 @@ same policy core `mlops evaluate` uses; evaluate itself is tested with real mode
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ import pytest
 from evaluations import write_evaluation
 from support import commit_all, git, make_repository
 
-from mlops.testing.github_fixtures import github_server
 from mlops.testing.github_server import GitHubServer
 
 REPO = "acme/models"
@@ -25,14 +23,14 @@ BOT = "ghs_bot"  # an installation token, like the workflow's GITHUB_TOKEN
 
 
 @pytest.fixture
-def gh() -> Iterator[GitHubServer]:
-    with github_server() as server:
-        server.add_token(BOT, login="github-actions[bot]", can_read_org=False)
-        server.add_token("pat", login="mchen")
-        for login in ("alice", "mchen", "carol", "platform-lead"):
-            server.add_user(login)
-        server.add_team("acme", "clinical-ml", members=["carol"])
-        yield server
+def gh(gh: GitHubServer) -> GitHubServer:
+    """The server with the bot's and mchen's tokens, the users and acme's clinical-ml team."""
+    gh.add_token(BOT, login="github-actions[bot]", can_read_org=False)
+    gh.add_token("pat", login="mchen")
+    for login in ("alice", "mchen", "carol", "platform-lead"):
+        gh.add_user(login)
+    gh.add_team("acme", "clinical-ml", members=["carol"])
+    return gh
 
 
 @pytest.fixture

@@ -22,8 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import free_port, stop_group, wait_until_answers
+from servers import wait_until_answers
 from support import make_repository, require_system, run_cli, runtime_present
+
+from mlops.adapters.probes import free_port
+from mlops.testing.process_groups import stop_group
 
 MODEL = "breast-cancer"
 SERVICE = "mlops.serving.service:ModelService"
