@@ -81,7 +81,7 @@ def demo(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: measured against their targets, printed as ratios (never pass/fail tests)."""
-    install(session)
+    install(session, "bench")
     session.run("python", "bench/cli_speed.py", *session.posargs)
     session.run("python", "bench/pr_gate.py", *session.posargs)
     session.run("python", "bench/train_overhead.py", *session.posargs, env=QUIET_ENV)
@@ -115,7 +115,7 @@ def lock(session: nox.Session) -> None:
     """Re-pin every dependency into requirements/constraints.txt."""
     session.run(
         "uv", "pip", "compile", "pyproject.toml", "--quiet", "--no-header", "--all-extras",
-        "--group", "test", "--group", "lint", "--group", "typecheck",
+        "--group", "test", "--group", "lint", "--group", "typecheck", "--group", "bench",
         "--python-version", "3.11", "-o", "requirements/constraints.txt",
         external=True,
     )  # fmt: skip

@@ -28,6 +28,7 @@ from support import (
     require_system,
 )  # fmt: skip
 
+from mlops.testing import github_seed
 from mlops.testing.github_server import GitHubServer
 
 MODEL = "breast-cancer"
@@ -71,22 +72,15 @@ def seed(path: Path, change: dict[str, Any], *, approve: bool) -> None:
         server.add_user(login)
     server.add_team("acme", "ml-platform", members=["platform-lead"])
     server.add_team("acme", "clinical-ml", members=[])
-    server.add_repository(REPO, default_branch="main")
-    server.add_commit(REPO, change["base"], branch="main")
-    server.add_commit(REPO, change["head"], parents=(change["base"],), branch="promote")
-    number = server.add_pull_request(
-        REPO, author="alice", head_ref="promote", head_sha=change["head"],
-        base_sha=change["base"], number=7,
+    number = github_seed.open_pull_request(
+        server, REPO, author="alice", branch="promote", base=change["base"],
+        head=change["head"], number=7,
         files=[("registry.yaml", "modified"), (f"models/{MODEL}/MODEL_CARD.md", "modified")],
     )  # fmt: skip
     # The pull-request workflow's verdict on the head (what pr.yml's report job posts).
-    server.create_check_run(REPO, "github-actions", {
-        "name": f"mlops: {MODEL}", "head_sha": change["head"], "conclusion": "success",
-        "output": {"title": "passes every gate", "summary": "all gates pass"},
-    })  # fmt: skip
-    if approve:
-        for owner in ("mchen", "platform-lead"):  # the model's owner and the registry's
-            server.add_review(REPO, number, user=owner, state="APPROVED", commit_id=change["head"])
+    github_seed.passing_check_run(server, REPO, MODEL, change["head"])
+    if approve:  # the model's owner and the registry's
+        github_seed.approve(server, REPO, number, "mchen", "platform-lead", commit=change["head"])
     server.add_commit(REPO, change["merge"], parents=(change["base"], change["head"]))
     server.merge(REPO, number, by="mchen", merge_sha=change["merge"])
     server.save(path)

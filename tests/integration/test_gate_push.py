@@ -15,6 +15,7 @@ import pytest
 from evaluations import write_evaluation
 from support import commit_all, git, make_repository
 
+from mlops.testing.github_seed import approve, open_pull_request
 from mlops.testing.github_server import GitHubServer
 
 REPO = "acme/models"
@@ -47,11 +48,8 @@ def pr(tmp_path: Path, gh: GitHubServer, monkeypatch: pytest.MonkeyPatch, cli) -
     git(root, "checkout", "-q", "main")
     git(root, "merge", "-q", "--no-ff", "-m", "Merge pull request #1 from acme/tune", "tune")
     merge = git(root, "rev-parse", "HEAD")
-    gh.add_repository(REPO, default_branch="main")
-    gh.add_commit(REPO, base, branch="main")
-    gh.add_commit(REPO, head, parents=(base,), branch="tune")
-    number = gh.add_pull_request(
-        REPO, author="alice", head_ref="tune", head_sha=head, base_sha=base,
+    number = open_pull_request(
+        gh, REPO, author="alice", branch="tune", base=base, head=head,
         files=[(f"models/{MODEL}/params.yaml", "modified")],
     )  # fmt: skip
     for key, value in {
@@ -79,7 +77,7 @@ def gate(cli, pr: dict[str, Any], *args: str) -> Any:
 
 def test_an_approved_merge_passes_from_its_merge_commit(gh: GitHubServer, pr, cli) -> None:
     """The merge commit names its pull request; the owner approved it and its gates passed."""
-    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    approve(gh, REPO, pr["number"], "mchen")
     sha = merge(gh, pr)
     result = gate(cli, pr, "--commit", sha, "--json")
     assert result.code == 0, result.err
@@ -94,7 +92,7 @@ def test_a_push_event_gates_the_pushed_commit(
     gh: GitHubServer, pr, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On a push event the pushed commit (GITHUB_SHA) is gated without arguments."""
-    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    approve(gh, REPO, pr["number"], "mchen")
     sha = merge(gh, pr)
     monkeypatch.setenv("GITHUB_EVENT_NAME", "push")
     monkeypatch.setenv("GITHUB_SHA", sha)
@@ -142,7 +140,7 @@ def test_a_direct_push_is_refused(
 def test_an_open_pull_request_does_not_count(gh: GitHubServer, pr, cli) -> None:
     """The pull request's head commit, not merged: GitHub lists it open, which approves
     nothing for a deployment."""
-    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    approve(gh, REPO, pr["number"], "mchen")
     result = gate(cli, pr, "--commit", pr["head"])
     assert result.code == 1
     assert "was not merged from a pull request" in result.err
@@ -167,7 +165,7 @@ def test_a_merge_commit_names_its_pull_request_when_a_later_one_contains_it(
 ) -> None:
     """A later merged pull request built on the merge commit also contains it; the one that
     made it is gated."""
-    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    approve(gh, REPO, pr["number"], "mchen")
     sha = merge(gh, pr)
     later_head = gh.add_commit(REPO, "f" * 40, parents=(sha,))
     later = gh.add_pull_request(
@@ -189,7 +187,7 @@ def test_a_pull_request_event_still_gates_its_pull_request(
     gh: GitHubServer, pr, cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """On a pull_request event the event's pull request is gated, whatever GITHUB_SHA is."""
-    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    approve(gh, REPO, pr["number"], "mchen")
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"number": pr["number"], "pull_request": {"number": 1}}))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))

@@ -15,6 +15,7 @@ import pytest
 from evaluations import write_evaluation
 from support import commit_all, git, make_repository
 
+from mlops.testing.github_seed import approve, open_pull_request, passing_check_run
 from mlops.testing.github_server import GitHubServer
 
 REPO = "acme/models"
@@ -45,11 +46,8 @@ def pr(tmp_path: Path, gh: GitHubServer, monkeypatch: pytest.MonkeyPatch, cli) -
     card = root / f"models/{MODEL}/MODEL_CARD.md"
     card.write_text((card.read_text() if card.exists() else "") + "C is 0.5 now.\n")
     head = commit_all(root, "tune C")
-    gh.add_repository(REPO, default_branch="main")
-    gh.add_commit(REPO, base, branch="main")
-    gh.add_commit(REPO, head, parents=(base,), branch="tune")
-    number = gh.add_pull_request(
-        REPO, author="alice", head_ref="tune", head_sha=head, base_sha=base,
+    number = open_pull_request(
+        gh, REPO, author="alice", branch="tune", base=base, head=head,
         files=[(f"models/{MODEL}/params.yaml", "modified"),
                (f"models/{MODEL}/MODEL_CARD.md", "added")],
     )  # fmt: skip
@@ -162,7 +160,7 @@ def test_the_gate_passes_with_an_owner_approval_and_passing_gates(
     """An owner approved the head commit and the model's check run passed: exit 0."""
     write_evaluation(pr["root"], MODEL, 0.99)
     assert report(cli, pr).code == 0
-    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    approve(gh, REPO, pr["number"], "mchen")
     result = gate(cli, pr)
     assert result.code == 0, result.err
     decision = json.loads(result.out)
@@ -173,7 +171,7 @@ def test_the_gate_passes_with_an_owner_approval_and_passing_gates(
 def test_the_gate_refuses_a_stale_approval(gh: GitHubServer, pr, cli) -> None:
     """An approval given before the last push does not count."""
     write_evaluation(pr["root"], MODEL, 0.99)
-    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    approve(gh, REPO, pr["number"], "mchen")
     root = pr["root"]
     (root / f"models/{MODEL}/notes.md").write_text("one more change\n")
     new_head = commit_all(root, "more")
@@ -193,7 +191,7 @@ def test_the_author_cannot_approve_their_own_change(gh: GitHubServer, pr, cli) -
     """The PR author's approval never counts, even when the author is an owner."""
     write_evaluation(pr["root"], MODEL, 0.99)
     assert report(cli, pr).code == 0
-    gh.add_review(REPO, pr["number"], user="alice", state="APPROVED")
+    approve(gh, REPO, pr["number"], "alice")
     assert gate(cli, pr).code == 1
 
 
@@ -201,7 +199,7 @@ def test_a_failing_policy_gate_blocks_despite_approval(gh: GitHubServer, pr, cli
     """An owner approved, but the model's enforced gate failed: exit 1."""
     write_evaluation(pr["root"], MODEL, 0.9)
     assert report(cli, pr).code == 0
-    gh.add_review(REPO, pr["number"], user="mchen", state="APPROVED")
+    approve(gh, REPO, pr["number"], "mchen")
     result = gate(cli, pr)
     assert result.code == 1
     assert "policy gates failed (failure)" in result.err
@@ -214,7 +212,7 @@ def test_team_owners_are_expanded_only_when_the_token_can_read_them(
     cannot, and the gate says so instead of guessing."""
     write_evaluation(pr["root"], MODEL, 0.99)
     assert report(cli, pr).code == 0
-    gh.add_review(REPO, pr["number"], user="carol", state="APPROVED")
+    approve(gh, REPO, pr["number"], "carol")
     refused = gate(cli, pr)
     assert refused.code == 1
     notes = json.loads(refused.out)["approvals"]["notes"]
@@ -254,3 +252,29 @@ def test_a_check_run_from_another_app_does_not_satisfy_the_gate(
     (comment,) = gh.comments(REPO, pr["number"])
     assert "IMPOSTOR" not in comment["body"]
     assert gate(cli, pr).code == 0
+
+
+def test_the_seeded_passing_check_run_is_the_one_report_leaves(gh: GitHubServer, pr, cli) -> None:
+    """`passing_check_run`, which benchmarks and tests seed instead of running `mlops report`,
+    has the name, state and app of the check run report leaves on a passing head."""
+    write_evaluation(pr["root"], MODEL, 0.99)
+    assert report(cli, pr).code == 0
+    (real,) = gh.check_runs(REPO, pr["head"])
+    passing_check_run(gh, REPO, MODEL, pr["base"])
+    (seeded,) = gh.check_runs(REPO, pr["base"])
+    fields = ("name", "status", "conclusion", "app")
+    assert {k: seeded[k] for k in fields} == {k: real[k] for k in fields}
+
+
+def test_the_gate_passes_on_the_seeded_check_run_and_approval(gh: GitHubServer, pr, cli) -> None:
+    """Seeded as the gate benchmark seeds it (no report run): the gate passes; without the
+    check run it refuses, naming the missing evaluation."""
+    approve(gh, REPO, pr["number"], "mchen")
+    refused = gate(cli, pr)
+    assert refused.code == 1
+    reason = json.loads(refused.out)["policy"][MODEL]["reason"]
+    assert reason.startswith("not evaluated at the head commit")
+    passing_check_run(gh, REPO, MODEL, pr["head"])
+    result = gate(cli, pr)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["policy"][MODEL]["passed"]
