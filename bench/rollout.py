@@ -5,7 +5,7 @@ revert commit to v1 serving again under 10 s on the `local` target (30 s on `doc
 
 breast-cancer versions 1 and 2 are trained into a scratch git repository; production serves
 v1 through its nginx port. Then, each with its own bounded steady load (keep-alive clients
-POSTing one row to `/breast-cancer/predict` through nginx, every answer checked):
+POSTing one row to `/breast-cancer/predict` through nginx, every status checked):
 
 1. switch: registry.yaml puts v2 in production, commit, `mlops reconcile --apply`;
 2. rollback: `git revert` that commit, `mlops reconcile --apply`, timed from the revert until
@@ -13,6 +13,13 @@ POSTing one row to `/breast-cancer/predict` through nginx, every answer checked)
 
 Requests sent and failed (with reasons) are printed per phase, and the durations against the
 targets. Everything started is stopped at the end.
+
+The benchmark checks what it claims and exits 1, naming what was wrong, when production did
+not answer as breast-cancer version 1 before the switch, version 2 after it and version 1
+after the revert (several requests each, read from the model and version in the response
+body), when a request failed during either move, or when a load stopped at its request
+budget before its move ended (it then did not watch the whole move). The durations are
+measurements against their targets, printed, never a reason to fail.
 
     python bench/rollout.py [--target local|docker] [--threads 4] [--no-standby]
 
@@ -29,7 +36,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +51,7 @@ from train_overhead import ENV, MODEL, prepare, run, set_c
 TARGETS = {"local": 10.0, "docker": 30.0}
 MAX_REQUESTS = 200_000
 SETTLE = 1.0  # seconds of load before and after each move
+CHECKS = 5  # requests that must all name the expected version after each move
 
 
 def mlops(root: Path, *args: str) -> float:
@@ -76,14 +86,49 @@ def repository(root: Path, target: str, port: int, standby: bool) -> None:
     mlops(root, "reconcile", "--env", "production", "--apply")
 
 
-def served(url: str, body: Any, headers: dict[str, str]) -> str | None:
+def served(url: str, body: Any, headers: dict[str, str]) -> str:
+    """`v<version>` as production's answer names it, or what it answered instead."""
     request = urllib.request.Request(url, json.dumps(body).encode(),
                                      {"Content-Type": "application/json", **headers})  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return str(json.loads(response.read())["version"])
-    except OSError:
-        return None
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code}"
+    except (OSError, ValueError) as error:
+        return f"no answer ({type(error).__name__})"
+    if not isinstance(answer, dict) or answer.get("model") != MODEL or "version" not in answer:
+        return f"not a {MODEL} answer: {json.dumps(answer)[:200]}"
+    return f"v{answer['version']}"
+
+
+def check_serving(
+    url: str, body: Any, headers: dict[str, str], when: str, version: str
+) -> tuple[list[str], str | None]:
+    """Ask production CHECKS times: what it answered, and a problem unless every answer named
+    `version`."""
+    answers = [served(url, body, headers) for _ in range(CHECKS)]
+    if all(answer == f"v{version}" for answer in answers):
+        return answers, None
+    return answers, f"{when} production should answer with v{version}; it answered {answers}"
+
+
+def check_load(name: str, counts: Counts) -> list[str]:
+    """Problems with what the load saw during one move: failures, or a load that did not run
+    through the move."""
+    problems = []
+    if counts.requests == 0:
+        problems.append(f"{name}: the load sent no request, so it measured nothing")
+    elif counts.requests >= MAX_REQUESTS:
+        problems.append(f"{name}: the load stopped at its budget of {MAX_REQUESTS} requests"
+                        " before the move ended, so it did not watch all of it")  # fmt: skip
+    if counts.failures:
+        first = counts.failures[0]
+        problems.append(
+            f"{name}: {len(counts.failures)} of {counts.requests} requests failed (target 0);"
+            f" the first at {first.at:.2f} s: {first.reason} {first.detail[:200]}".rstrip()
+        )
+    return problems
 
 
 def under_load(
@@ -136,8 +181,10 @@ def main() -> int:
             repository(root, args.target, port, args.standby)
             headers = _headers(root)
             body = {"rows": holdout_rows(root, 1)}
-            if served(url, body, headers) != "1":
-                sys.exit("production does not serve v1 after the first deploy")
+            first, problem = check_serving(url, body, headers, "after the first deploy", "1")
+            if problem:
+                sys.exit(f"{problem}: nothing to measure")
+            checked = {"after the first deploy": first}
 
             def switch() -> float:
                 set_production(root, "2")
@@ -153,20 +200,35 @@ def main() -> int:
                            "--apply"]  # fmt: skip
                 reconcile = subprocess.Popen(command, cwd=root, env=ENV, stdout=subprocess.DEVNULL,
                                              stderr=subprocess.PIPE, text=True)  # fmt: skip
-                while served(url, body, headers) != "1" and reconcile.poll() is None:
+                while served(url, body, headers) != "v1" and reconcile.poll() is None:
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - start
                 _, err = reconcile.communicate()
-                if reconcile.returncode != 0 or served(url, body, headers) != "1":
-                    sys.exit(f"the rollback failed:\n{err[-2000:]}")
+                if reconcile.returncode != 0:
+                    sys.exit(f"the rollback's reconcile failed:\n{err[-2000:]}")
                 return elapsed
 
-            switched, during_switch = under_load(url, body, headers, args.threads, switch)
-            now = served(url, body, headers)
-            rolled, during_rollback = under_load(url, body, headers, args.threads, rollback)
+            phases: list[tuple[str, float, Counts]] = []
+            problems: list[str] = []
+            for name, move, when, version in (
+                ("switch", switch, "after the switch", "2"),
+                ("rollback", rollback, "after the revert", "1"),
+            ):
+                seconds, counts = under_load(url, body, headers, args.threads, move)
+                phases.append((name, seconds, counts))
+                problems += check_load(name, counts)
+                checked[when], problem = check_serving(url, body, headers, when, version)
+                if problem:  # a rollback from a switch that did not happen measures nothing
+                    problems.append(problem)
+                    break
         finally:
             teardown(root)
-    report(args, switched, during_switch, now, rolled, during_rollback)
+    report(args, phases, checked)
+    if problems:
+        print("\nNOT VERIFIED: the benchmark did not measure what it claims", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -176,24 +238,30 @@ def _headers(root: Path) -> dict[str, str]:
 
 
 def report(
-    args: argparse.Namespace, switched: float, switch: Counts, now: str | None,
-    rolled: float, rollback: Counts,
-) -> None:  # fmt: skip
+    args: argparse.Namespace,
+    phases: list[tuple[str, float, Counts]],
+    checked: dict[str, list[str]],
+) -> None:
     target = TARGETS[args.target]
     mode = "standby on" if args.standby else "standby off"
     print(f"{MODEL} on the {args.target} target ({mode}), {args.threads} keep-alive clients"
           " through nginx")  # fmt: skip
     print(f"{'phase':<10}{'seconds':>9}{'sent':>9}{'failed':>8}  reasons")
-    for name, seconds, counts in (("switch", switched, switch), ("rollback", rolled, rollback)):
+    for name, seconds, counts in phases:
         reasons = ", ".join(f"{r} x{n}" for r, n in counts.reasons.items()) or "-"
         print(f"{name:<10}{seconds:>9.2f}{counts.requests:>9}{len(counts.failures):>8}  {reasons}")
-    print(f"\nafter the switch production served v{now}")
-    failed = len(switch.failures) + len(rollback.failures)
-    print(
-        f"failed requests during both moves: {failed} (target 0): {'ok' if not failed else 'MISS'}"
-    )
-    verdict = "ok" if rolled < target else "MISS"
-    print(f"revert commit -> v1 serving: {rolled:.2f} s (target < {target:g} s): {verdict}")
+    print()
+    for when, answers in checked.items():
+        named = ", ".join(f"{answer} x{n}" for answer, n in Counter(answers).items())
+        print(f"{when} production answered: {named}")
+    failed = sum(len(counts.failures) for _, _, counts in phases)
+    moves = " and ".join(name for name, _, _ in phases)
+    print(f"failed requests during the {moves}: {failed} (target 0):"
+          f" {'ok' if not failed else 'MISS'}")  # fmt: skip
+    for name, rolled, _ in phases:
+        if name == "rollback":
+            verdict = "ok" if rolled < target else "MISS"
+            print(f"revert commit -> v1 serving: {rolled:.2f} s (target < {target:g} s): {verdict}")
 
 
 if __name__ == "__main__":
