@@ -132,9 +132,11 @@ def run_demo(workdir: Path) -> None:
         _run(workdir, "mlops", "reconcile")
         return
     _run(workdir, "mlops", "reconcile", "--apply")
+    _production_at_head(workdir, "breast-cancer")
     _ask(workdir, sample)
     _run(workdir, "git", "revert", "--no-edit", "HEAD")
     _run(workdir, "mlops", "reconcile", "--apply")
+    _production_at_head(workdir, "breast-cancer")
     _ask(workdir, sample)
 
 
@@ -152,7 +154,23 @@ def _ask(workdir: Path, sample: Path) -> None:
     url = f"http://127.0.0.1:{port}/breast-cancer/predict"
     console().print(f"[dim]$[/] [cyan]POST {url}[/]")
     status, body = probes.call(url, {"rows": [row]})
-    console().print(f"HTTP {status}: {json.dumps(body)}")
+    # One line, never wrapped: the answer is JSON a reader (or a test) can parse.
+    console().print(f"HTTP {status}: {json.dumps(body)}", markup=False, soft_wrap=True)
+
+
+def _production_at_head(workdir: Path, model: str) -> None:
+    """The version registry.yaml at HEAD puts in production (`none` without one), and the
+    commit's subject: what the deployment that follows must serve."""
+    import yaml
+
+    from mlops.adapters import git
+
+    text = git.read_files(workdir, "HEAD", ["registry.yaml"])["registry.yaml"] or b"{}"
+    registry = yaml.safe_load(text) or {}
+    stages = ((registry.get("models") or {}).get(model) or {}).get("stages") or {}
+    subject = git.run_git(workdir, "log", "-1", "--format=%s").decode().strip()
+    line = f"registry at HEAD: {model} production = {stages.get('production') or 'none'}"
+    console().print(f"{line} (commit: {subject})", markup=False, soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:

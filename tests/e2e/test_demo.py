@@ -1,19 +1,54 @@
-"""The README's demo runs end to end and leaves the checkout untouched."""
+"""The README's demo runs end to end, shows what it promises, and leaves the checkout untouched."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 from support import ROOT, git
 
+MODEL = "breast-cancer"
+ANSWER = re.compile(r"HTTP (\d{3}): (.*)")
+REGISTRY = re.compile(r"registry at HEAD: (\S+) production = (\S+) \(commit: (.*)\)")
+SAMPLE_ROWS = 3  # the demo scores the first three holdout rows
 
-def test_the_demo_runs_on_a_scratch_copy(tmp_path: Path) -> None:
-    """`python -m mlops.demo` creates a model, validates, plans, trains, deploys, rolls back,
-    and cleans up after itself."""
+
+def scored_rows(lines: list[str]) -> list[int]:
+    """The class labels `mlops predict` printed (CSV, a `prediction` column) in the demo."""
+    (start,) = [i for i, line in enumerate(lines) if line.startswith(f"$ mlops predict {MODEL}")]
+    assert lines[start + 1].split(",")[0] == "prediction", lines[start + 1]
+    rows = lines[start + 2 : start + 2 + SAMPLE_ROWS]
+    assert not re.fullmatch(r"[\d.,e-]+", lines[start + 2 + SAMPLE_ROWS])  # no more rows
+    labels = []
+    for line in rows:
+        value = float(line.split(",")[0])
+        assert value in (0.0, 1.0), line  # a class label, e.g. "1" or "1.0"
+        labels.append(int(value))
+    return labels
+
+
+def answers(lines: list[str]) -> list[tuple[int, int, Any]]:
+    """(line index, HTTP status, parsed JSON body) of each answer production gave."""
+    found = [(i, ANSWER.fullmatch(line)) for i, line in enumerate(lines)]
+    return [(i, int(m[1]), json.loads(m[2])) for i, m in found if m]
+
+
+def production_at_head(lines: list[str]) -> list[tuple[int, str, str]]:
+    """(line index, production version or `none`, commit subject) of each registry line."""
+    found = [(i, REGISTRY.fullmatch(line)) for i, line in enumerate(lines)]
+    return [(i, m[2], m[3]) for i, m in found if m and m[1] == MODEL]
+
+
+@pytest.fixture(scope="module")
+def demo() -> list[str]:
+    """The demo's output lines; it must exit 0 and leave this checkout as it was."""
     status_before = git(ROOT, "status", "--porcelain") if (ROOT / ".git").exists() else ""
     done = subprocess.run(
         [sys.executable, "-m", "mlops.demo", "--source", str(ROOT)],
@@ -22,20 +57,51 @@ def test_the_demo_runs_on_a_scratch_copy(tmp_path: Path) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = done.stdout
+    if (ROOT / ".git").exists():
+        assert git(ROOT, "status", "--porcelain") == status_before
+    return [line.rstrip() for line in done.stdout.splitlines()]
+
+
+def test_the_demo_walks_the_pull_request_steps(demo: list[str]) -> None:
+    """It creates a model, plans the change, catches a broken manifest, trains, scores and
+    evaluates, and finishes."""
+    out = "\n".join(demo)
     assert "created models/churn-propensity/" in out
     assert "churn-propensity" in out and "added" in out
     assert "fuel-efficiency" in out and "modified" in out
     assert 'expected one of "python", "r", "julia"; got "pyhton" (did you mean \'python\'?)' in out
     assert '"all_models": true' in out
     assert "1 (new)" in out and "1 (unchanged)" in out
-    assert "prediction" in out
     assert "Decision: passes every gate" in out
+    assert demo[-1].endswith("demo finished")
+
+
+def test_the_demo_scores_with_the_registered_version(demo: list[str]) -> None:
+    """`mlops predict` prints a class label (0 or 1) for each of the sample's rows."""
+    assert len(scored_rows(demo)) == SAMPLE_ROWS
+
+
+def test_production_serves_the_promoted_version_then_the_revert_removes_it(
+    demo: list[str],
+) -> None:
+    """After the promotion production answers 200 as breast-cancer version 1, with the class
+    `mlops predict` gave that row and a probability; after `git revert` the registry at HEAD
+    has no production version and production answers 503, naming no version."""
     nginx = shutil.which("nginx") or Path("/usr/sbin/nginx").exists()
     assert nginx or not os.environ.get("CI"), "nginx is not installed: run scripts/bootstrap"
-    if nginx:  # without it (a fresh laptop) the demo prints the deployment plan only
-        assert 'HTTP 200: {"model": "breast-cancer", "version": "1"' in out
-        assert "HTTP 503" in out  # after the revert: nothing in production
-    assert "demo finished" in out
-    if (ROOT / ".git").exists():
-        assert git(ROOT, "status", "--porcelain") == status_before
+    if not nginx:  # a fresh laptop: the demo prints the deployment plan only
+        pytest.skip("nginx is not installed: the demo only plans the deployment")
+    (deployed, promoted, subject), (reverted, left, revert_subject) = production_at_head(demo)
+    assert (promoted, subject) == ("1", f"Promote {MODEL} 1")
+    assert (left, revert_subject) == ("none", f'Revert "Promote {MODEL} 1"')
+    (at_first, first, body), (at_second, second, after) = answers(demo)
+    assert deployed < at_first < reverted < at_second  # each answer follows its registry line
+
+    assert first == 200, body
+    assert (body["model"], body["version"]) == (MODEL, "1")
+    (served,) = body["predictions"]
+    assert served["prediction"] == scored_rows(demo)[0]  # the row the demo sent
+    assert isinstance(served["probability"], float) and 0.0 <= served["probability"] <= 1.0
+
+    assert second == 503, after
+    assert not (isinstance(after, dict) and "version" in after), after
