@@ -79,7 +79,7 @@ def repository(root: Path, target: str, port: int, standby: bool) -> None:
         mlops(root, "promote", MODEL, version, "--to", "staging", "--apply")
     if target == "docker":
         for version in ("1", "2"):  # images exist before the clock starts, as after a merge
-            mlops(root, "build", MODEL, version)
+            mlops(root, "build", MODEL, version, "--apply")
     set_production(root, "1")
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-q", "-m", "production v1"], root)
@@ -154,7 +154,7 @@ def teardown(root: Path) -> None:
     code = (
         "import sys; from pathlib import Path\n"
         "from mlops.adapters.settings import load_settings\n"
-        "from mlops.commands.rollout import stop_all\n"
+        "from mlops.flows.rollout import stop_all\n"
         "stop_all(load_settings(Path(sys.argv[1])))\n"
     )
     subprocess.run([sys.executable, "-c", code, str(root)], cwd=root, check=False)

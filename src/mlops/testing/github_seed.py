@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mlops.adapters.github import CHECK_PREFIX
+from mlops.core.checks import DEFAULT_APP as WORKFLOW_APP  # the app of a workflow's GITHUB_TOKEN
 from mlops.testing.github_seeding import GitHubSeeding
-
-WORKFLOW_APP = "github-actions"  # the app of a workflow's GITHUB_TOKEN
 
 
 def open_pull_request(
