@@ -4,7 +4,7 @@ Each case folder is a repository overlay: its files are copied over a skeleton r
 repository's policies and schemas, no models, an empty registry). Cases under `valid/` must pass
 cleanly; cases under `invalid/` must fail and print exactly the lines of their `expected.txt`.
 The other tests cover the output modes (JSON, GitHub Actions annotations), limiting the report to
-some paths, the size limit, usage errors and the real console entry point.
+some paths, the size limits and the cap on listed problems, usage errors and the real console entry point.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from pathlib import Path
 import pytest
 from support import Result, skeleton
 
+from mlops.core.bounds import EXAMINED_PER_FILE, MANIFEST_BYTES, REGISTRY_BYTES, SHOWN_PER_FILE
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "validate"
 VALID = sorted(p for p in (DATA / "valid").iterdir() if p.is_dir())
 INVALID = sorted(p for p in (DATA / "invalid").iterdir() if p.is_dir())
 EXPECTED = "expected.txt"
-SIZE_LIMIT = 16 * 1024 * 1024
 SEVERAL = DATA / "invalid" / "several-errors"
 
 
@@ -111,19 +112,110 @@ def test_invalid_case_reports_expected_lines(case: Path, tmp_path: Path, cli: Cl
     assert int(match[1]) == error_count(expected)
 
 
-def test_file_over_size_limit_is_one_diagnostic(tmp_path: Path, cli: Cli) -> None:
-    """A manifest over 16 MiB is refused unread, with its size and the limit."""
+def test_manifest_over_its_size_limit_is_one_diagnostic(tmp_path: Path, cli: Cli) -> None:
+    """A manifest over the manifest limit is refused unread: one line naming its size and the
+    limit, exit 1, and nothing else written."""
     root = build(DATA / "valid" / "minimal-python", tmp_path)
     manifest = root / "models" / "iris" / "model.yaml"
     text = manifest.read_bytes()
     padding = b"# padding padding padding padding padding padding padding padding padding\n"
-    size = SIZE_LIMIT + 1
+    size = MANIFEST_BYTES.bytes + 1
     manifest.write_bytes((text + padding * (size // len(padding) + 1))[:size])
     result = cli("--repo", root, "validate")
     assert result.code == 1
-    assert result.lines == [
-        f"models/iris/model.yaml: $: file is {size} bytes; the limit is {SIZE_LIMIT} bytes"
+    assert result.out.splitlines() == [
+        f"models/iris/model.yaml: $: file is {size} bytes; a manifest is at most "
+        f"{MANIFEST_BYTES.bytes} bytes"
     ]
+    assert result.err.splitlines() == ["error: 1 error(s) in 1 of 8 file(s)"]
+
+
+def test_registry_over_its_size_limit_is_one_diagnostic(tmp_path: Path, cli: Cli) -> None:
+    """registry.yaml has its own, larger limit, and the refusal names it."""
+    root = build(DATA / "valid" / "minimal-python", tmp_path)
+    size = REGISTRY_BYTES.bytes + 1
+    with (root / "registry.yaml").open("r+b") as fh:
+        fh.truncate(size)  # sparse: refused by its size, never read
+    result = cli("--repo", root, "validate")
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        f"registry.yaml: $: file is {size} bytes; registry.yaml is at most "
+        f"{REGISTRY_BYTES.bytes} bytes"
+    ]
+
+
+def unknown_keys_manifest(root: Path, size: int) -> int:
+    """Fill the iris manifest up to `size` bytes with unknown top-level keys; their count."""
+    manifest = root / "models" / "iris" / "model.yaml"
+    text = manifest.read_text()
+    lines = []
+    while len(text) + 24 * (len(lines) + 1) <= size:
+        lines.append(f"unknown_field_{len(lines):06d}: 1\n")
+    manifest.write_text(text + "".join(lines))
+    return len(lines)
+
+
+def test_huge_manifest_lists_its_first_errors_and_counts_the_rest(tmp_path: Path, cli: Cli) -> None:
+    """A manifest just within its size limit and full of unknown keys (tens of thousands)
+    prints the first SHOWN_PER_FILE errors and one line counting the rest; the summary counts
+    every error."""
+    root = build(DATA / "valid" / "minimal-python", tmp_path)
+    keys = unknown_keys_manifest(root, MANIFEST_BYTES.bytes)
+    assert keys > 40_000
+    result = cli("--repo", root, "validate")
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert len(lines) == SHOWN_PER_FILE + 1
+    assert all(parse(line)["file"] == "models/iris/model.yaml" for line in lines)
+    assert parse(lines[0])["json_path"] == "$.unknown_field_000000"
+    assert lines[-1] == (
+        f"models/iris/model.yaml: $: ... and {keys - SHOWN_PER_FILE} more error(s) in this "
+        f"file (showing the first {SHOWN_PER_FILE})"
+    )
+    assert result.err.splitlines() == [f"error: {keys} error(s) in 1 of 8 file(s)"]
+
+
+def test_huge_manifest_json_reports_what_was_left_out(tmp_path: Path, cli: Cli) -> None:
+    """`--json` lists the shown diagnostics, and under `truncated` how many of each file's
+    problems were left out; `errors` is the true total."""
+    root = build(DATA / "valid" / "minimal-python", tmp_path)
+    keys = unknown_keys_manifest(root, MANIFEST_BYTES.bytes)
+    result = cli("--repo", root, "validate", "--json")
+    assert result.code == 1
+    report = json.loads(result.out)
+    assert report["valid"] is False
+    assert report["errors"] == keys
+    assert report["counts_exact"] is True
+    assert len(report["diagnostics"]) == SHOWN_PER_FILE
+    assert report["truncated"] == [
+        {
+            "file": "models/iris/model.yaml",
+            "shown": SHOWN_PER_FILE,
+            "omitted_errors": keys - SHOWN_PER_FILE,
+            "omitted_warnings": 0,
+            "exact": True,
+        }
+    ]
+    help_text = " ".join(cli("validate", "--help").out.split())
+    assert f"the first {SHOWN_PER_FILE} of each file" in help_text
+
+
+def test_many_schema_errors_stop_being_counted(tmp_path: Path, cli: Cli) -> None:
+    """Thousands of bad list items are not all examined: the output is capped, and the count
+    says it is a lower bound."""
+    root = build(DATA / "valid" / "minimal-python", tmp_path)
+    manifest = root / "models" / "iris" / "model.yaml"
+    items = 5 * EXAMINED_PER_FILE
+    owners = "owners: [" + ", ".join(["1"] * items) + "]"
+    manifest.write_text(manifest.read_text().replace('owners: ["@acme/ml"]', owners))
+    result = cli("--repo", root, "validate")
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert len(lines) == SHOWN_PER_FILE + 1
+    assert "... and at least " in lines[-1]
+    match = re.match(r"^error: at least (\d+) error\(s\) in 1 of 8 file\(s\)$", result.err.strip())
+    assert match, result.err
+    assert EXAMINED_PER_FILE <= int(match[1]) < items
 
 
 def test_every_error_is_reported_not_the_first(tmp_path: Path, cli: Cli) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from mlops.adapters import yaml_files
 from mlops.adapters.yaml_files import load_yaml_file, parse_yaml_bytes, parse_yaml_text
+from mlops.core.bounds import MANIFEST_BYTES, POLICY_BYTES, REGISTRY_BYTES, YAML_BYTES
 from mlops.core.diagnostics import Position
 
 
@@ -103,15 +104,43 @@ def test_binary_and_mis_encoded_input_is_named() -> None:
     assert bom.document is not None and bom.document.data == {"a": 1}
 
 
-def test_files_over_the_size_limit_are_not_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A huge file is refused by its size before it is read or parsed."""
-    monkeypatch.setattr(yaml_files, "MAX_BYTES", 1024)
+def test_files_over_their_size_limit_are_not_read(tmp_path: Path) -> None:
+    """A file larger than the limit for its kind is refused by its size, before it is read
+    or parsed; the message names the size and the limit. The kind comes from the path."""
     big = tmp_path / "big.yaml"
-    big.write_text("a: " + "x" * 2000 + "\n")
-    assert [d.render() for d in load_yaml_file(big, "big.yaml").diagnostics] == [
-        "big.yaml: $: file is 2004 bytes; the limit is 1024 bytes"
+    size = MANIFEST_BYTES.bytes + 1
+    with big.open("wb") as fh:
+        fh.truncate(size)  # sparse: NUL bytes, which would be refused too if ever read
+    assert [d.render() for d in load_yaml_file(big, "models/x/model.yaml").diagnostics] == [
+        f"models/x/model.yaml: $: file is {size} bytes; a manifest is at most "
+        f"{MANIFEST_BYTES.bytes} bytes"
+    ]
+    assert [d.message for d in load_yaml_file(big, "policies/promotion.yaml").diagnostics] == [
+        f"file is {size} bytes; a policy file is at most {POLICY_BYTES.bytes} bytes"
+    ]
+    with big.open("r+b") as fh:
+        fh.truncate(REGISTRY_BYTES.bytes + 1)
+    assert [d.message for d in load_yaml_file(big, "registry.yaml").diagnostics] == [
+        f"file is {REGISTRY_BYTES.bytes + 1} bytes; registry.yaml is at most "
+        f"{REGISTRY_BYTES.bytes} bytes"
+    ]
+
+
+def test_a_registry_may_be_larger_than_a_manifest(tmp_path: Path) -> None:
+    """A registry over the manifest limit (but within its own) is read and parsed."""
+    registry = tmp_path / "registry.yaml"
+    line = b"# a registry with thousands of versions is legitimately large\n"
+    registry.write_bytes(line * (MANIFEST_BYTES.bytes // len(line) + 1) + b"models: {}\n")
+    loaded = load_yaml_file(registry, "registry.yaml", positions=False)
+    assert loaded.diagnostics == []
+    assert loaded.document is not None and loaded.document.data == {"models": {}}
+
+
+def test_bytes_over_the_generic_limit_are_not_parsed() -> None:
+    """Bytes from elsewhere (a git revision) are held to the limit of their kind too."""
+    raw = b"#" * (YAML_BYTES.bytes + 1)
+    assert [d.message for d in parse_yaml_bytes(raw, "dvc.lock").diagnostics] == [
+        f"file is {len(raw)} bytes; a YAML file is at most {YAML_BYTES.bytes} bytes"
     ]
 
 

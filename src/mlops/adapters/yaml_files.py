@@ -3,7 +3,8 @@
 PyYAML's `safe_load` forgets positions and silently keeps the last of two duplicate keys. We read
 the same safe event stream (libyaml when available) and build plain data ourselves, recording the
 line and column of every key and value, so a later schema error can point at the exact spot.
-Limits on size, nesting and alias expansion keep hostile files from exhausting the machine.
+Limits on size (by kind of file: `core.bounds.size_limit`), nesting and alias expansion keep
+hostile files from exhausting the machine.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from yaml.events import (
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
+from mlops.core.bounds import SizeLimit, size_limit
 from mlops.core.diagnostics import Diagnostic, JsonPath, Position
 from mlops.core.document import Document
 
-MAX_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 1_000_000
 
@@ -89,16 +90,20 @@ def _position(mark: Any) -> Position:
     return Position(mark.line + 1, mark.column + 1)
 
 
-def load_yaml_file(path: Path, display: str, *, positions: bool = True) -> LoadResult:
+def load_yaml_file(
+    path: Path, display: str, *, positions: bool = True, limit: SizeLimit | None = None
+) -> LoadResult:
     """Read and parse `path`; `display` is the name used in diagnostics (repository-relative).
 
-    `positions=False` skips recording where each value stands: faster, for callers that parse
-    again with positions only when there is something to report.
+    A file over `limit` (default: the limit for the kind of file `display` names) is refused
+    by its size, unread. `positions=False` skips recording where each value stands: faster,
+    for callers that parse again with positions only when there is something to report.
     """
+    limit = limit or size_limit(display)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            return _fail(display, f"file is {size} bytes; the limit is {MAX_BYTES} bytes")
+        too_large = limit.problem(path.stat().st_size)
+        if too_large:
+            return _fail(display, too_large)
         raw = path.read_bytes()
     except FileNotFoundError:
         return _fail(display, "file not found")
@@ -106,13 +111,17 @@ def load_yaml_file(path: Path, display: str, *, positions: bool = True) -> LoadR
         return _fail(display, "expected a YAML file, found a directory")
     except OSError as exc:
         return _fail(display, f"cannot read file: {exc.strerror or exc}")
-    return parse_yaml_bytes(raw, display, positions=positions)
+    return parse_yaml_bytes(raw, display, positions=positions, limit=limit)
 
 
-def parse_yaml_bytes(raw: bytes, display: str, *, positions: bool = True) -> LoadResult:
-    """Decode UTF-8 (BOM allowed) and parse; binary or mis-encoded input is a diagnostic."""
-    if len(raw) > MAX_BYTES:
-        return _fail(display, f"file is {len(raw)} bytes; the limit is {MAX_BYTES} bytes")
+def parse_yaml_bytes(
+    raw: bytes, display: str, *, positions: bool = True, limit: SizeLimit | None = None
+) -> LoadResult:
+    """Decode UTF-8 (BOM allowed) and parse; binary or mis-encoded input is a diagnostic, and
+    so is input over `limit` (default: by the kind of file `display` names)."""
+    too_large = (limit or size_limit(display)).problem(len(raw))
+    if too_large:
+        return _fail(display, too_large)
     nul = raw.find(b"\x00")
     if nul >= 0:
         return _fail(display, "binary data (a NUL byte): expected UTF-8 YAML text", raw, nul)

@@ -3,6 +3,11 @@
 jsonschema's own messages ("'x' is not valid under any of the given schemas") are written for
 programmers. We rewrite each by keyword, point at the offending key or value, and use a schema's
 `x-expected` annotation, when present, to describe a pattern in words.
+
+A file may hold any number of errors, so the work per file is bounded: the first
+`SHOWN_PER_FILE` problems are described in full (with a did-you-mean hint, the one costly step),
+the rest are only counted, and no more than `EXAMINED_PER_FILE` errors are taken from the
+validator (its `iter_errors` is lazy; past the bound the count is a lower bound).
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, NamedTuple
 
 from jsonschema.exceptions import ValidationError, best_match
 
+from mlops.core.bounds import EXAMINED_PER_FILE, SHOWN_PER_FILE, Omission
 from mlops.core.diagnostics import Diagnostic, JsonPath
 from mlops.core.document import Document
 
@@ -38,13 +45,59 @@ _TYPE_WORDS = {
 }
 
 
-def schema_diagnostics(document: Document, errors: Iterable[ValidationError]) -> list[Diagnostic]:
-    """One diagnostic per problem, positioned at the value or key it concerns."""
+def schema_diagnostics(
+    document: Document,
+    errors: Iterable[ValidationError],
+    *,
+    shown: int = SHOWN_PER_FILE,
+    examined: int = EXAMINED_PER_FILE,
+) -> list[Diagnostic]:
+    """One diagnostic per problem, positioned at the value or key it concerns: the first
+    `shown` of them, then one `Omission` counting the others. At most `examined` errors are
+    taken from `errors` (plus one, to know whether more exist)."""
     found: dict[tuple[JsonPath, str], Diagnostic] = {}
-    for error in errors:
-        for path, message, at_key in _describe(error):
-            found.setdefault((path, message), document.error(path, message, key=at_key))
-    return list(found.values())
+    counted: set[tuple[JsonPath, str]] = set()
+
+    def take(error: ValidationError) -> None:
+        for problem in _describe(error):
+            key = (problem.path, problem.message)
+            if key in found or key in counted:
+                continue
+            if len(found) < shown:
+                found[key] = document.error(problem.path, problem.text(), key=problem.at_key)
+            else:
+                counted.add(key)
+
+    pending = iter(errors)
+    for error in islice(pending, examined):
+        take(error)
+    unexamined = next(pending, None)
+    if unexamined is not None:
+        take(unexamined)
+    result = list(found.values())
+    if counted or unexamined is not None:
+        exact = unexamined is None
+        result.append(
+            Omission.of(document.file, shown=len(result), errors=len(counted), exact=exact)
+        )
+    return result
+
+
+class _Problem(NamedTuple):
+    """One described problem. `message` lacks the did-you-mean hint, which is worked out (by
+    `text`) only for problems that are listed: it is the one costly step per problem."""
+
+    path: JsonPath
+    message: str
+    at_key: bool = False
+    suggest: tuple[Any, Sequence[Any]] | None = None  # the word and what it may have meant
+    hint_at: int = 0  # where the hint goes in the message
+
+    def text(self) -> str:
+        if self.suggest is None:
+            return self.message
+        hint = _did_you_mean(*self.suggest)
+        return f"{self.message[: self.hint_at]}{hint}{self.message[self.hint_at :]}"
 
 
 def _kind(value: Any) -> str:
@@ -70,7 +123,7 @@ def _expected(schema: Any) -> str | None:
     return schema.get("x-expected") if isinstance(schema, dict) else None
 
 
-def _describe(error: ValidationError) -> Iterator[tuple[JsonPath, str, bool]]:
+def _describe(error: ValidationError) -> Iterator[_Problem]:
     path: JsonPath = tuple(error.absolute_path)
     keyword = error.validator
     value: Any = error.validator_value
@@ -80,22 +133,23 @@ def _describe(error: ValidationError) -> Iterator[tuple[JsonPath, str, bool]]:
     if "propertyNames" in error.schema_path and isinstance(instance, str):
         # jsonschema validates each key as an instance of its own, at the mapping's path.
         wanted: str = _expected(schema) or f"a key matching {schema.get('pattern', 'the schema')}"
-        yield (*path, instance), f"expected {wanted} as key; got {_show(instance)}", True
+        yield _Problem((*path, instance), f"expected {wanted} as key; got {_show(instance)}", True)
     elif keyword == "required":
         when = f" ({schema['x-when']})" if isinstance(schema.get("x-when"), str) else ""
         for name in value:
             if isinstance(instance, dict) and name not in instance:
                 what = "" if when else _property_description(schema, name)
-                yield path, f"missing required field {name!r}{when}{what}", False
+                yield _Problem(path, f"missing required field {name!r}{when}{what}")
     elif keyword == "additionalProperties" and isinstance(instance, dict):
         allowed = sorted(schema.get("properties", {}))
+        known = set(allowed)
         patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+        listing = f"; allowed: {', '.join(allowed)}" if allowed else ""
         for key in instance:
-            if key in allowed or any(p.search(key) for p in patterns):
+            if key in known or any(p.search(key) for p in patterns):
                 continue
-            hint = _did_you_mean(key, allowed)
-            listing = f"; allowed: {', '.join(allowed)}" if allowed else ""
-            yield (*path, key), f"unknown field {key!r}{hint}{listing}", True
+            head = f"unknown field {key!r}"
+            yield _Problem((*path, key), head + listing, True, (key, allowed), len(head))
     elif keyword == "type":
         types = [value] if isinstance(value, str) else list(value)
         words = " or ".join(_TYPE_WORDS.get(w, w) for w in types)
@@ -107,36 +161,37 @@ def _describe(error: ValidationError) -> Iterator[tuple[JsonPath, str, bool]]:
         ):
             hint = f': quote it as "{instance}"'
         got = "null" if instance is None else f"{_kind(instance)} {_show(instance)}"
-        yield path, f"expected {words}, got {got}{hint}", False
+        yield _Problem(path, f"expected {words}, got {got}{hint}")
     elif keyword == "enum":
         options = ", ".join(_show(v) for v in value)
-        hint = _did_you_mean(instance, value)
-        yield path, f"expected one of {options}; got {_show(instance)}{hint}", False
+        message = f"expected one of {options}; got {_show(instance)}"
+        yield _Problem(path, message, False, (instance, value), len(message))
     elif keyword == "const":
-        yield path, f"expected {_show(value)}, got {_show(instance)}", False
+        yield _Problem(path, f"expected {_show(value)}, got {_show(instance)}")
     elif keyword == "pattern":
         described = _expected(schema) or f"a string matching {value}"
-        yield path, f"expected {described}; got {_show(instance)}", False
+        yield _Problem(path, f"expected {described}; got {_show(instance)}")
     elif keyword in _BOUNDS:
-        yield path, f"expected {_BOUNDS[keyword]} {value}, got {_show(instance)}", False
+        yield _Problem(path, f"expected {_BOUNDS[keyword]} {value}, got {_show(instance)}")
     elif keyword in _SIZES:
         noun, relation = _SIZES[keyword]
         noun = noun.removesuffix("s") if value == 1 else noun
-        yield path, f"expected {relation} {value} {noun}, got {len(instance)}", False
+        yield _Problem(path, f"expected {relation} {value} {noun}, got {len(instance)}")
     elif keyword == "uniqueItems":
-        yield path, f"expected every item to be different; repeated: {_repeats(instance)}", False
+        message = f"expected every item to be different; repeated: {_repeats(instance)}"
+        yield _Problem(path, message)
     elif keyword == "format":
         example = _FORMAT_EXAMPLES.get(value, "")
-        yield path, f"expected a valid {value}{example}, got {_show(instance)}", False
+        yield _Problem(path, f"expected a valid {value}{example}, got {_show(instance)}")
     elif keyword == "not":
         reason = _expected(schema)
         text = f"expected {reason}" if reason else "this value is not allowed here"
-        yield path, f"{text}; got {_show(instance)}", False
+        yield _Problem(path, f"{text}; got {_show(instance)}")
     elif keyword in ("anyOf", "oneOf") and error.context:
         best = best_match(error.context)
         yield from _describe(best)
     else:
-        yield path, error.message, False
+        yield _Problem(path, error.message)
 
 
 _FORMAT_EXAMPLES = {"date-time": " (RFC 3339, such as 2026-01-31T12:00:00Z)"}
@@ -165,10 +220,28 @@ def _property_description(schema: dict[str, Any], name: str) -> str:
 
 
 def _repeats(items: list[Any]) -> str:
-    seen: list[Any] = []
-    repeated: list[str] = []
+    """The repeated items, each once, in order: by JSON equality, in linear time."""
+    seen: set[Hashable] = set()
+    repeated: dict[Hashable, str] = {}
     for item in items:
-        if item in seen and _show(item) not in repeated:
-            repeated.append(_show(item))
-        seen.append(item)
-    return ", ".join(repeated)
+        key = json_identity(item)
+        if key in seen and key not in repeated:
+            repeated[key] = _show(item)
+        seen.add(key)
+    return ", ".join(repeated.values())
+
+
+def json_identity(value: Any) -> Hashable:
+    """A hashable stand-in equal for equal JSON values: 1 and 1.0 alike, true and 1 not, key
+    order ignored. Lets uniqueness be checked with a set instead of comparing every pair."""
+    if isinstance(value, bool) or value is None:
+        return ("literal", value)
+    if isinstance(value, int | float):
+        return ("number", value)
+    if isinstance(value, str):
+        return ("string", value)
+    if isinstance(value, list | tuple):
+        return ("array", tuple(json_identity(v) for v in value))
+    if isinstance(value, dict):
+        return ("object", frozenset((k, json_identity(v)) for k, v in value.items()))
+    return ("other", repr(value))

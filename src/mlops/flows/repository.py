@@ -15,6 +15,7 @@ from mlops.adapters.repository import model_folders
 from mlops.adapters.schemas import SchemaSet, load_schemas
 from mlops.adapters.yaml_files import load_yaml_file
 from mlops.core import layout
+from mlops.core.bounds import truncate
 from mlops.core.diagnostics import Diagnostic, has_errors, sorted_diagnostics
 from mlops.core.document import Document
 from mlops.core.rules import manifest_rules, promotion_rules, registry_rules
@@ -76,7 +77,7 @@ def check_repository(root: Path) -> RepositoryCheck:
         lambda doc: promotion_rules(doc, known),
     )
     check.platform = _load(check, schemas, "platform", layout.PLATFORM_POLICY)
-    check.diagnostics = sorted_diagnostics(check.diagnostics)
+    check.diagnostics = truncate(sorted_diagnostics(check.diagnostics))
     return check
 
 
@@ -110,7 +111,10 @@ def load_checked(
     path: Path, display: str, check: Callable[[Document], list[Diagnostic]]
 ) -> tuple[Document | None, list[Diagnostic]]:
     """Parse without positions and check; only when something is wrong, parse again with
-    positions so that every diagnostic points at its line. Most files are valid."""
+    positions so that every diagnostic points at its line. Most files are valid.
+
+    The file is refused unread when over the size limit for its kind, and its problems are
+    listed up to the per-file cap, in file order, then counted (`core.bounds`)."""
     loaded = load_yaml_file(path, display, positions=False)
     if loaded.document is not None and not loaded.diagnostics:
         problems = check(loaded.document)
@@ -121,7 +125,7 @@ def load_checked(
     if loaded.document is not None:
         # A value the loader already refused (a tag, a huge number) has no follow-on errors.
         problems += [d for d in check(loaded.document) if d.path not in loaded.refused]
-    return loaded.document, problems
+    return loaded.document, truncate(sorted_diagnostics(problems))
 
 
 # Parallel checking pays for its process start-up only on larger repositories.
