@@ -84,6 +84,7 @@ def bench(session: nox.Session) -> None:
     install(session, "bench")
     session.run("python", "bench/cli_speed.py", *session.posargs)
     session.run("python", "bench/pr_gate.py", *session.posargs)
+    session.run("python", "bench/validate_bounds.py", *session.posargs)
     session.run("python", "bench/train_overhead.py", *session.posargs, env=QUIET_ENV)
     session.run("python", "bench/serving.py", *session.posargs, env=QUIET_ENV)
     session.run("python", "bench/rollout.py", env=QUIET_ENV)
