@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import make_repository, require_system, run_cli, runtime_present
+from support import commit_all, make_repository, require_system, run_cli, runtime_present
 
 MODEL = "breast-cancer"
 
@@ -123,12 +123,27 @@ def test_an_unknown_version_is_a_clear_error(trained: Path, cli) -> None:
     assert "no registered version 42" in result.err
 
 
-def test_without_a_candidate_it_says_how_to_get_one(copy: Path, cli) -> None:
-    """No --candidate and no local training record: usage error naming the fix."""
+def test_without_a_local_record_it_evaluates_the_version_of_this_lock(copy: Path, cli) -> None:
+    """A machine that trained nothing (a fresh runner) evaluates the version the tracking store
+    holds for the checked-out dvc.lock."""
+    version = candidate_record(copy)["version"]
     (copy / f".mlops/candidates/{MODEL}.json").unlink()
+    result = cli("--repo", copy, "evaluate", MODEL, "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["candidate"]["version"] == version
+
+
+def test_without_any_candidate_it_says_how_to_get_one(copy: Path, cli) -> None:
+    """No --candidate, no local record, and no version of this lock or commit in the store:
+    usage error naming the fix."""
+    (copy / f".mlops/candidates/{MODEL}.json").unlink()
+    lock = copy / f"models/{MODEL}/dvc.lock"
+    lock.write_text(lock.read_text() + "# edited by hand\n")
+    commit_all(copy, "a lock no training wrote")
     result = cli("--repo", copy, "evaluate", MODEL)
     assert result.code == 2
-    assert f"run `mlops train {MODEL}` first" in result.err
+    assert "the tracking store holds no version of this commit" in result.err
+    assert f"run `mlops train {MODEL}`" in result.err
 
 
 def test_an_unknown_model_is_refused(trained: Path, cli) -> None:

@@ -11,6 +11,8 @@ import pytest
 import yaml
 from support import make_repository
 
+from mlops.adapters.settings import load_settings
+
 MODEL = "breast-cancer"
 
 
@@ -32,9 +34,11 @@ def root(tmp_path: Path, cli) -> Path:
 
 
 def trained(root: Path, version: str, roc_auc: float = 0.99) -> None:
+    """The record `mlops train` leaves on this machine, for the store configured here."""
     folder = root / ".mlops" / "candidates"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{MODEL}.json").write_text(json.dumps(record(version, roc_auc)))
+    store = {"tracking_uri": load_settings(root).tracking_uri}
+    (folder / f"{MODEL}.json").write_text(json.dumps(record(version, roc_auc) | store))
 
 
 def stages(root: Path) -> dict[str, Any]:
@@ -96,7 +100,8 @@ def test_a_refused_promotion_names_every_reason_and_writes_nothing(root: Path, c
 def test_an_unknown_version_is_refused(root: Path, cli) -> None:
     result = cli("--repo", root, "promote", MODEL, "7", "--to", "staging")
     assert result.code == 1
-    assert f"{MODEL} has no version 7" in result.err
+    assert f"{MODEL} has no registered version 7 in the tracking store" in result.err
+    assert not (root / ".mlops" / "mlflow.db").exists()  # nothing created by a refusal
 
 
 def test_an_interrupted_write_leaves_both_files_as_they_were(

@@ -258,6 +258,26 @@ def test_a_version_registered_elsewhere_gets_its_data_pushed(scratch: Path, cli)
         assert (storage / "files" / "md5" / md5[:2] / md5[2:]).is_file()
 
 
+def test_a_store_that_fails_to_search_is_not_read_as_no_version(scratch: Path, cli) -> None:
+    """When the store cannot answer whether this artifact is registered (its version tags
+    table is broken here), training stops naming the store: it never takes the failure for
+    "not registered" and registers a duplicate version."""
+    (scratch / ".mlops/candidates/breast-cancer.json").unlink()
+    database = scratch / ".mlops" / "mlflow.db"
+    with sqlite3.connect(database) as db:
+        db.execute("alter table model_version_tags rename to hidden_tags")
+    try:
+        result = cli("--repo", scratch, "train", "breast-cancer")
+    finally:
+        with sqlite3.connect(database) as db:
+            db.execute("alter table hidden_tags rename to model_version_tags")
+    assert result.code == 1
+    assert "the tracking store sqlite:///" in result.err
+    assert "failed to search the versions of 'breast-cancer'" in result.err
+    assert registered_versions(scratch, "breast-cancer") == ["1"]
+    assert run_statuses(scratch) == ["FINISHED"]
+
+
 def test_a_tracking_server_that_is_down(
     scratch: Path, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -48,6 +48,14 @@ def connect(settings: Settings) -> None:
         os.environ["MLFLOW_TRACKING_URI"] = before
 
 
+def store_missing(settings: Settings) -> bool:
+    """Whether the embedded store has never been created (so it holds nothing): reading it
+    then needs no MLflow, and must not create an empty database as a side effect."""
+    if not settings.tracking_uri.startswith("sqlite:///"):
+        return False
+    return not Path(settings.tracking_uri.removeprefix("sqlite:///")).exists()
+
+
 def check_server(uri: str, timeout: float = 5.0) -> None:
     try:
         with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
@@ -94,16 +102,64 @@ def experiment_id(settings: Settings, model: str) -> str:
 
 
 def version_with_artifact(model: str, artifact_sha256: str) -> str | None:
-    """An existing registered version of `model` whose artifact has this digest."""
+    """An existing registered version of `model` whose artifact has this digest. A store that
+    fails to answer is an error, never "no such version" (that would register a duplicate)."""
+    found = _search_versions(model, "artifact_sha256", artifact_sha256)
+    return found[-1] if found else None
+
+
+def versions_with_tag(model: str, tag: str, value: str) -> list[str]:
+    """The registered versions of `model` whose version tag `tag` is `value`, oldest first."""
+    return _search_versions(model, tag, value)
+
+
+def _search_versions(model: str, tag: str, value: str) -> list[str]:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    query = f"name='{model}' and tags.artifact_sha256='{artifact_sha256}'"
+    query = f"name='{model}' and tags.{tag}='{value}'"
     try:
         versions = MlflowClient().search_model_versions(query)
-    except MlflowException:
-        return None
-    return str(versions[0].version) if versions else None
+    except MlflowException as exc:
+        raise _store_error(f"search the versions of {model!r}", exc) from None
+    return sorted((str(v.version) for v in versions), key=int)
+
+
+def registered_version(model: str, version: str) -> dict[str, str] | None:
+    """A version's tags with its run id and creation time, None when the store says it does
+    not exist; any other failure (the store down, credentials refused) is an error naming the
+    store."""
+    from datetime import UTC, datetime
+
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = MlflowClient().get_model_version(model, version)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise _store_error(f"read version {version} of {model!r}", exc) from None
+    created = datetime.fromtimestamp(found.creation_timestamp / 1000, UTC)
+    return {  # a `created` tag (training's start) wins over the registration time
+        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **dict(found.tags),
+        "run_id": str(found.run_id or found.tags.get("run_id", "")),
+    }
+
+
+def _store_error(doing: str, exc: Exception) -> TrackingUnavailable:
+    uri = public_uri(_current_uri())
+    return TrackingUnavailable(
+        f"the tracking store {uri} failed to {doing}: {first_line(exc)}",
+        hint="check MLFLOW_TRACKING_URI and its credentials (MLFLOW_TRACKING_USERNAME/PASSWORD)",
+    )
+
+
+def _current_uri() -> str:
+    import mlflow
+
+    return str(mlflow.get_tracking_uri())
 
 
 @contextmanager

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,36 @@ def candidate_record(
         **({"model_sha256": lineage["model_sha256"]} if lineage.get("model_sha256") else {}),
         "created": created,
         "tracking_uri": tracking_uri,
+    }
+
+
+def candidate_from_version(
+    model: str, version: str, found: Mapping[str, str], tracking_uri: str
+) -> dict[str, Any] | None:
+    """The record of a registered version from its tags in the tracking store (`found`: the
+    version's tags, `run_id` and `created`); None when it was registered without them."""
+    try:
+        dvc_hashes = json.loads(found["dvc_hashes"])
+        metrics = json.loads(found["metrics"])
+        lineage = {k: found[k] for k in ("run_id", "git_commit", "params_hash")}
+        artifact = found["artifact_sha256"]
+    except (KeyError, ValueError):
+        return None
+    if not isinstance(dvc_hashes, dict) or not isinstance(metrics, dict):
+        return None
+    lineage["model_sha256"] = found.get("model_sha256", "")
+    return candidate_record(
+        model, version, lineage, dvc_hashes=dvc_hashes, metrics=metrics,
+        artifact_sha256=artifact, created=found["created"], tracking_uri=tracking_uri,
+    )  # fmt: skip
+
+
+def store_tags(record: Mapping[str, Any]) -> dict[str, str]:
+    """What a version's tags hold of its record beyond the lineage tags: enough to make the
+    record again on any machine that reaches the store (`candidate_from_version`)."""
+    return {
+        "dvc_hashes": json.dumps(record["dvc_hashes"], sort_keys=True),
+        "metrics": json.dumps(record["metrics"], sort_keys=True),
     }
 
 

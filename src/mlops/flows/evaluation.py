@@ -35,7 +35,7 @@ def evaluate_model(
     check = checked_models(root, [name], "evaluated")
     require_shared_files(check, "evaluated")
     settings = load_settings(root)
-    version = candidate or _last_candidate(settings, name)
+    version = candidate or _last_candidate(settings, root, name)
     with contextlib.redirect_stdout(sys.stderr):  # MLflow prints download progress
         result = evaluate(root, settings, name, manifest_data(check, name), version, check)
     _write(settings.state_dir / "evaluations" / f"{name}.json", result)
@@ -101,14 +101,14 @@ def evaluate(
     }
 
 
-def _last_candidate(settings: Settings, name: str) -> str:
-    record = candidates.read(settings, name)
-    if record is None:
+def _last_candidate(settings: Settings, root: Path, name: str) -> str:
+    version = candidates.latest(settings, root, name)
+    if version is None:
         raise UsageError(
-            f"no candidate recorded for {name} here: pass --candidate VERSION "
-            f"or run `mlops train {name}` first"
+            f"no candidate of {name}: nothing trained here, and the tracking store holds no "
+            f"version of this commit; pass --candidate VERSION or run `mlops train {name}`"
         )
-    return str(record["version"])
+    return version
 
 
 def _holdout(root: Path, name: str, manifest: dict[str, Any]) -> tuple[str, str, Any]:

@@ -23,6 +23,7 @@ from mlops.flows.repository import (
     checked_models,
     manifest_data,
     promotion_policy,
+    registry_entry,
     require_shared_files,
 )
 
@@ -48,10 +49,14 @@ def promotion_files(
     before = registry_path.read_text(encoding="utf-8")
     current = check.registry.data if check.registry else {}
     policy = promotion_policy(check)
+    listed = (registry_entry(check, name).get("versions") or {}).get(version) is not None
+    # A version not yet listed comes in with its candidate record (this machine's, or the
+    # tracking store's: whoever promotes need not be who trained).
+    record = None if listed else candidates.of_version(load_settings(root), name, version)
     try:
         promotion = promote(
             current, name, version, stage, manifest=manifest_data(check, name), policy=policy,
-            candidate=candidates.read(load_settings(root), name), canary_weight=weight,
+            candidate=record, canary_weight=weight,
         )  # fmt: skip
     except Refused as refused:
         lines = "\n".join(f"  - {reason}" for reason in refused.reasons)

@@ -29,11 +29,13 @@ class Report:
 
 
 def publish_report(
-    root: Path, number: int, models: tuple[str, ...], repository: str | None
-) -> Report:
-    """Publish the evaluations of `models` (default: every one evaluated here) on pull
-    request `number`, and rebuild its comment."""
-    evaluations = _evaluations(load_settings(root).state_dir / "evaluations", models)
+    root: Path, number: int, models: tuple[str, ...], repository: str | None,
+    folder: Path | None = None,
+) -> Report:  # fmt: skip
+    """Publish the evaluations of `models` (default: every one in `folder`, by default the
+    ones evaluated on this machine) on pull request `number`, and rebuild its comment."""
+    folder = folder or load_settings(root).state_dir / "evaluations"
+    evaluations = _evaluations(folder, models)
     notes: list[str] = []
     token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
     if not token:

@@ -23,7 +23,7 @@ from mlops.adapters import dvc, git, platform_probe, preload, runtimes
 from mlops.adapters.pipeline_files import artifact_digest, read_json, read_params
 from mlops.adapters.settings import Settings, load_settings
 from mlops.core import layout, platform
-from mlops.core.candidate import candidate_record
+from mlops.core.candidate import candidate_record, store_tags
 from mlops.core.document import Document
 from mlops.core.lineage import flatten, input_hashes, metric_table, params_hash
 from mlops.flows import candidates
@@ -156,12 +156,15 @@ def _record(
             "params_hash": tags["mlops.params_hash"],
             "model_sha256": tracking.logged_model_digest(model_uri),
         }
-        version_tags = {"artifact_sha256": outputs.digest,
-                        "dvc_lock_sha256": tags["mlops.dvc_lock_sha256"],
+        created = clock.started.strftime("%Y-%m-%dT%H:%M:%SZ")
+        # The version's tags hold its whole candidate record, set in the one call that
+        # registers it: any machine that reaches the store can promote it.
+        record = _candidate(settings, name, "", outputs, lineage, created)
+        version_tags = {"artifact_sha256": outputs.digest, "created": created,
+                        "dvc_lock_sha256": tags["mlops.dvc_lock_sha256"], **store_tags(record),
                         **{k: v for k, v in lineage.items() if k != "run_id"}}  # fmt: skip
         pipeline.pushed()  # a version is registered only once its data is stored
         version = tracking.register(name, model_uri, run_id, version_tags)
-    created = clock.started.strftime("%Y-%m-%dT%H:%M:%SZ")
     candidates.write(settings, _candidate(settings, name, version, outputs, lineage, created))
     return version, run_id
 
@@ -199,10 +202,7 @@ def _registered_in_store(settings: Settings, name: str, outputs: Outputs) -> str
     tracking.connect(settings)
     existing = tracking.version_with_artifact(name, outputs.digest)
     if existing is not None:
-        found = tracking.version_info(name, existing)
-        lineage = {k: found[k] for k in ("run_id", "git_commit", "params_hash", "model_sha256")}
-        record = _candidate(settings, name, existing, outputs, lineage, found["created"])
-        candidates.write(settings, record)
+        candidates.write(settings, candidates.of_version(settings, name, existing))
     return existing
 
 
@@ -273,10 +273,12 @@ def _candidate(
     settings: Settings, name: str, version: str, outputs: Outputs, lineage: dict[str, str],
     created: str,
 ) -> dict[str, Any]:  # fmt: skip
+    from mlops.adapters.tracking import public_uri
+
     return candidate_record(
         name, version, lineage, dvc_hashes=input_hashes(outputs.lock, outputs.inputs),
         metrics=outputs.held_out, artifact_sha256=outputs.digest, created=created,
-        tracking_uri=settings.tracking_uri,
+        tracking_uri=public_uri(settings.tracking_uri),
     )  # fmt: skip
 
 
