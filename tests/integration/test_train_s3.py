@@ -162,3 +162,39 @@ def test_an_s3_endpoint_that_is_down_registers_nothing(tmp_path: Path, cli) -> N
     assert registered_versions(root) == []
     assert run_statuses(root) == ["FAILED"]
     assert not (root / f".mlops/candidates/{MODEL}.json").exists()
+
+
+def test_the_remote_comes_from_the_environment(
+    trained: Path, endpoint: str, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runner points DVC at the team's bucket by configuration alone (MLOPS_DVC_REMOTE and
+    MLOPS_DVC_ENDPOINT_URL, as a workflow passes repository variables): a fresh clone with no
+    `.dvc/config.local` evaluates version 1 with the holdout pulled from the bucket."""
+    git(trained, "add", "-A")
+    git(trained, "commit", "-q", "--allow-empty", "-m", "the lock and metrics of version 1")
+    clone = tmp_path / "clone"
+    git(trained, "clone", "-q", str(trained), str(clone))
+    assert not (clone / ".dvc" / "config.local").exists()
+    shutil.copytree(trained / ".mlops", clone / ".mlops")  # the tracking store only
+    shutil.rmtree(clone / ".mlops" / "candidates")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{trained / '.mlops' / 'mlflow.db'}")
+    monkeypatch.setenv("MLOPS_DVC_REMOTE", f"s3://{BUCKET}/store")
+    monkeypatch.setenv("MLOPS_DVC_ENDPOINT_URL", endpoint)
+    result = cli("--repo", clone, "evaluate", MODEL, "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["candidate"]["version"] == "1"
+    holdout = clone / f"models/{MODEL}/data/holdout.csv"
+    assert holdout.read_bytes() == (trained / f"models/{MODEL}/data/holdout.csv").read_bytes()
+    assert not (trained.parent / "mlops-dvc-storage").exists()
+    assert not (tmp_path / "mlops-dvc-storage").exists()  # nothing from the folder remote
+
+
+def test_an_endpoint_without_a_remote_is_refused(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_repository(tmp_path / "repo", (MODEL,))
+    monkeypatch.setenv("MLOPS_DVC_ENDPOINT_URL", "http://127.0.0.1:9")
+    result = cli("--repo", root, "train", MODEL)
+    assert result.code == 1
+    assert "MLOPS_DVC_ENDPOINT_URL) is set without a remote" in result.err
+    assert not (root / ".mlops").exists()

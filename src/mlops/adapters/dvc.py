@@ -210,6 +210,22 @@ def describe_remote(root: Path) -> str:
     return f"DVC remote '{name}' ({where})"
 
 
+CONFIGURED_REMOTE = "shared"
+
+
+def use_remote(root: Path, url: str, endpoint_url: str | None) -> None:
+    """Make `url` (at `endpoint_url`) the checkout's default remote, in `.dvc/config.local`
+    (untracked): how configuration, not a commit, points a runner at the team's storage.
+    Nothing is written when it already is the default."""
+    current = default_remote(root)
+    wanted = {"url": url, **({"endpointurl": endpoint_url} if endpoint_url else {})}
+    if current is not None and current[0] == CONFIGURED_REMOTE and current[1] == wanted:
+        return
+    _dvc_ok(root, "remote", "add", "--local", "--force", "--default", CONFIGURED_REMOTE, url)
+    if endpoint_url:
+        _dvc_ok(root, "remote", "modify", "--local", CONFIGURED_REMOTE, "endpointurl", endpoint_url)
+
+
 def share_storage(root: Path, tree: Path) -> None:
     """Let a worktree use the checkout's DVC cache and default remote with all its options.
 

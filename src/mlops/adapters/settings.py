@@ -12,8 +12,14 @@
     check_timeout = 120                     # seconds a new instance has to become ready
     standby = true                          # keep the version traffic left warm (fast revert)
 
-`MLFLOW_TRACKING_URI` overrides the file, and `MLOPS_DEPLOY_TARGET` the deploy target, so CI
-and laptops differ by environment only.
+    [tool.mlops.data]
+    remote = "s3://bucket/dvc"              # the shared DVC remote (default: .dvc/config's)
+    endpoint_url = "https://s3.example"     # an S3-compatible endpoint, when not AWS
+
+Environment variables override the file, so CI and laptops differ by environment only:
+`MLFLOW_TRACKING_URI` the tracking store, `MLOPS_DEPLOY_TARGET` the deploy target,
+`MLOPS_DVC_REMOTE` and `MLOPS_DVC_ENDPOINT_URL` the data remote (its credentials are the
+usual `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, read by DVC itself).
 """
 
 from __future__ import annotations
@@ -48,11 +54,20 @@ class DeploySettings:
 
 
 @dataclass(frozen=True)
+class DataRemote:
+    """The shared DVC remote configured for this checkout (overrides `.dvc/config`'s)."""
+
+    url: str
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     root: Path
     state_dir: Path
     tracking_uri: str
     deploy: DeploySettings = field(default_factory=lambda: _deploy({}))
+    data_remote: DataRemote | None = None
 
     @property
     def embedded(self) -> bool:
@@ -78,7 +93,27 @@ def load_settings(root: Path) -> Settings:
     state_dir = state if state.is_absolute() else root / state
     default_uri = f"sqlite:///{state_dir / 'mlflow.db'}"
     uri = os.environ.get("MLFLOW_TRACKING_URI") or config.get("tracking_uri") or default_uri
-    return Settings(root, state_dir, str(uri), _deploy(config.get("deploy", {})))
+    deploy = _deploy(config.get("deploy", {}))
+    return Settings(root, state_dir, str(uri), deploy, _data_remote(config.get("data", {})))
+
+
+def _data_remote(section: Any) -> DataRemote | None:
+    where = "pyproject.toml [tool.mlops.data]"
+    if not isinstance(section, dict):
+        raise MlopsError(f"{where} must be a table")
+    url = os.environ.get("MLOPS_DVC_REMOTE") or section.get("remote")
+    endpoint = os.environ.get("MLOPS_DVC_ENDPOINT_URL") or section.get("endpoint_url")
+    for name, value in (("remote", url), ("endpoint_url", endpoint)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise MlopsError(f"{where} {name} = {value!r}: expected a URL")
+    if url is None:
+        if endpoint is not None:
+            raise MlopsError(
+                f"{where}: endpoint_url (or MLOPS_DVC_ENDPOINT_URL) is set without a remote",
+                hint="set remote (or MLOPS_DVC_REMOTE) too, e.g. s3://bucket/dvc",
+            )
+        return None
+    return DataRemote(str(url), str(endpoint) if endpoint else None)
 
 
 def _deploy(section: Any) -> DeploySettings:

@@ -25,6 +25,7 @@ from mlops.flows.repository import (
     registry_entry,
     require_shared_files,
 )
+from mlops.flows.storage import use_configured_remote
 
 
 def evaluate_model(
@@ -35,6 +36,7 @@ def evaluate_model(
     check = checked_models(root, [name], "evaluated")
     require_shared_files(check, "evaluated")
     settings = load_settings(root)
+    use_configured_remote(settings)
     version = candidate or _last_candidate(settings, root, name)
     with contextlib.redirect_stdout(sys.stderr):  # MLflow prints download progress
         result = evaluate(root, settings, name, manifest_data(check, name), version, check)

@@ -25,6 +25,7 @@ from mlops.core.lineage import input_hashes, params_hash
 from mlops.core.pipeline_graph import upstream_of
 from mlops.core.reproduction import Tolerances, Verdict, judge
 from mlops.errors import MlopsError
+from mlops.flows.storage import use_configured_remote
 
 FIRST_RERUN = "train"
 
@@ -70,7 +71,9 @@ def reproduce(root: Path, name: str, version: str, tolerance: float | None = Non
     """Retrain `version` of `name` in a scratch worktree and judge the result."""
     from mlops.adapters import environment, tracking
 
-    tracking.connect(load_settings(root))
+    settings = load_settings(root)
+    use_configured_remote(settings)
+    tracking.connect(settings)
     recorded = recorded_lineage(name, version)
     with tempfile.TemporaryDirectory(prefix=f"mlops-reproduce-{name}-") as scratch:
         tree = Path(scratch) / "worktree"

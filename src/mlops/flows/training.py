@@ -29,6 +29,7 @@ from mlops.core.lineage import flatten, input_hashes, metric_table, params_hash
 from mlops.flows import candidates
 from mlops.flows.plan import compute_plan
 from mlops.flows.repository import checked_models
+from mlops.flows.storage import use_configured_remote
 from mlops.output import console
 
 
@@ -288,6 +289,7 @@ def train_models(root: Path, names: list[str], *, changed_since: str | None) -> 
         names = [m.name for m in compute_plan(root, changed_since, "HEAD").to_train]
     check = checked_models(root, names, "trained")
     settings = load_settings(root)
+    use_configured_remote(settings)
     # Libraries print progress (MLflow's run links) to stdout: keep stdout for the results.
     with contextlib.redirect_stdout(sys.stderr):
         return [train_model(root, settings, n, check.manifests[n]) for n in names]
