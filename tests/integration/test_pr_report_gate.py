@@ -121,7 +121,10 @@ def test_a_fork_pull_request_is_reported_in_the_summary_only(
     result = cli("--repo", pr["root"], "report", "--pr", str(number))
     assert result.code == 0, result.err
     assert gh.comments(REPO, number) == []
-    assert "pull request from a fork, read-only token" in summary.read_text()
+    text = summary.read_text()
+    assert "pull request from a fork, read-only token" in text
+    assert "trained and evaluated in a throw-away tracking store" in text
+    assert "no comparison with production was possible" in text
 
 
 def test_report_without_an_evaluation_names_the_missing_step(pr, cli) -> None:

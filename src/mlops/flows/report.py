@@ -21,6 +21,12 @@ from mlops.core.checks import DEFAULT_APP, trusted_runs
 from mlops.core.report import MARKER, comment, model_section
 from mlops.errors import GitError, InvalidInput, UsageError
 
+FORK_NOTE = (
+    "Pull request from a fork: it gets none of the team's secrets, so it was trained and "
+    "evaluated in a throw-away tracking store on the runner. Nothing was registered, and no "
+    "comparison with production was possible beyond the metrics registry.yaml recorded."
+)
+
 
 @dataclass(frozen=True)
 class Report:
@@ -46,6 +52,8 @@ def publish_report(
     pr = github.pull_request(number)
     sections = {name: _section(root, e, pr.base_sha) for name, e in evaluations.items()}
     app = _evaluation_app(root)
+    if pr.fork:
+        notes.append(FORK_NOTE)
     try:
         for name, evaluation in sorted(evaluations.items()):
             _publish_model(github, pr.head_sha, name, evaluation, sections[name], app)
