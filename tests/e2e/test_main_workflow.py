@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from act_harness import REPO, TOKEN, run_act
+from deploying import require_nginx
 from support import (
     ROOT,
     act_available,
@@ -145,6 +146,7 @@ def test_a_merged_promotion_deploys_both_environments(
 ) -> None:
     """gate -> reconcile staging -> reconcile production from main.yml: v1 answers on both
     environments' nginx ports, and each environment has a successful GitHub deployment."""
+    require_nginx()  # the local target deploys behind it
     code, log, state = merge_under_act(tmp_path, merged, approve=True)
     assert code == 0, log[-6000:]
     assert served(log) == {"staging": "1", "production": "1"}
