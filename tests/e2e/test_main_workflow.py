@@ -32,6 +32,8 @@ from support import (
 from mlops.testing import github_seed
 from mlops.testing.github_server import GitHubServer
 
+pytestmark = pytest.mark.system  # act in a network namespace; nginx
+
 MODEL = "breast-cancer"
 PORT = 18766
 STAGING, PRODUCTION = 18801, 18802

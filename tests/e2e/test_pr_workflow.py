@@ -27,6 +27,8 @@ from support import (
 
 from mlops.testing.github_server import GitHubServer
 
+pytestmark = pytest.mark.system  # act in a network namespace (unshare -n)
+
 MODEL = "breast-cancer"
 PORT = 18765
 

@@ -34,6 +34,8 @@ from mlops.adapters.settings import load_settings
 from mlops.flows.rollout import api_key, smoke_row
 from mlops.testing.github_server import GitHubServer
 
+pytestmark = pytest.mark.system  # the Docker engine, base images, nginx
+
 BASE = "local/python:3.11-bookworm"
 
 

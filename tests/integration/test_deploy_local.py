@@ -57,6 +57,7 @@ def running(root: Path, env: str) -> list[str]:
     return sorted(i.version for i in LocalTarget(load_settings(root)).instances(env) if i.healthy)
 
 
+@pytest.mark.system
 def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, deploy_gh: GitHubServer) -> None:
     """v1 serves; v2 replaces it blue/green; reverting v2's promotion serves v1 again, and
     each move is a GitHub deployment. A second reconcile finds nothing to do."""
@@ -92,6 +93,7 @@ def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, deploy_gh: Gi
     assert [p["models"][MODEL] for _, p in history] == [{"v1": 100}, {"v2": 100}, {"v1": 100}]
 
 
+@pytest.mark.system
 def test_a_canary_splits_production_traffic_by_weight(trained: Path, cli, deploy_gh) -> None:
     """Production v1 with a 20% canary of v2: nginx routes 20 of every 100 requests to v2."""
     root = trained
@@ -106,6 +108,7 @@ def test_a_canary_splits_production_traffic_by_weight(trained: Path, cli, deploy
     assert running(root, "production") == ["1", "2"]
 
 
+@pytest.mark.system
 def test_a_version_that_fails_its_checks_never_takes_traffic(trained: Path, cli, deploy_gh) -> None:
     """A broken version 2 (its model file removed from the store) is stopped, v1 keeps
     serving, the run exits 1 naming it, and the failure is a GitHub deployment status."""
@@ -203,6 +206,7 @@ def _break_version(root: Path, version: str):
     return lambda: hidden.rename(folder)
 
 
+@pytest.mark.system
 def test_moved_traffic_is_recorded_when_the_tracking_store_then_fails(
     trained: Path, cli, deploy_gh: GitHubServer
 ) -> None:

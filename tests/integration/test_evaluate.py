@@ -186,6 +186,7 @@ def test_an_invalid_policy_is_refused_before_scoring(copy: Path, cli) -> None:
     assert "policies/promotion.yaml:" in result.err
 
 
+@pytest.mark.system
 def test_an_r_model_is_evaluated_through_its_worker(tmp_path: Path, cli) -> None:
     """The R example is scored through its worker-backed pyfunc like any other model."""
     require_system("R", runtime_present("r"))

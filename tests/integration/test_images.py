@@ -138,6 +138,7 @@ def _holdout_rows(spec: ImageSpec, target: str, count: int = 1) -> list[dict[str
     return [{k: json.loads(v) for k, v in row.items() if k != target} for row in rows]
 
 
+@pytest.mark.system
 def test_the_image_is_tagged_by_version_and_identified_by_its_digest(
     spec: ImageSpec, built: BuiltImage
 ) -> None:
@@ -159,6 +160,7 @@ def test_the_image_is_tagged_by_version_and_identified_by_its_digest(
     assert labels["mlops.test-run"] == RUN
 
 
+@pytest.mark.system
 def test_the_image_holds_the_serving_code_and_mlflow_skinny_only(built: BuiltImage) -> None:
     """Inside the image the service imports from the bento's own copy of mlops (not the
     whole package), the model loads with mlflow-skinny, and the full mlflow is absent."""
@@ -183,6 +185,7 @@ def test_the_image_holds_the_serving_code_and_mlflow_skinny_only(built: BuiltIma
     }  # fmt: skip
 
 
+@pytest.mark.system
 def test_the_container_serves_the_baked_in_version(spec: ImageSpec, built: BuiltImage) -> None:
     """With no configuration at all the container is ready and answers /predict for the
     model and version its image pins; it runs the image ID it was started from."""
@@ -195,6 +198,7 @@ def test_the_container_serves_the_baked_in_version(spec: ImageSpec, built: Built
     assert prediction["prediction"] in (0, 1) and 0.0 <= prediction["probability"] <= 1.0
 
 
+@pytest.mark.system
 def test_containers_are_listed_by_label_and_stopping_removes_them(built: BuiltImage) -> None:
     """containers() finds a container by its labels (and nothing for other labels); a
     second container of the same name is refused; stop_container removes it, and stopping
@@ -213,6 +217,7 @@ def test_containers_are_listed_by_label_and_stopping_removes_them(built: BuiltIm
         containers.stop_container(running.name)
 
 
+@pytest.mark.system
 def test_building_the_same_inputs_again_reuses_bento_and_image(
     spec: ImageSpec, built: BuiltImage, tmp_path: Path
 ) -> None:
@@ -230,6 +235,7 @@ def test_building_the_same_inputs_again_reuses_bento_and_image(
     assert images.image_digest(built.image) == first.digest
 
 
+@pytest.mark.system
 def test_an_r_model_is_built_on_the_r_base_and_served_by_its_worker(tmp_path: Path) -> None:
     """fuel-efficiency (R) given the default Python base gets the R base; in the container
     its pyfunc (a pickled mlops worker model) loads with mlflow-skinny and answers through

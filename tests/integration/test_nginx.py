@@ -155,6 +155,7 @@ def request(
         connection.close()
 
 
+@pytest.mark.system
 def test_routes_model_paths_to_its_backend(router: Router, backends: list[EchoBackend]) -> None:
     """It routes /<model>/predict to the model's backend as /predict, passes the request id
     both ways, and serves back exactly the table it was given on /-/routes."""
@@ -174,6 +175,7 @@ def test_routes_model_paths_to_its_backend(router: Router, backends: list[EchoBa
     assert router.running()
 
 
+@pytest.mark.system
 def test_large_bodies_pass_through_temporary_files(
     router: Router, backends: list[EchoBackend]
 ) -> None:
@@ -184,6 +186,7 @@ def test_large_bodies_pass_through_temporary_files(
     assert (status, body["length"]) == (200, 300_000)
 
 
+@pytest.mark.system
 def test_a_model_without_traffic_answers_503(router: Router, backends: list[EchoBackend]) -> None:
     """It answers 503 with a JSON reason for a model none of whose versions has weight."""
     router.apply(table(router.port, "churn", (start(backends, "7"), 0)))
@@ -193,6 +196,7 @@ def test_a_model_without_traffic_answers_503(router: Router, backends: list[Echo
     assert body["error"] == "no version of model churn is deployed"
 
 
+@pytest.mark.system
 def test_applying_the_running_table_again_changes_nothing(
     router: Router, backends: list[EchoBackend]
 ) -> None:
@@ -207,6 +211,7 @@ def test_applying_the_running_table_again_changes_nothing(
     assert processes.children(pid) == workers
 
 
+@pytest.mark.system
 def test_canary_split_follows_the_weights(router: Router, backends: list[EchoBackend]) -> None:
     """It sends exactly 180 of 200 requests to the 90% version and 20 to the 10% canary
     (nginx's weighted round robin is deterministic)."""
@@ -304,6 +309,7 @@ class Load:
         return str(json.loads(body)["version"])
 
 
+@pytest.mark.system
 def test_blue_green_switch_loses_no_request(router: Router, backends: list[EchoBackend]) -> None:
     """It switches from blue to green under steady load with zero failed requests, although
     blue is shut down the moment apply returns; every request sent after that reaches green."""
@@ -330,6 +336,7 @@ def test_blue_green_switch_loses_no_request(router: Router, backends: list[EchoB
     assert load.reconnects <= load.fast + load.slow
 
 
+@pytest.mark.system
 def test_refused_configuration_keeps_the_old_routing(
     router: Router, backends: list[EchoBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -352,6 +359,7 @@ def test_refused_configuration_keeps_the_old_routing(
     assert request(router.port, "/fraud-score/predict", b"{}")[2]["version"] == "1"
 
 
+@pytest.mark.system
 def test_a_busy_port_is_named(router: Router, backends: list[EchoBackend]) -> None:
     """It refuses to start on a port another socket holds, and says which port."""
     with socket.socket() as squatter:
@@ -362,6 +370,7 @@ def test_a_busy_port_is_named(router: Router, backends: list[EchoBackend]) -> No
     assert not router.running()
 
 
+@pytest.mark.system
 def test_stop_stops_and_is_idempotent(router: Router, backends: list[EchoBackend]) -> None:
     """It stops nginx so that the port no longer answers, and stopping again does nothing."""
     router.apply(table(router.port, "churn", (start(backends, "7"), 100)))

@@ -308,6 +308,7 @@ def test_one_failing_request_does_not_fail_the_others_in_its_batch() -> None:
     assert calls == [4, 1, 1, 2]  # all four rows in one call, then each request alone
 
 
+@pytest.mark.system
 def test_an_r_model_is_served_the_same_way(tmp_path: Path, cli) -> None:
     """The R example behind its worker-backed pyfunc: the same endpoint and response shape,
     the same predictions as `mlops predict`."""

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from support import commit_all, make_repository, require_system, runtime_present
 
+pytestmark = pytest.mark.system  # R and Julia
+
 MODEL = "demo-model"
 PROGRAMS = {"python": None, "r": "Rscript", "julia": "julia"}
 

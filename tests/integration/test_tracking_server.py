@@ -9,6 +9,8 @@ import pytest
 from servers import mlflow_server, postgres, postgres_bin
 from support import make_repository, require_system
 
+pytestmark = pytest.mark.system  # PostgreSQL
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):

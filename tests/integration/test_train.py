@@ -313,6 +313,7 @@ def test_usage_errors(trained: Path, cli) -> None:
 @pytest.mark.parametrize(
     ("model", "program"), [("fuel-efficiency", "Rscript"), ("disease-progression", "julia")]
 )
+@pytest.mark.system
 def test_r_and_julia_models_train_and_predict(
     tmp_path: Path, cli, model: str, program: str
 ) -> None:

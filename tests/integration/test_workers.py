@@ -229,6 +229,7 @@ CASES = {
 
 @pytest.mark.parametrize("model_name", list(CASES))
 @pytest.mark.filterwarnings("ignore:Hint. Inferred schema contains integer column")
+@pytest.mark.system
 def test_real_model_as_pyfunc(
     model_name: str, tracking: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
