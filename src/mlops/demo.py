@@ -69,7 +69,7 @@ def prepare(source: Path, workdir: Path) -> None:
     _git(workdir, "commit", "-q", "-m", "Platform baseline")
 
 
-def run_demo(workdir: Path) -> None:
+def run_demo(workdir: Path, *, deploy: bool = True) -> None:
     _step("1. The models in this repository")
     _run(workdir, "mlops", "list")
     _run(workdir, "mlops", "validate")
@@ -127,8 +127,8 @@ def run_demo(workdir: Path) -> None:
     _run(workdir, "mlops", "promote", "breast-cancer", "1", "--to", "production", "--apply")
     _git(workdir, "add", "registry.yaml", "models/breast-cancer")
     _git(workdir, "commit", "-q", "-m", "Promote breast-cancer 1")
-    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
-        console().print("nginx is not installed (sudo scripts/bootstrap): the plan only")
+    if not deploy:
+        console().print("--plan-only: the deployment plan, nothing deployed")
         _run(workdir, "mlops", "reconcile")
         return
     _run(workdir, "mlops", "reconcile", "--apply")
@@ -177,7 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--source", type=Path, default=None, help="repository to copy")
     parser.add_argument("--keep", action="store_true", help="keep the scratch repository")
+    parser.add_argument(
+        "--plan-only", action="store_true",
+        help="stop at the deployment plan (a machine without nginx)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if not args.plan_only and not _nginx_ready():
+        return 1
     source = find_root(args.source)
     os.environ.setdefault("GIT_AUTHOR_NAME", "Demo")
     os.environ.setdefault("GIT_AUTHOR_EMAIL", "demo@localhost")
@@ -188,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir()
     try:
         prepare(source, workdir)
-        run_demo(workdir)
+        run_demo(workdir, deploy=not args.plan_only)
     finally:
         try:
             from mlops.adapters.settings import load_settings
@@ -203,6 +209,23 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     console().print("[green]✓[/] demo finished")
     return 0
+
+
+def _nginx_ready() -> bool:
+    """Whether nginx is here to deploy behind; if not, say how to get it, before any work."""
+    from mlops.adapters.nginx import find_nginx
+
+    try:
+        find_nginx()
+    except MlopsError:
+        console(stderr=True).print(
+            "[red]error:[/] nginx is not installed, and the demo deploys behind it. Install it "
+            "once (Debian/Ubuntu: [cyan]sudo apt-get install nginx-light[/]; macOS: "
+            "[cyan]brew install nginx[/]) and run the demo again, or pass --plan-only "
+            "([cyan]nox -s demo -- --plan-only[/]) to stop at the deployment plan."
+        )
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -228,14 +228,18 @@ class Router:
 
 
 def find_nginx(name: str = "nginx") -> str:
-    """The nginx binary: `name` as a path or on PATH, else Debian's /usr/sbin/nginx."""
-    for candidate in (name, shutil.which(name), DEBIAN_NGINX):
+    """The nginx binary: MLOPS_NGINX (a path or a name on PATH) when set; else `name` as a
+    path or on PATH, else Debian's /usr/sbin/nginx."""
+    configured = os.environ.get("MLOPS_NGINX")
+    name = configured or name
+    fallback = None if configured else DEBIAN_NGINX
+    for candidate in (name, shutil.which(name), fallback):
         if candidate and "/" in candidate and os.access(candidate, os.X_OK):
             return candidate
     raise RouterError(
         f"nginx is not installed ({name!r} not found): install the Debian package `nginx` "
         "(or `nginx-light`)",
-        hint="apt-get install nginx-light, or run scripts/bootstrap",
+        hint="apt-get install nginx-light (macOS: brew install nginx), or run scripts/bootstrap",
     )
 
 
