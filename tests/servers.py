@@ -93,17 +93,23 @@ def wait_until_answers(
 
 
 @contextmanager
-def mlflow_server(backend: str, artifacts: Path, timeout: float = 120) -> Iterator[str]:
-    """`mlflow server` on a free loopback port; yields its URL once /health answers."""
+def mlflow_server(
+    backend: str, artifacts: Path, timeout: float = 120, *, auth_config: Path | None = None
+) -> Iterator[str]:
+    """`mlflow server` on a free loopback port; yields its URL once /health answers. With
+    `auth_config` (an MLflow basic-auth ini file) it runs MLflow's basic-auth app."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (artifacts.parent / "mlflow-server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
          "--artifacts-destination", artifacts.as_uri(), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
+         "--port", str(port), "--workers", "1",
+         *(["--app-name", "basic-auth"] if auth_config else [])],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
+             **({"MLFLOW_AUTH_CONFIG_PATH": str(auth_config),
+                 "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-csrf-key"} if auth_config else {})},
     )  # fmt: skip
     try:
 
