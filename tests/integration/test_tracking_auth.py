@@ -64,3 +64,22 @@ def test_refused_credentials_are_named_and_nothing_is_registered(
     assert trained.code == 0, trained.err
     assert json.loads(trained.out)["results"][0]["version"] == "1"
     assert versions(server) == ["1"]
+
+
+def test_reconcile_names_the_store_that_refuses_it(
+    server: str, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Aliases cannot be read with a wrong password: reconcile prints its result with the error
+    naming the store and the credential settings, and exits 1 (never an unexpected crash)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    monkeypatch.setenv("MLOPS_DEPLOY_TARGET", "none")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong")
+    root = make_repository(tmp_path / "repo", (MODEL,))
+    result = cli("--repo", root, "reconcile", "--apply", "--json")
+    assert result.code == 1, result.err
+    (error,) = json.loads(result.out)["errors"]
+    assert error.startswith(
+        f"MLflow aliases not reconciled: the tracking store {server} failed to read the aliases"
+    )
+    assert "check MLFLOW_TRACKING_URI and its credentials" in error

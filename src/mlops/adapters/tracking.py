@@ -2,21 +2,49 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from mlops.adapters.settings import Settings
 from mlops.errors import MlopsError, first_line
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 class TrackingUnavailable(MlopsError):
     """The tracking server cannot be reached."""
+
+
+def _store_call(doing: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Turn the store's failures inside the decorated call into one error naming the store
+    and what was being done (`doing` is formatted with the call's positional arguments)."""
+
+    def wrap(function: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(function)
+        def call(*args: P.args, **kwargs: P.kwargs) -> T:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                return function(*args, **kwargs)
+            except MlflowException as exc:
+                raise _store_error(doing.format(*args), exc) from None
+
+        return call
+
+    return wrap
+
+
+def _missing(exc: Exception) -> bool:
+    return getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST"
 
 
 def connect(settings: Settings) -> None:
@@ -88,6 +116,7 @@ def run_url(settings: Settings, run_id: str | None) -> str | None:
     return f"{uri.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}"
 
 
+@_store_call("open the experiment of {1!r}")
 def experiment_id(settings: Settings, model: str) -> str:
     """The experiment `models/<name>`, created on first use (artifacts in the state folder
     for the embedded store; the server decides otherwise)."""
@@ -137,7 +166,7 @@ def registered_version(model: str, version: str) -> dict[str, str] | None:
     try:
         found = MlflowClient().get_model_version(model, version)
     except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+        if _missing(exc):
             return None
         raise _store_error(f"read version {version} of {model!r}", exc) from None
     created = datetime.fromtimestamp(found.creation_timestamp / 1000, UTC)
@@ -166,16 +195,25 @@ def _current_uri() -> str:
 def run(experiment: str, name: str, tags: dict[str, str]) -> Iterator[Any]:
     """An MLflow run that ends FINISHED on success and FAILED on any exception."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
-    active = mlflow.start_run(experiment_id=experiment, run_name=name, tags=tags)
+    try:
+        active = mlflow.start_run(experiment_id=experiment, run_name=name, tags=tags)
+    except MlflowException as exc:
+        raise _store_error(f"start a run named {name!r}", exc) from None
     try:
         yield active
     except BaseException:
-        mlflow.end_run(status="FAILED")
+        with contextlib.suppress(MlflowException):  # the store may be what failed
+            mlflow.end_run(status="FAILED")
         raise
-    mlflow.end_run(status="FINISHED")
+    try:
+        mlflow.end_run(status="FINISHED")
+    except MlflowException as exc:
+        raise _store_error(f"finish the run named {name!r}", exc) from None
 
 
+@_store_call("log the run's data")
 def log_run_data(params: dict[str, Any], metrics: dict[str, float], files: dict[str, str]) -> None:
     import mlflow
 
@@ -185,6 +223,7 @@ def log_run_data(params: dict[str, Any], metrics: dict[str, float], files: dict[
         mlflow.log_text(text, name)
 
 
+@_store_call("tag the run")
 def set_tags(tags: dict[str, str]) -> None:
     import mlflow
 
@@ -202,6 +241,7 @@ def run_text(run_id: str, path: str) -> str | None:
         return None
 
 
+@_store_call("read run {0}")
 def run_data(run_id: str) -> tuple[dict[str, str], dict[str, float]]:
     """A run's tags and metrics."""
     from mlflow import MlflowClient
@@ -243,6 +283,7 @@ def _requirements(estimator: Any) -> list[str]:
     return pinned
 
 
+@_store_call("register a version of {0!r}")
 def register(model: str, model_uri: str, run_id: str, tags: dict[str, str]) -> str:
     """Register the logged model as a new version of `model`, tagged with its lineage."""
     import mlflow
@@ -259,11 +300,14 @@ def version_tags(model: str, version: str) -> dict[str, str]:
 
     try:
         found = MlflowClient().get_model_version(model, version)
-    except MlflowException:
+    except MlflowException as exc:
+        if not _missing(exc):
+            raise _store_error(f"read version {version} of {model!r}", exc) from None
         raise MlopsError(f"no registered version {version} of model {model!r}") from None
     return dict(found.tags)
 
 
+@_store_call("read version {1} of {0!r}")
 def version_info(model: str, version: str) -> dict[str, str]:
     """Lineage of a registered version: run id, git commit, params hash, creation time."""
     from datetime import UTC, datetime
@@ -314,6 +358,7 @@ def logged_model_digest(model_uri: str) -> str:
         return model_digest(download_model(model_uri, Path(tmp)))
 
 
+@_store_call("read the aliases and versions")
 def aliases_and_versions(
     models: list[str],
 ) -> tuple[dict[str, dict[str, str]], dict[str, set[str]]]:
@@ -327,8 +372,10 @@ def aliases_and_versions(
     for name in models:
         try:
             registered = client.get_registered_model(name)
-        except MlflowException:
-            aliases[name], versions[name] = {}, set()
+        except MlflowException as exc:
+            if not _missing(exc):
+                raise
+            aliases[name], versions[name] = {}, set()  # never registered: nothing to label
             continue
         aliases[name] = {a: str(v) for a, v in (registered.aliases or {}).items()}
         found = client.search_model_versions(f"name = '{name}'")
@@ -336,12 +383,14 @@ def aliases_and_versions(
     return aliases, versions
 
 
+@_store_call("set alias {1!r} of {0!r} to version {2}")
 def set_alias(model: str, alias: str, version: str) -> None:
     from mlflow import MlflowClient
 
     MlflowClient().set_registered_model_alias(model, alias, version)
 
 
+@_store_call("remove alias {1!r} of {0!r}")
 def remove_alias(model: str, alias: str) -> None:
     from mlflow import MlflowClient
 

@@ -23,7 +23,7 @@ from mlops.adapters.settings import Settings, load_settings
 from mlops.core import layout
 from mlops.core.reconcile import Action, alias_actions
 from mlops.core.stages import ENVIRONMENTS
-from mlops.errors import InvalidInput, first_line
+from mlops.errors import InvalidInput, MlopsError, first_line
 from mlops.flows import rollout
 from mlops.flows.repository import check_repository, registry_models
 
@@ -77,14 +77,21 @@ def reconcile(
             result.actions = alias_actions(models, observed, versions, environment)
             if apply:
                 _apply_aliases(result.actions, result.aliases_done)
-    except Exception as exc:
-        result.errors.append(f"MLflow aliases not reconciled: {first_line(exc)}")
+    except Exception as exc:  # traffic may have moved: record it whatever failed here
+        result.errors.append(f"MLflow aliases not reconciled: {_reason(exc)}")
     if apply:
         try:
             result.notes = _record(settings, result.outcomes, repository)
-        except Exception as exc:
-            result.errors.append(f"GitHub deployments not recorded: {first_line(exc)}")
+        except Exception as exc:  # the result must still be returned whole
+            result.errors.append(f"GitHub deployments not recorded: {_reason(exc)}")
     return result
+
+
+def _reason(exc: Exception) -> str:
+    """One line for a later step's failure, with our error's hint (which setting to check)."""
+    if isinstance(exc, MlopsError):
+        return exc.message + (f" ({exc.hint})" if exc.hint else "")
+    return first_line(exc)
 
 
 def _apply_aliases(actions: list[Action], done: list[Action]) -> None:
