@@ -134,6 +134,28 @@ def test_registry_rules() -> None:
     ]  # fmt: skip
 
 
+def test_a_pushed_image_reference_needs_its_image_id_and_a_valid_name() -> None:
+    """`image` (pinned by digest) comes with the `image_digest` it was built as, and its name
+    must be one a registry accepts; an unpinned `image` is left to the schema."""
+    pinned = "127.0.0.1:5000/acme/m@sha256:" + "ab" * 32
+    image_id = "sha256:" + "cd" * 32
+    versions = {
+        "1": {"image": pinned, "image_digest": image_id},
+        "2": {"image": pinned},
+        "3": {"image": "127.0.0.1:5000/Acme/m@sha256:" + "ab" * 32, "image_digest": image_id},
+        "4": {"image": "127.0.0.1:5000/acme/m:4", "image_digest": image_id},
+    }
+    data = {"models": {"m": {"versions": versions, "stages": {}}}}
+    found = [(d.json_path, d.message) for d in registry_rules(Document("r.yaml", data), {"m"})]
+    assert found == [
+        ('$.models.m.versions["2"].image',
+         "a pushed image needs the image_digest (image ID) it was built as"),
+        ('$.models.m.versions["3"].image',
+         "repository 'Acme/m' must be lower-case letters and digits, separated by '.', '_' or "
+         "'-' within and '/' between components"),
+    ]  # fmt: skip
+
+
 def test_promotion_overrides_must_name_models() -> None:
     """A per-model override for an unknown model is an error at its key."""
     found = promotion_rules(Document("p.yaml", {"overrides": {"ghost": {}, "m": {}}}), {"m"})

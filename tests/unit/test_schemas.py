@@ -85,12 +85,12 @@ def test_model_schema_covers_the_manifest_contract() -> None:
 
 def test_registry_schema_covers_the_registry_contract() -> None:
     """Every version field and stage DESIGN.md 3.2 names is in registry.schema.json, plus the
-    digest of the logged model that builds verify."""
+    digest of the logged model that builds verify and the pushed image's pinned reference."""
     defs = load("registry.schema.json")["$defs"]
     version_fields = set(defs["version"]["properties"])
     assert version_fields == {
         "run_id", "model_uri", "git_commit", "dvc_hashes", "params_hash", "metrics",
-        "artifact_sha256", "model_sha256", "bento_tag", "image_digest", "created",
+        "artifact_sha256", "model_sha256", "bento_tag", "image_digest", "image", "created",
     }  # fmt: skip
     assert set(defs["model"]["properties"]["stages"]["properties"]) == {
         "staging",

@@ -18,7 +18,7 @@ from mlops.core.stages import CANARY, PRODUCTION, PROMOTION_STAGES
 
 VERSION_FIELDS = (
     "run_id", "model_uri", "git_commit", "dvc_hashes", "params_hash", "metrics",
-    "artifact_sha256", "model_sha256", "created", "bento_tag", "image_digest",
+    "artifact_sha256", "model_sha256", "created", "bento_tag", "image_digest", "image",
 )  # fmt: skip
 
 

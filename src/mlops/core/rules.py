@@ -13,6 +13,7 @@ from typing import Any
 from mlops.core.cron import cron_problem
 from mlops.core.diagnostics import Diagnostic
 from mlops.core.document import Document
+from mlops.core.image_reference import DIGEST, parse_reference
 from mlops.core.stages import CANARY, PRODUCTION, PROMOTION_STAGES
 
 EXTENSIONS = {"python": (".py",), "r": (".R", ".r"), "julia": (".jl",)}
@@ -189,7 +190,8 @@ def _monitoring(doc: Document) -> Iterator[Diagnostic]:
 
 
 def registry_rules(doc: Document, models: set[str]) -> list[Diagnostic]:
-    """Registry entries name existing models; stage pointers name existing versions."""
+    """Registry entries name existing models; stage pointers name existing versions; a pushed
+    image is a valid reference that comes with its image ID."""
     entries = doc.get(("models",))
     if not isinstance(entries, dict):
         return []
@@ -207,6 +209,7 @@ def registry_rules(doc: Document, models: set[str]) -> list[Diagnostic]:
             continue
         versions = entry.get("versions")
         versions = versions if isinstance(versions, dict) else {}
+        found += _pushed_images(doc, model, versions)
         stages = entry.get("stages")
         if not isinstance(stages, dict):
             continue
@@ -240,6 +243,22 @@ def registry_rules(doc: Document, models: set[str]) -> list[Diagnostic]:
                     )
                 )
     return found
+
+
+def _pushed_images(doc: Document, model: str, versions: dict[Any, Any]) -> Iterator[Diagnostic]:
+    for version, entry in versions.items():
+        image = entry.get("image") if isinstance(entry, dict) else None
+        if not isinstance(image, str) or not DIGEST.fullmatch(image.rpartition("@")[2]):
+            continue  # absent, or not pinned: the schema says so
+        path = ("models", model, "versions", version, "image")
+        try:
+            parse_reference(image)
+        except ValueError as exc:
+            yield doc.error(path, str(exc))
+            continue
+        if "image_digest" not in entry:
+            why = "a pushed image needs the image_digest (image ID) it was built as"
+            yield doc.error(path, why)
 
 
 def promotion_rules(doc: Document, models: set[str]) -> list[Diagnostic]:
