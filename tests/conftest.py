@@ -18,13 +18,15 @@ __all__ = ["commit_all", "copy_repository", "git", "skeleton"]
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's git config or a CI runner's GitHub variables."""
+    """No test sees the developer's git config, a CI runner's GitHub variables or an image
+    registry set in the environment."""
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
     for key in (
         "GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_TOKEN", "GH_TOKEN",
-        "GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_EVENT_PATH",
+        "GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "MLOPS_IMAGE_REGISTRY",
+        "MLOPS_REGISTRY_USERNAME", "MLOPS_REGISTRY_PASSWORD",
     ):  # fmt: skip
         monkeypatch.delenv(key, raising=False)
 

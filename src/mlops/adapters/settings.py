@@ -11,15 +11,19 @@
     base_images = { python = "python:3.11-slim" }   # per language, for the docker target
     check_timeout = 120                     # seconds a new instance has to become ready
     standby = true                          # keep the version traffic left warm (fast revert)
+    registry = "127.0.0.1:5000/acme"        # OCI image registry (host[:port][/path]) images
+                                            # are pushed to and deploy hosts pull from
 
     [tool.mlops.data]
     remote = "s3://bucket/dvc"              # the shared DVC remote (default: .dvc/config's)
     endpoint_url = "https://s3.example"     # an S3-compatible endpoint, when not AWS
 
-Environment variables override the file, so CI and laptops differ by environment only:
-`MLFLOW_TRACKING_URI` the tracking store, `MLOPS_DEPLOY_TARGET` the deploy target,
-`MLOPS_DVC_REMOTE` and `MLOPS_DVC_ENDPOINT_URL` the data remote (its credentials are the
-usual `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, read by DVC itself).
+Environment variables override the file (an empty value counts as unset), so CI and laptops
+differ by environment only: `MLFLOW_TRACKING_URI` the tracking store, `MLOPS_DEPLOY_TARGET`
+the deploy target, `MLOPS_IMAGE_REGISTRY` the image registry, `MLOPS_DVC_REMOTE` and
+`MLOPS_DVC_ENDPOINT_URL` the data remote (its credentials are the usual `AWS_ACCESS_KEY_ID`
+/ `AWS_SECRET_ACCESS_KEY`, read by DVC itself). With no registry, images stay on the engine
+that built them and registry.yaml records their image ID only, as for a single Docker host.
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops.core.image_reference import registry_problem
 from mlops.core.stages import PRODUCTION, STAGING
 from mlops.errors import MlopsError
 
 DEFAULT_PORTS = {STAGING: 8701, PRODUCTION: 8700}
 TARGETS = ("local", "docker", "none")
+REGISTRY_ENV = "MLOPS_IMAGE_REGISTRY"
 # Images every site can pull; air-gapped sites build local ones (scripts/build-base-images).
 DEFAULT_BASE_IMAGES = {
     "python": "python:3.11-slim-bookworm",
@@ -51,6 +57,8 @@ class DeploySettings:
     base_images: dict[str, str]
     check_timeout: float
     standby: bool
+    registry: str | None = None  # "127.0.0.1:5000/acme"; None: local images only
+    registry_setting: str | None = None  # where `registry` was set, for messages
 
 
 @dataclass(frozen=True)
@@ -137,8 +145,26 @@ def _deploy(section: Any) -> DeploySettings:
     standby = section.get("standby", True)
     if not isinstance(standby, bool):
         raise MlopsError(f"{where} standby = {standby!r}: expected true or false")
+    registry, setting = _registry(section, where)
     return DeploySettings(str(target), ports, auth, {k: str(v) for k, v in images.items()},
-                          float(timeout), standby)  # fmt: skip
+                          float(timeout), standby, registry, setting)  # fmt: skip
+
+
+def _registry(section: dict[str, Any], where: str) -> tuple[str | None, str | None]:
+    """The image registry and the setting that named it (the environment first)."""
+    given = os.environ.get(REGISTRY_ENV)
+    if given:
+        value, setting = given, REGISTRY_ENV
+    elif "registry" in section:
+        value, setting = section["registry"], f"{where} registry"
+    else:
+        return None, None
+    if not isinstance(value, str):
+        raise MlopsError(f"{setting} = {value!r}: expected a registry host[:port][/path]")
+    problem = registry_problem(value)
+    if problem:
+        raise MlopsError(f"{setting} = {value!r}: {problem}")
+    return value.rstrip("/"), setting
 
 
 def _tool_config(path: Path) -> dict[str, Any]:

@@ -1,0 +1,65 @@
+"""Repository settings: the image registry, from pyproject.toml or the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlops.adapters.settings import REGISTRY_ENV, load_settings
+from mlops.errors import MlopsError
+
+
+def repository(tmp_path: Path, deploy: str = "") -> Path:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.mlops.deploy]\n{deploy}", encoding="utf-8")
+    return tmp_path
+
+
+def test_no_registry_configured_means_local_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a registry, images stay on the engine that built them."""
+    monkeypatch.delenv(REGISTRY_ENV, raising=False)
+    deploy = load_settings(repository(tmp_path)).deploy
+    assert (deploy.registry, deploy.registry_setting) == (None, None)
+
+
+def test_the_registry_comes_from_pyproject_and_the_environment_overrides_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[tool.mlops.deploy] registry` names it; MLOPS_IMAGE_REGISTRY wins when set and not
+    empty (a workflow passes an unset repository variable as an empty string)."""
+    root = repository(tmp_path, 'registry = "127.0.0.1:5000/acme"\n')
+    monkeypatch.delenv(REGISTRY_ENV, raising=False)
+    deploy = load_settings(root).deploy
+    assert deploy.registry == "127.0.0.1:5000/acme"
+    assert deploy.registry_setting == "pyproject.toml [tool.mlops.deploy] registry"
+    monkeypatch.setenv(REGISTRY_ENV, "registry.example.com/ml")
+    deploy = load_settings(root).deploy
+    assert (deploy.registry, deploy.registry_setting) == ("registry.example.com/ml", REGISTRY_ENV)
+    monkeypatch.setenv(REGISTRY_ENV, "")
+    assert load_settings(root).deploy.registry == "127.0.0.1:5000/acme"
+
+
+@pytest.mark.parametrize(
+    ("deploy", "env", "message"),
+    [
+        ('registry = "acme"\n', None,
+         "pyproject.toml [tool.mlops.deploy] registry = 'acme': 'acme' names no registry host"),
+        ("registry = 5000\n", None,
+         "pyproject.toml [tool.mlops.deploy] registry = 5000: expected a registry host[:port]"),
+        ("", "127.0.0.1:5000/Acme",
+         "MLOPS_IMAGE_REGISTRY = '127.0.0.1:5000/Acme': '127.0.0.1:5000/Acme' is not a registry"),
+    ],
+)  # fmt: skip
+def test_a_bad_registry_is_refused_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deploy: str, env: str | None, message: str
+) -> None:
+    """A registry that names no host (or is not text) is refused before anything is built."""
+    if env is None:
+        monkeypatch.delenv(REGISTRY_ENV, raising=False)
+    else:
+        monkeypatch.setenv(REGISTRY_ENV, env)
+    with pytest.raises(MlopsError) as raised:
+        load_settings(repository(tmp_path, deploy))
+    assert raised.value.message.startswith(message)
