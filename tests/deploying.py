@@ -25,15 +25,22 @@ def require_nginx() -> None:
     require_system("nginx", found is not None)
 
 
-def require_docker_image(image: str) -> None:
-    """The Docker engine answers and has `image` (a base scripts/build-base-images makes)."""
-    from mlops.adapters import containers, images
+def require_engine() -> None:
+    """The Docker engine answers."""
+    from mlops.adapters import containers
 
     try:
-        present = images.image_digest(image) is not None
+        containers.engine()
     except containers.EngineUnavailable:
         require_system("the Docker engine", False, "run scripts/start-docker")
-        return
+
+
+def require_docker_image(image: str) -> None:
+    """The Docker engine answers and has `image` (a base scripts/build-base-images makes)."""
+    from mlops.adapters import images
+
+    require_engine()
+    present = images.image_digest(image) is not None
     require_system(f"the base image {image}", present, "run scripts/build-base-images")
 
 

@@ -1,20 +1,25 @@
 """Real services for integration tests, started on 127.0.0.1 and stopped afterwards:
-a PostgreSQL cluster in a temporary folder, an MLflow tracking server on top of it, and an
-S3 endpoint (moto's server)."""
+a PostgreSQL cluster in a temporary folder, an MLflow tracking server on top of it, an S3
+endpoint (moto's server) and an OCI image registry (the reference distribution server)."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from mlops.adapters.probes import free_port
 from mlops.testing.process_groups import stop_group
@@ -75,16 +80,24 @@ def postgres(database: str = "mlflow") -> Iterator[str]:
 
 
 def wait_until_answers(
-    url: str, process: subprocess.Popen[Any], timeout: float, output: Callable[[], str], what: str
+    url: str,
+    process: subprocess.Popen[Any],
+    timeout: float,
+    output: Callable[[], str],
+    what: str,
+    statuses: tuple[int, ...] = (200,),
 ) -> None:
-    """Poll `url` until it answers 200; fail with the tail of the server's output if the
-    process exits or `timeout` seconds pass first."""
+    """Poll `url` until it answers with one of `statuses`; fail with the tail of the server's
+    output if the process exits or `timeout` seconds pass first."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
+                if response.status in statuses:
                     return
+        except urllib.error.HTTPError as exc:
+            if exc.code in statuses:
+                return
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
@@ -152,3 +165,59 @@ def s3_server(timeout: float = 60) -> Iterator[str]:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+def registry_binary() -> str | None:
+    """The reference OCI registry (Debian's `docker-registry`, distribution 2.8)."""
+    return shutil.which("docker-registry") or shutil.which("docker-registry", path="/usr/bin")
+
+
+@contextmanager
+def image_registry(
+    folder: Path, users: Mapping[str, str] | None = None, timeout: float = 30
+) -> Iterator[str]:
+    """The reference registry on a free loopback port, storing images under `folder` with
+    a config file generated there; yields its address "127.0.0.1:PORT" once `/v2/` answers.
+
+    With `users` (name -> password) it requires basic authentication (an htpasswd file of
+    bcrypt hashes). Deleting manifests is allowed, so a test can take an image away. The
+    Docker engine treats 127.0.0.0/8 as an insecure registry: plain HTTP, no certificate.
+    """
+    binary = registry_binary()
+    assert binary is not None, "docker-registry is not installed: run scripts/bootstrap"
+    folder.mkdir(parents=True, exist_ok=True)
+    address = f"127.0.0.1:{free_port()}"
+    config: dict[str, Any] = {
+        "version": 0.1,
+        "log": {"level": "warn", "accesslog": {"disabled": True}},
+        "storage": {"filesystem": {"rootdirectory": str(folder / "data")},
+                    "delete": {"enabled": True}},
+        "http": {"addr": address, "secret": secrets.token_hex(16)},
+    }  # fmt: skip
+    if users:
+        htpasswd = folder / "htpasswd"
+        htpasswd.write_text("".join(f"{u}:{_bcrypt(p)}\n" for u, p in users.items()))
+        config["auth"] = {"htpasswd": {"realm": "mlops-tests", "path": str(htpasswd)}}
+    (folder / "config.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    log_path = folder / "registry.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [binary, "serve", str(folder / "config.yml")],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            statuses = (401,) if users else (200,)
+            wait_until_answers(f"http://{address}/v2/", process, timeout, log_path.read_text,
+                               "docker-registry", statuses)  # fmt: skip
+            yield address
+        finally:
+            stop_group(process, 10)
+
+
+def _bcrypt(password: str) -> str:
+    """A bcrypt hash for an htpasswd file (the registry accepts no other kind)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt  # deprecated, but the only bcrypt in the standard library
+
+    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
