@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "Post evaluations on the pull request: statuses, checks, one comment."),
     "gate": ("gate", "Merge gate: owners approved and every enforced policy gate passes."),
     "promote": ("promote", "Move a version into a stage in registry.yaml (a plan unless --apply)."),
-    "build": ("build", "Build a version's container image; record its digest in registry.yaml."),
+    "build": ("build", "Build a version's image, push it; record it in registry.yaml."),
     "reconcile": ("reconcile", "Make aliases and deployments match registry.yaml (or plan)."),
 }
 

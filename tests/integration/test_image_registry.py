@@ -30,6 +30,7 @@ from mlops.adapters.image_registry import (
     push,
 )
 from mlops.adapters.probes import free_port
+from mlops.errors import MlopsError
 
 RUN = uuid.uuid4().hex[:8]
 MANIFEST_TYPES = (
@@ -158,7 +159,7 @@ def test_half_a_set_of_credentials_is_refused(monkeypatch: pytest.MonkeyPatch) -
     """A user name without a password (or the reverse) is a mistake, not anonymous access."""
     assert credentials() is None
     monkeypatch.setenv(USERNAME_ENV, "ci")
-    with pytest.raises(RegistryError) as raised:
+    with pytest.raises(MlopsError) as raised:
         credentials()
     assert raised.value.message == (
         "MLOPS_REGISTRY_USERNAME is set but MLOPS_REGISTRY_PASSWORD is not: set both, "

@@ -137,9 +137,12 @@ def test_a_broken_candidate_record_is_refused(root: Path, cli) -> None:
     assert "not a candidate record" in result.err
 
 
-def test_build_without_apply_plans_and_writes_nothing(root: Path, cli) -> None:
+def test_build_without_apply_plans_and_writes_nothing(
+    root: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`mlops build` is a plan by default: it checks the version can be verified, says what it
-    would build, and leaves registry.yaml alone (no image, no digest)."""
+    would build and where it would push it, and leaves registry.yaml alone (no image, no
+    digest)."""
     trained(root, "1")
     folder = root / ".mlops" / "candidates"
     data = json.loads((folder / f"{MODEL}.json").read_text())
@@ -154,6 +157,10 @@ def test_build_without_apply_plans_and_writes_nothing(root: Path, cli) -> None:
     assert (as_json["applied"], as_json["image_digest"], as_json["registry_changed"]) == (
         False, None, False,
     )  # fmt: skip
+    assert (as_json["image"], as_json["registry"]) == (None, None)
+    monkeypatch.setenv("MLOPS_IMAGE_REGISTRY", "127.0.0.1:5000/acme")
+    pushing = cli("--repo", root, "build", MODEL, "1")
+    assert "build its image and push it to 127.0.0.1:5000/acme; no image yet" in pushing.err
     assert (root / "registry.yaml").read_text() == before
     missing = cli("--repo", root, "build", MODEL, "7")
     assert missing.code == 1

@@ -116,6 +116,19 @@ def test_without_a_reference_the_local_image_runs_as_today() -> None:
     assert choose_image({}, LOCAL, {LOCAL: other}, None) == ImageChoice(BUILD, None)
 
 
+def test_with_a_registry_configured_an_unpushed_version_is_built_and_pushed() -> None:
+    """A registry configured and no reference recorded: the local image is not what runs,
+    a (cached) build pushes it and the pinned reference runs; a recorded one still runs."""
+    entry = {"image_digest": IMAGE_ID, "model_sha256": "f" * 64}
+    local = {IMAGE_ID: IMAGE_ID, LOCAL: IMAGE_ID}
+    assert choose_image(entry, LOCAL, local, "f" * 64, registry=True) == ImageChoice(BUILD, None)
+    ref = f"127.0.0.1:5000/acme/m@{DIGEST}"
+    pushed = {**entry, "image": ref}
+    assert choose_image(pushed, LOCAL, {ref: IMAGE_ID}, None, registry=True) == ImageChoice(
+        RUN, ref
+    )
+
+
 def test_a_pulled_image_must_be_the_recorded_one() -> None:
     """The image a reference resolves to must have the image ID registry.yaml recorded."""
     ref = f"r.example.com/m@{DIGEST}"

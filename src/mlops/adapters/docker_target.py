@@ -1,10 +1,17 @@
 """The `docker` deploy target: one container per (environment, model, version).
 
-Containers run the version's image (`mlops build`) on the host network, bound to a free
-loopback port, and carry labels saying what they serve; what is running is read back from
-the engine through those labels and confirmed by each container's own `/healthz`. A version
-whose image is on the engine is reused as it is (a revert rebuilds nothing); a missing image
-is built by the injected builder, which verifies the model first.
+Containers run the version's image on the host network, bound to a free loopback port, and
+carry labels saying what they serve; what is running is read back from the engine through
+those labels and confirmed by each container's own `/healthz`.
+
+Which image runs (`mlops.core.image_reference.choose_image`): a version whose registry.yaml
+entry records a pushed reference (`image`, pinned by digest) runs exactly that, pulled first
+when the engine lacks it, so a deploy host needs only the engine and registry access and a
+revert rebuilds nothing even where the image was never built. Without one, the engine's own
+image of that version is reused as it is; a missing image is built by the injected builder,
+which verifies the model first and, when an image registry is configured, pushes the image
+and returns its pinned reference: that reference is what runs (also for a version built
+before the registry was configured).
 """
 
 from __future__ import annotations
@@ -13,43 +20,79 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mlops.adapters import containers, images, probes
+from mlops.adapters.image_registry import pull
 from mlops.core.deploy import Instance
+from mlops.core.image_reference import (
+    BUILD,
+    PULL,
+    RUN,
+    ImageChoice,
+    choose_image,
+    image_mismatch,
+    references,
+)
 
 LABEL_ENV = "mlops.environment"
 LABEL_PORT = "mlops.port"
 
 
 class DockerTarget:
-    """Containers on the Docker engine that DOCKER_HOST (or the local socket) names."""
+    """Containers on the Docker engine that DOCKER_HOST (or the local socket) names.
 
-    def __init__(self, models: Mapping[str, Any], build: Callable[[str, str], str]) -> None:
+    `build(model, version)` builds (and with a registry, pushes) a version's image and
+    returns the reference to run; `registry` says whether an image registry is configured.
+    """
+
+    def __init__(
+        self, models: Mapping[str, Any], build: Callable[[str, str], str], registry: bool = False
+    ) -> None:
         self.models = models
         self.build = build
+        self.registry = registry
+        self.built: dict[tuple[str, str], str] = {}  # what this run built: run exactly that
 
-    def image(self, model: str, version: str) -> str | None:
-        """The image to run: the digest registry.yaml recorded when the engine has it, else
-        `mlops/<model>:<version>` when it was built from this very model (its label carries
-        the model digest the registry recorded), else None."""
-        entry = ((self.models.get(model) or {}).get("versions") or {}).get(version) or {}
-        recorded = entry.get("image_digest")
-        if recorded and images.image_digest(str(recorded)) == recorded:
-            return str(recorded)
-        name = images.image_name(model, version)
-        labels = images.image_labels(name) or {}
-        wanted = entry.get("model_sha256")
-        return name if wanted and labels.get("mlops.model_sha256") == wanted else None
+    def choice(self, model: str, version: str) -> ImageChoice:
+        """What serving `version` takes on this engine: run, pull or build which image."""
+        if (model, version) in self.built:
+            return ImageChoice(RUN, self.built[(model, version)])
+        entry = self._entry(model, version)
+        local = images.image_name(model, version)
+        on_engine = {}
+        for reference in references(entry, local):
+            found = images.image_digest(reference)
+            if found is not None:
+                on_engine[reference] = found
+        labels = images.image_labels(local) if local in on_engine else None
+        sha = (labels or {}).get("mlops.model_sha256")
+        return choose_image(entry, local, on_engine, sha, registry=self.registry)
 
-    def needs_build(self, model: str, version: str) -> bool:
-        return self.image(model, version) is None
+    def preparation(self, model: str, version: str) -> tuple[str, str] | None:
+        """What must happen before the version can start here, and why; None: nothing."""
+        choice = self.choice(model, version)
+        if choice.action == PULL:
+            return PULL, f"{choice.image} is not on this engine"
+        if choice.action == BUILD:
+            pushed = " pushed" if self.registry else ""
+            return BUILD, f"no{pushed} image of this version yet"
+        return None
 
-    def prepare(self, model: str, version: str) -> str | None:
-        """Build the version's image unless the engine has it; says what it built."""
-        if self.image(model, version) is not None:
+    def prepare(self, model: str, version: str) -> tuple[str, str] | None:
+        """Pull or build the version's image unless the engine has it; says what it did."""
+        choice = self.choice(model, version)
+        if choice.action == RUN:
             return None
-        return f"built {self.build(model, version)}"
+        if choice.action == PULL and choice.image is not None:
+            image_id = pull(choice.image)
+            problem = image_mismatch(self._entry(model, version), choice.image, image_id)
+            if problem:
+                raise containers.ContainerError(problem)
+            return PULL, f"pulled {choice.image}"
+        reference = self.build(model, version)
+        self.built[(model, version)] = reference
+        return BUILD, f"built {reference}"
 
     def start(self, environment: str, model: str, version: str, api_key: str | None) -> Instance:
-        image = self.image(model, version) or images.image_name(model, version)
+        image = self.choice(model, version).image or images.image_name(model, version)
         name = container_name(environment, model, version)
         containers.stop_container(name)  # a stopped or broken leftover of the same version
         port = probes.free_port()
@@ -82,6 +125,11 @@ class DockerTarget:
         except Exception:  # gone already: nothing to show
             return ""
         return bytes(raw).decode(errors="replace")
+
+    def _entry(self, model: str, version: str) -> Mapping[str, Any]:
+        versions = (self.models.get(model) or {}).get("versions") or {}
+        entry = versions.get(version)
+        return entry if isinstance(entry, Mapping) else {}
 
 
 def container_name(environment: str, model: str, version: str) -> str:

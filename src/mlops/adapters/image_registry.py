@@ -38,10 +38,9 @@ def credentials() -> dict[str, str] | None:
         return None
     if not username or not password:
         given, missing = (USERNAME_ENV, PASSWORD_ENV) if username else (PASSWORD_ENV, USERNAME_ENV)
-        raise RegistryError(
+        raise MlopsError(
             f"{given} is set but {missing} is not: set both, "
-            "or neither to use the Docker client's login (docker login)",
-            "half a login",
+            "or neither to use the Docker client's login (docker login)"
         )
     return {"username": username, "password": password}
 

@@ -49,11 +49,11 @@ class LocalTarget:
             found.append(Instance(environment, model, version, address, str(pid), healthy))
         return found
 
-    def needs_build(self, model: str, version: str) -> bool:
-        return False
+    def preparation(self, model: str, version: str) -> tuple[str, str] | None:
+        return None
 
-    def prepare(self, model: str, version: str) -> str | None:
-        """Nothing to build: the process loads the version from the tracking store."""
+    def prepare(self, model: str, version: str) -> tuple[str, str] | None:
+        """Nothing to build or pull: the process loads the version from the tracking store."""
         return None
 
     def start(self, environment: str, model: str, version: str, api_key: str | None) -> Instance:

@@ -57,7 +57,7 @@ class Instance:
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # "start" | "replace" | "route" | "stop"
+    kind: str  # "start" | "replace" | "route" | "stop"; a target adds "build" and "pull"
     environment: str
     model: str
     version: str | None

@@ -125,19 +125,23 @@ def choose_image(
     local_name: str,
     on_engine: Mapping[str, str],
     local_model_sha256: str | None,
+    *,
+    registry: bool = False,
 ) -> ImageChoice:
     """The image to run for a version's registry.yaml `entry`.
 
     `on_engine` maps each of `references(...)` the engine has to its image ID;
     `local_model_sha256` is the model digest `local_name` (`mlops/<model>:<version>`) carries
     in its label. A pushed reference (`image`) is always what runs: pulled when the engine
-    lacks it, never rebuilt. Without one, as with no registry configured: the recorded image
-    ID when the engine has it, else the local tag when it was built from this very model,
-    else a build.
+    lacks it, never rebuilt. Without one, when a `registry` is configured, a build (cached
+    builds only push) makes one. With no registry: the recorded image ID when the engine
+    has it, else the local tag when it was built from this very model, else a build.
     """
     reference = entry.get("image")
     if isinstance(reference, str) and reference:
         return ImageChoice(RUN if reference in on_engine else PULL, reference)
+    if registry:
+        return ImageChoice(BUILD, None)
     recorded = entry.get("image_digest")
     if isinstance(recorded, str) and on_engine.get(recorded) == recorded:
         return ImageChoice(RUN, recorded)

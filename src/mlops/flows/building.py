@@ -1,10 +1,15 @@
 """A registered version's container image: its logged model downloaded and verified against
-the `model_sha256` registry.yaml recorded at training, built into a bento and an image, and the
-image's digest and bento tag recorded in the version's registry entry.
+the `model_sha256` registry.yaml recorded at training, built into a bento and an image, pushed
+to the image registry when one is configured, and recorded in the version's registry entry:
+the bento tag, the image ID (`image_digest`) and, once pushed, the reference pinned by the
+registry's manifest digest (`image`) that deploy hosts pull and run.
 
-A model changed in the artifact store since training (tampered, or overwritten) is refused
-before anything is built. The registry entry is written (atomically, validated first) only
-when asked to: what was reviewed is what runs.
+With no registry configured (`[tool.mlops.deploy] registry`, MLOPS_IMAGE_REGISTRY) the image
+stays on the engine that built it and only its ID is recorded, as before. A model changed in
+the artifact store since training (tampered, or overwritten) is refused before anything is
+built; a registry that refuses the push fails the build. The registry entry is written
+(atomically, validated first) only when asked to, and only after the push: what was
+reviewed is what runs.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ import contextlib
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mlops.adapters import atomic, tracking
+from mlops.adapters.image_registry import PASSWORD_ENV, USERNAME_ENV, RegistryError, push
 from mlops.adapters.images import BuiltImage, ImageSpec, build
 from mlops.adapters.settings import Settings, load_settings
 from mlops.core import layout
+from mlops.core.image_reference import image_record, pushed_repository
 from mlops.errors import InvalidInput, MlopsError
 from mlops.flows.registry_file import check_registry, render_registry
 from mlops.flows.repository import checked_models, manifest_data, registry_entry
@@ -30,6 +37,9 @@ class Tampered(MlopsError):
     """The model in the artifact store is not the one registry.yaml recorded."""
 
 
+IMAGE_FIELDS = ("bento_tag", "image_digest", "image")  # what a build records, in this order
+
+
 @dataclass(frozen=True)
 class VersionImage:
     """What building a version did or would do, and whether registry.yaml changed."""
@@ -37,26 +47,28 @@ class VersionImage:
     model: str
     version: str
     model_uri: str
-    recorded: tuple[str | None, str | None]  # (bento_tag, image_digest) in registry.yaml now
+    recorded: dict[str, str]  # the IMAGE_FIELDS registry.yaml holds now
+    registry: str | None  # where images are pushed; None: they stay on the engine
     built: BuiltImage | None = None  # None: planned only
+    record: dict[str, str] | None = None  # the IMAGE_FIELDS after the build (and push)
     registry_changed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        built = self.built
+        fields = self.record if self.record is not None else self.recorded
         return {
             "model": self.model,
             "version": self.version,
             "model_uri": self.model_uri,
-            "applied": built is not None,
-            "image": built.image if built else None,
-            "bento_tag": built.bento_tag if built else self.recorded[0],
-            "image_digest": built.digest if built else self.recorded[1],
+            "applied": self.built is not None,
+            "local_image": self.built.image if self.built else None,
+            "registry": self.registry,
+            **{key: fields.get(key) for key in IMAGE_FIELDS},
             "registry_changed": self.registry_changed,
         }
 
 
 def version_image(root: Path, name: str, version: str, *, apply: bool) -> VersionImage:
-    """Check that `version` can be built; with `apply`, build it and record its digest."""
+    """Check that `version` can be built; with `apply`, build and push it and record it."""
     check = checked_models(root, [name], "built")
     entry = (registry_entry(check, name).get("versions") or {}).get(version)
     if not isinstance(entry, dict):
@@ -65,24 +77,49 @@ def version_image(root: Path, name: str, version: str, *, apply: bool) -> Versio
             hint=f"promote it first: mlops promote {name} {version} --to staging --apply",
         )
     _require_digest(name, version, entry)
-    recorded = (entry.get("bento_tag"), entry.get("image_digest"))
-    plan = VersionImage(name, version, str(entry["model_uri"]), recorded)
+    settings = load_settings(root)
+    recorded = {key: str(entry[key]) for key in IMAGE_FIELDS if entry.get(key)}
+    plan = VersionImage(name, version, str(entry["model_uri"]), recorded,
+                        settings.deploy.registry)  # fmt: skip
     if not apply:
         return plan
-    settings = load_settings(root)
     language = str(manifest_data(check, name).get("language", "python"))
     built = build_version(settings, name, version, entry, language)
+    pushed = publish(settings, name, version, built)
+    record = image_record(entry, built.bento_tag, built.digest, pushed)
     path = root / layout.REGISTRY
     before = path.read_text(encoding="utf-8")
     data = check.registry.data if check.registry else {}
-    changed = recorded != (built.bento_tag, built.digest)
+    changed = record != recorded
     if changed:
-        record = data["models"][name]["versions"][version]
-        record["bento_tag"], record["image_digest"] = built.bento_tag, built.digest
+        target = data["models"][name]["versions"][version]
+        for key in IMAGE_FIELDS:  # in place: recorded fields keep their lines
+            if key in record:
+                target[key] = record[key]
+            else:
+                target.pop(key, None)
         after = render_registry(before, data)
         check_registry(root, after, f"recording {name} version {version}'s image")
         atomic.write_text(path, after)
-    return VersionImage(name, version, plan.model_uri, recorded, built, changed)
+    return replace(plan, built=built, record=record, registry_changed=changed)
+
+
+def publish(settings: Settings, model: str, version: str, built: BuiltImage) -> str | None:
+    """Push `built` to the configured image registry as `<registry>/<model>:<version>`; the
+    reference pinned by the registry's digest, or None when no registry is configured."""
+    registry = settings.deploy.registry
+    if registry is None:
+        return None
+    try:
+        return push(built.image, pushed_repository(registry, model), version)
+    except RegistryError as exc:
+        raise RegistryError(
+            f"cannot push {built.image} to the image registry {registry} "
+            f"({settings.deploy.registry_setting}): {exc.reason}",
+            exc.reason,
+            hint=f"check that the registry answers and accepts pushes (a login comes from "
+            f"{USERNAME_ENV} and {PASSWORD_ENV}, or docker login)",
+        ) from None
 
 
 def _require_digest(model: str, version: str, entry: dict[str, Any]) -> str:

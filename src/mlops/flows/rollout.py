@@ -32,9 +32,11 @@ class Target(Protocol):
 
     def instances(self, environment: str) -> list[Instance]: ...
 
-    def needs_build(self, model: str, version: str) -> bool: ...
+    def preparation(self, model: str, version: str) -> tuple[str, str] | None:
+        """(kind, why) of what must happen before `version` can start: "build" or "pull"."""
 
-    def prepare(self, model: str, version: str) -> str | None: ...
+    def prepare(self, model: str, version: str) -> tuple[str, str] | None:
+        """Do that; (kind, what was done), or None when there was nothing to do."""
 
     def start(
         self, environment: str, model: str, version: str, api_key: str | None
@@ -77,15 +79,17 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
     """The configured deploy target (`[tool.mlops.deploy] target`)."""
     if settings.deploy.target == "docker":
         from mlops.adapters.docker_target import DockerTarget
-        from mlops.flows.building import build_version
+        from mlops.flows.building import build_version, publish
 
         def build(model: str, version: str) -> str:
+            """Build (and push, with a registry) the version: the reference to run."""
             entry = models[model]["versions"][version]
             manifest = settings.root / "models" / model / "model.yaml"
             language = str((yaml.safe_load(manifest.read_text()) or {}).get("language", "python"))
-            return build_version(settings, model, version, entry, language).digest
+            built = build_version(settings, model, version, entry, language)
+            return publish(settings, model, version, built) or built.digest
 
-        return DockerTarget(models, build)
+        return DockerTarget(models, build, registry=settings.deploy.registry is not None)
     from mlops.adapters.local_target import LocalTarget
 
     return LocalTarget(settings)
@@ -117,12 +121,13 @@ def planned(
     routes = router(settings, environment).observed()
     steps = plan(environment, models, target.instances(environment), routes,
                  settings.deploy.standby)  # fmt: skip
-    builds = [
-        Step("build", environment, s.model, s.version, "no image of this version yet")
-        for s in steps
-        if s.kind in ("start", "replace") and s.version and target.needs_build(s.model, s.version)
-    ]
-    return Outcome(environment, environment_url(settings, environment), builds + steps,
+    prepared = []
+    for step in steps:
+        if step.kind in ("start", "replace") and step.version:
+            needed = target.preparation(step.model, step.version)
+            if needed is not None:
+                prepared.append(Step(needed[0], environment, step.model, step.version, needed[1]))
+    return Outcome(environment, environment_url(settings, environment), prepared + steps,
                    routes=routes)  # fmt: skip
 
 
@@ -195,9 +200,10 @@ def _start(
     where = f"{step.model} version {step.version} in {step.environment}"
     instance: Instance | None = None
     try:
-        built = target.prepare(step.model, step.version)
-        if built is not None:
-            outcome.done.append(Step("build", step.environment, step.model, step.version, built))
+        prepared = target.prepare(step.model, step.version)
+        if prepared is not None:
+            kind, detail = prepared
+            outcome.done.append(Step(kind, step.environment, step.model, step.version, detail))
         instance = started = target.start(step.environment, step.model, step.version, key)
         probes.wait_ready(
             started.address,
