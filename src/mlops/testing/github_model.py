@@ -17,6 +17,11 @@ and the accounts, teams and commits a record mentions are created. A minimal see
                             "base_sha": "<sha>", "files": [{"filename": "a.py"}],
                             "reviews": [{"user": "mchen", "state": "APPROVED"}]}}]}]}
 
+A repository's settings seed the same way: `"protections": [{"branch": "main",
+"contexts": ["mlops gate"]}]`, `"environments": [{"name": "production", "teams":
+["ml-platform"]}]`, `"variables": [{"name": "X", "value": "1"}]`, `"secrets": [{"name": "S"}]`,
+`"runners": [{"name": "r1", "labels": ["self-hosted", "Linux", "X64", "deploy"]}]`.
+
 A dump adds ids, timestamps, comments, statuses, check runs, deployments, the request `log`
 and the contract `violations`.
 """
@@ -232,6 +237,85 @@ class Deployment:
 
 
 @dataclass
+class ReviewRule:
+    """A protected branch's required pull request reviews. `dismissal_users`/`teams` (None:
+    unrestricted) may dismiss reviews; `bypass_users`/`teams` may merge without them."""
+
+    dismiss_stale_reviews: bool = False
+    require_code_owner_reviews: bool = False
+    required_approving_review_count: int = 1
+    require_last_push_approval: bool = False
+    dismissal_users: list[str] | None = None
+    dismissal_teams: list[str] = field(default_factory=list)
+    bypass_users: list[str] = field(default_factory=list)
+    bypass_teams: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BranchProtection:
+    """A branch's protection. `contexts` None: no required status checks; `reviews` None: no
+    required reviews; `push_users` None: no push restrictions (else who may push, with
+    `push_teams`); `flags` holds the on/off settings (required_linear_history, ...)."""
+
+    branch: str
+    strict: bool = False
+    contexts: list[str] | None = None
+    enforce_admins: bool = False
+    reviews: ReviewRule | None = None
+    push_users: list[str] | None = None
+    push_teams: list[str] = field(default_factory=list)
+    flags: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
+class Environment:
+    """A deployment environment; `users` (logins) and `teams` (slugs of the repository's
+    organization) are its required reviewers; `branch_policy` is (protected_branches,
+    custom_branch_policies) or None (every branch may deploy)."""
+
+    name: str
+    users: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+    wait_timer: int = 0
+    prevent_self_review: bool = False
+    branch_policy: list[bool] | None = None
+    id: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass
+class Variable:
+    """A repository's Actions variable."""
+
+    name: str
+    value: str
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass
+class Secret:
+    """A repository's Actions secret: GitHub never answers its value, so none is kept."""
+
+    name: str
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass
+class Runner:
+    """A self-hosted runner of the repository; `status` is online or offline."""
+
+    name: str
+    labels: list[str] = field(default_factory=lambda: ["self-hosted", "Linux", "X64"])
+    status: str = "online"
+    busy: bool = False
+    os: str = "Linux"
+    id: int = 0
+
+
+@dataclass
 class Repository:
     """A repository: `collaborators` maps login to admin, maintain, write, triage or read."""
 
@@ -249,6 +333,11 @@ class Repository:
     check_runs: list[CheckRun] = field(default_factory=list)
     deployments: list[Deployment] = field(default_factory=list)
     codeowners_errors: list[dict[str, Any]] = field(default_factory=list)
+    protections: list[BranchProtection] = field(default_factory=list)
+    environments: list[Environment] = field(default_factory=list)
+    variables: list[Variable] = field(default_factory=list)
+    secrets: list[Secret] = field(default_factory=list)
+    runners: list[Runner] = field(default_factory=list)
     id: int = 0
     created_at: str = ""
 

@@ -78,6 +78,15 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", f"{_R}/deployments/{{deployment_id}}"),
     ("get", f"{_R}/deployments/{{deployment_id}}/statuses"),
     ("post", f"{_R}/deployments/{{deployment_id}}/statuses"),
+    ("get", f"{_R}/branches/{{branch}}/protection"),
+    ("put", f"{_R}/branches/{{branch}}/protection"),
+    ("get", f"{_R}/environments/{{environment_name}}"),
+    ("put", f"{_R}/environments/{{environment_name}}"),
+    ("get", f"{_R}/actions/variables"),
+    ("post", f"{_R}/actions/variables"),
+    ("patch", f"{_R}/actions/variables/{{name}}"),
+    ("get", f"{_R}/actions/secrets"),
+    ("get", f"{_R}/actions/runners"),
 )
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from mlops.testing.github_admin import GitHubAdmin
 from mlops.testing.github_model import Issue, Repository, Token
-from mlops.testing.github_payloads_ci import CIPayloads
-from mlops.testing.github_rules import GitHubRules
+from mlops.testing.github_payloads_admin import AdminPayloads
 from mlops.testing.github_state import GitHubError
 
 JSON = dict[str, Any]
@@ -27,11 +27,13 @@ MAX_PULL_FILES = 3000
 @dataclass
 class Listing:
     """A list answer: `build` turns each item of the requested page into JSON; with `key`
-    the page is wrapped as {"total_count": n, key: [...]}."""
+    the page is wrapped as {"total_count": n, key: [...]}. A page holds at most
+    `max_per_page` items, whatever `per_page` asks for."""
 
     items: list[Any]
     build: Callable[[Any], Any]
     key: str | None = None
+    max_per_page: int = 100
 
 
 Reply = tuple[int, Any] | Listing
@@ -39,8 +41,8 @@ Reply = tuple[int, Any] | Listing
 
 @dataclass
 class Call:
-    state: GitHubRules
-    out: CIPayloads
+    state: GitHubAdmin
+    out: AdminPayloads
     params: dict[str, str]
     query: MultiDict[str, str]
     body: Any

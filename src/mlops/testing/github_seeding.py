@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from mlops.testing.github_admin import GitHubAdmin
 from mlops.testing.github_model import (
     ChangedFile,
     Comment,
@@ -24,12 +25,12 @@ from mlops.testing.github_model import (
     User,
     to_json,
 )
-from mlops.testing.github_rules import GitHubRules
 from mlops.testing.github_state import GitHubError, fake_sha, synchronized
 
 
-class GitHubSeeding(GitHubRules):
-    """GitHubRules plus the methods tests call to arrange and inspect the state."""
+class GitHubSeeding(GitHubAdmin):
+    """GitHubAdmin (rules and settings) plus the methods tests call to arrange and inspect
+    the state."""
 
     # seeding --------------------------------------------------------------------------------
 

@@ -24,12 +24,17 @@ Seeding, inspecting and contract checking::
         gh.add_commit("acme/models", sha, message="", author=None, parents=(), branch=None)
         gh.set_branch(...); gh.set_collaborator("acme/models", "mchen", "write")
         gh.add_issue(...); gh.add_comment(...); gh.add_status(...); gh.set_codeowners_errors(...)
+        gh.protect("acme/models", "main", contexts=["mlops gate"], code_owner_reviews=True,
+                   approvals=1)                       # repository settings (github_admin)
+        gh.add_environment(repo, "production", teams=["ml-platform"]); gh.set_variable(repo, n, v)
+        gh.set_secret(repo, name); gh.add_runner(repo, "r1", labels=["deploy"], status="online")
 
         gh.api_url                     # http://127.0.0.1:PORT/api/v3 (GITHUB_API_URL)
         gh.comments("acme/models", number)            # [{"id", "body", "user", ...}]
         gh.statuses(repo, sha=None); gh.check_runs(repo, head_sha=None)
         gh.deployments(repo, environment=None); gh.deployment_statuses(repo, deployment_id)
         gh.issues(repo, state="all"); gh.labels(repo, number); gh.pull_request(repo, number)
+        gh.protections(repo); gh.environments(repo); gh.variables(repo)
         gh.requests                    # [(method, path without prefix, status), ...]
         gh.violations                  # contract violations found so far (strings)
         gh.save("state.json"); GitHubServer.load("state.json")
@@ -40,7 +45,8 @@ pull request heads and bases, `push`, `merge` and `add_commit` make them known.
 Behaviour: a request without a seeded token answers 401; a `read_only` token gets 403 on every
 write; a token with `can_read_org=False` gets 404 from team endpoints; an installation token
 (login ending in `[bot]`, or `app=`) gets 403 from `GET /user` and is the only kind that may
-write check runs. An invalid request answers 422 Validation Failed; it, an invalid response and
+write check runs. Repository settings need a repository admin's token (`github_admin`).
+An invalid request answers 422 Validation Failed; it, an invalid response and
 an unknown route (404) are recorded in `violations`. `response_hook(method, path, body)` may
 replace response bodies (to prove the checks catch a broken answer).
 
@@ -71,14 +77,16 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from mlops.testing import github_routes_admin
 from mlops.testing.github_contract import Contract, Route, error_body
 from mlops.testing.github_model import LogEntry, State, Token
-from mlops.testing.github_payloads_ci import CIPayloads
+from mlops.testing.github_payloads_admin import AdminPayloads
 from mlops.testing.github_routes import HANDLERS, Call, Listing
 from mlops.testing.github_seeding import GitHubSeeding
 from mlops.testing.github_state import GitHubError
 
 PREFIX = "/api/v3"
+ROUTE_MODULES = (github_routes_admin,)  # importing a routes module registers its handlers
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 ResponseHook = Callable[[str, str, Any], Any]
 
@@ -194,8 +202,8 @@ class GitHubServer(GitHubSeeding):
             return self._page(method, path, route, reply, query)
         return self._reply(method, path, route, reply[0], reply[1], query)
 
-    def _payloads(self) -> CIPayloads:
-        return CIPayloads(self, self.api_url, self.html_url)
+    def _payloads(self) -> AdminPayloads:
+        return AdminPayloads(self, self.api_url, self.html_url)
 
     @staticmethod
     def _json(request: Request) -> Any:
@@ -215,7 +223,7 @@ class GitHubServer(GitHubSeeding):
     def _page(
         self, method: str, path: str, route: Route, listing: Listing, query: MultiDict[str, str]
     ) -> Response:
-        per_page = min(max(int(query.get("per_page", 30)), 1), 100)
+        per_page = min(max(int(query.get("per_page", 30)), 1), listing.max_per_page)
         page = max(int(query.get("page", 1)), 1)
         items = listing.items[(page - 1) * per_page : page * per_page]
         built = [listing.build(item) for item in items]
@@ -239,7 +247,7 @@ class GitHubServer(GitHubSeeding):
     ) -> Response:  # fmt: skip
         if self.response_hook is not None:
             body = self.response_hook(method, path, body)
-        text = json.dumps(body).encode()
+        text = b"" if status == 204 else json.dumps(body).encode()
         if route is not None:
             errors = self.contract.check_response(route, query or MultiDict(), status, text)
             self.violations.extend(f"{method} {path}: response {status} {e}" for e in errors)
