@@ -18,6 +18,13 @@
     remote = "s3://bucket/dvc"              # the shared DVC remote (default: .dvc/config's)
     endpoint_url = "https://s3.example"     # an S3-compatible endpoint, when not AWS
 
+    [tool.mlops.github]                     # what `mlops github setup` makes true on GitHub
+    branch = "main"                         # the protected branch
+    production_reviewers = ["@acme/ml-platform"]  # default: policies/platform.yaml owners
+    gate_check = "mlops gate"               # default: the pr.yml job that runs `mlops gate`
+    deploy_runner = "mlops-deploy"          # default: the value of the variable runs-on reads
+    variables = { DEPLOY_RUNNER = "mlops-deploy" }  # values of the workflows' `vars.X`
+
 Environment variables override the file (an empty value counts as unset), so CI and laptops
 differ by environment only: `MLFLOW_TRACKING_URI` the tracking store, `MLOPS_DEPLOY_TARGET`
 the deploy target, `MLOPS_IMAGE_REGISTRY` the image registry, `MLOPS_DVC_REMOTE` and
@@ -29,8 +36,9 @@ that built them and registry.yaml records their image ID only, as for a single D
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +49,8 @@ from mlops.errors import MlopsError
 DEFAULT_PORTS = {STAGING: 8701, PRODUCTION: 8700}
 TARGETS = ("local", "docker", "none")
 REGISTRY_ENV = "MLOPS_IMAGE_REGISTRY"
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+OWNER = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]*)(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 # Images every site can pull; air-gapped sites build local ones (scripts/build-base-images).
 DEFAULT_BASE_IMAGES = {
     "python": "python:3.11-slim-bookworm",
@@ -70,12 +80,24 @@ class DataRemote:
 
 
 @dataclass(frozen=True)
+class GitHubSettings:
+    """`[tool.mlops.github]`; None means "derive it" (see `flows.github_settings`)."""
+
+    branch: str = "main"
+    production_reviewers: tuple[str, ...] | None = None
+    gate_check: str | None = None
+    deploy_runner: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Settings:
     root: Path
     state_dir: Path
     tracking_uri: str
     deploy: DeploySettings = field(default_factory=lambda: _deploy({}))
     data_remote: DataRemote | None = None
+    github: GitHubSettings = field(default_factory=GitHubSettings)
 
     @property
     def embedded(self) -> bool:
@@ -102,7 +124,10 @@ def load_settings(root: Path) -> Settings:
     default_uri = f"sqlite:///{state_dir / 'mlflow.db'}"
     uri = os.environ.get("MLFLOW_TRACKING_URI") or config.get("tracking_uri") or default_uri
     deploy = _deploy(config.get("deploy", {}))
-    return Settings(root, state_dir, str(uri), deploy, _data_remote(config.get("data", {})))
+    return Settings(
+        root, state_dir, str(uri), deploy, _data_remote(config.get("data", {})),
+        _github(config.get("github", {})),
+    )  # fmt: skip
 
 
 def _data_remote(section: Any) -> DataRemote | None:
@@ -165,6 +190,44 @@ def _registry(section: dict[str, Any], where: str) -> tuple[str | None, str | No
     if problem:
         raise MlopsError(f"{setting} = {value!r}: {problem}")
     return value.rstrip("/"), setting
+
+
+def _github(section: Any) -> GitHubSettings:
+    where = "pyproject.toml [tool.mlops.github]"
+    if not isinstance(section, dict):
+        raise MlopsError(f"{where} must be a table")
+    unknown = sorted(set(section) - {f.name for f in fields(GitHubSettings)})
+    if unknown:
+        raise MlopsError(f"{where}: unknown key {unknown[0]!r}",
+                         hint="expected branch, production_reviewers, gate_check, "
+                         "deploy_runner or variables")  # fmt: skip
+    text = {}
+    for key in ("branch", "gate_check", "deploy_runner"):
+        value = section.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise MlopsError(f"{where} {key} = {value!r}: expected a non-empty string")
+        text[key] = value
+    reviewers = section.get("production_reviewers")
+    if reviewers is not None:
+        if not isinstance(reviewers, list) or not all(_owner(r) for r in reviewers):
+            raise MlopsError(f"{where} production_reviewers = {reviewers!r}: expected a list "
+                             'of "@user" or "@org/team"')  # fmt: skip
+        reviewers = tuple(reviewers)
+    variables = section.get("variables", {})
+    if not isinstance(variables, dict):
+        raise MlopsError(f'{where} variables must be a table of NAME = "value"')
+    for name, value in variables.items():
+        if not VARIABLE_NAME.match(name) or not isinstance(value, str):
+            raise MlopsError(f"{where} variables.{name} = {value!r}: expected NAME = \"value\" "
+                             "(a letter or _, then letters, digits or _)")  # fmt: skip
+    return GitHubSettings(
+        text["branch"] or "main", reviewers, text["gate_check"], text["deploy_runner"],
+        {name.upper(): value for name, value in variables.items()},
+    )  # fmt: skip
+
+
+def _owner(value: Any) -> bool:
+    return isinstance(value, str) and bool(OWNER.match(value))
 
 
 def _tool_config(path: Path) -> dict[str, Any]:

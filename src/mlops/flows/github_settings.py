@@ -9,13 +9,31 @@ is `core.github_settings`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from mlops.adapters.yaml_files import parse_yaml_text
+from mlops.adapters.dvc import describe_remote
+from mlops.adapters.github import GitHub, repository_name
+from mlops.adapters.github_settings import RepositorySettings
+from mlops.adapters.settings import Settings, load_settings
+from mlops.adapters.tracking import check_server, public_uri
+from mlops.adapters.yaml_files import load_yaml_file, parse_yaml_text
+from mlops.core import layout
 from mlops.core.diagnostics import Diagnostic, sorted_diagnostics
 from mlops.core.document import Document
+from mlops.core.github_settings import (
+    Change,
+    Desired,
+    Finding,
+    Observed,
+    failed,
+    findings,
+    plan,
+)
+from mlops.core.stages import ENVIRONMENTS, PRODUCTION
 from mlops.core.workflows import WorkflowNeeds, workflow_needs
-from mlops.errors import InvalidInput
+from mlops.errors import InvalidInput, MlopsError
 
 WORKFLOWS_DIR = ".github/workflows"
 
@@ -60,3 +78,127 @@ def load_workflows(root: Path) -> WorkflowNeeds:
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"{display}: cannot read the workflow: {exc}") from None
     return read_workflows(texts)
+
+
+@dataclass
+class Doctor:
+    """Every requirement checked, with what to do about each."""
+
+    repository: str
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return not failed(self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"repository": self.repository, "ok": self.ok,
+                "findings": [f.to_dict() for f in self.findings]}  # fmt: skip
+
+
+@dataclass
+class Setup:
+    """The changes planned (and with `applied`, made) and what is left for a person."""
+
+    repository: str
+    changes: list[Change]
+    applied: bool
+    manual: list[Finding]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "repository": self.repository,
+            "applied": self.applied,
+            "changes": [c.to_dict() for c in self.changes],
+            "manual": [f.to_dict() for f in self.manual],
+        }
+
+
+def desired(root: Path, settings: Settings, needs: WorkflowNeeds) -> Desired:
+    """What the workflows and `[tool.mlops.github]` ask of the repository's settings."""
+    config = settings.github
+    environments = tuple(dict.fromkeys([*ENVIRONMENTS, *needs.environments]))
+    reviewers = config.production_reviewers
+    if reviewers is None:
+        reviewers = platform_owners(root)
+    variables = {name: config.variables.get(name) for name in needs.variables}
+    return Desired(
+        branch=config.branch,
+        gate_check=config.gate_check or (needs.gate_checks[0] if needs.gate_checks else None),
+        environments=environments,
+        reviewed=(PRODUCTION,),
+        reviewers=tuple(reviewers),
+        variables=variables,
+        secrets=tuple(needs.secrets),
+        runners=tuple(needs.runners),
+        runner_label=config.deploy_runner,
+    )
+
+
+def platform_owners(root: Path) -> tuple[str, ...]:
+    """The platform owners of policies/platform.yaml (none when it cannot be read)."""
+    loaded = load_yaml_file(root / layout.PLATFORM_POLICY, layout.PLATFORM_POLICY)
+    owners = loaded.document.get(("platform_owners",), []) if loaded.document else []
+    return tuple(o for o in owners if isinstance(o, str)) if isinstance(owners, list) else ()
+
+
+def _observe(
+    root: Path, settings: Settings, repository: str | None
+) -> tuple[Desired, Observed, RepositorySettings]:
+    wanted = desired(root, settings, load_workflows(root))
+    access = RepositorySettings(GitHub(repository_name(repository)))
+    return wanted, _read(access, wanted), access
+
+
+def _read(access: RepositorySettings, wanted: Desired) -> Observed:
+    return access.read(wanted.branch, wanted.environments, runners=bool(wanted.runners))
+
+
+def doctor(root: Path, repository: str | None = None) -> Doctor:
+    """Check on GitHub what the loop relies on, and locally that its services answer."""
+    settings = load_settings(root)
+    wanted, observed, access = _observe(root, settings, repository)
+    return Doctor(access.name, findings(wanted, observed) + local_findings(root, settings))
+
+
+def setup(root: Path, repository: str | None = None, *, apply: bool = False) -> Setup:
+    """Plan (and with `apply`, make) the settings changes; list what a person must do.
+    After applying, GitHub is read again: a change it did not keep is an error."""
+    wanted, observed, access = _observe(root, load_settings(root), repository)
+    changes = plan(wanted, observed)
+    if apply and changes:
+        for change in changes:
+            access.apply(change, observed)
+        left = plan(wanted, _read(access, wanted))
+        if left:
+            shown = "; ".join(f"{c.setting}: {c.detail}" for c in left)
+            raise MlopsError(f"GitHub did not keep every change: {shown}")
+    manual = [f for f in findings(wanted, observed) if f.ok is False and not f.by_setup]
+    return Setup(access.name, changes, apply, manual)
+
+
+def local_findings(root: Path, settings: Settings) -> list[Finding]:
+    """Whether the services this machine is configured with answer: the MLflow tracking
+    server is asked for /health; the DVC remote and the image store are not checked."""
+    uri = public_uri(settings.tracking_uri)
+    found = []
+    if settings.tracking_uri.startswith(("http://", "https://")):
+        try:
+            check_server(settings.tracking_uri)
+            found.append(Finding("MLflow tracking server answers", True, f"{uri}/health",
+                                 "nothing"))  # fmt: skip
+        except MlopsError as exc:
+            found.append(Finding("MLflow tracking server answers", False, exc.message,
+                                 "start it, or point MLFLOW_TRACKING_URI (or [tool.mlops] "
+                                 "tracking_uri) at one that runs"))  # fmt: skip
+    else:
+        found.append(Finding("MLflow tracking server answers", None,
+                             f"not checked: the embedded store {uri} is a local file",
+                             "nothing", required=False))  # fmt: skip
+    remote = describe_remote(root) if (root / ".dvc").is_dir() else "no .dvc/ in this repository"
+    found.append(Finding("DVC remote answers", None, f"not checked: {remote}",
+                         "run `dvc status --cloud` to reach it", required=False))  # fmt: skip
+    found.append(Finding("image registry answers", None,
+                         "not checked: `mlops build` keeps images in the Docker engine of the "
+                         "serving host and pushes none", "nothing", required=False))  # fmt: skip
+    return found
