@@ -32,7 +32,7 @@ def command() -> None:
     """Check (doctor) and make (setup) the repository's GitHub settings."""
 
 
-@command.command("doctor")
+@command.command("doctor", short_help="Check what the GitOps loop relies on.")
 @repository_option
 @json_option
 @click.pass_obj
@@ -56,7 +56,7 @@ def doctor_command(obj: dict[str, Any], repository: str | None, as_json: bool) -
                         markup=False)  # fmt: skip
 
 
-@command.command("setup")
+@command.command("setup", short_help="Plan the settings changes; --apply makes them.")
 @repository_option
 @click.option("--apply", "apply", is_flag=True, help="Make the changes (default: print them).")
 @json_option
