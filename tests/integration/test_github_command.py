@@ -41,6 +41,12 @@ jobs:
 PYPROJECT = """\
 [tool.mlops.github]
 variables = { DEPLOY_RUNNER = "mlops-deploy" }
+optional = [
+  "MLFLOW_TRACKING_USERNAME", "MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY", "MLOPS_DVC_ENDPOINT_URL", "MLOPS_DEPLOY_TARGET",
+  "MLOPS_IMAGE_REGISTRY", "MLOPS_REGISTRY_USERNAME", "MLOPS_REGISTRY_PASSWORD",
+  "SYSTEM_TEST_RUNNER",
+]
 """
 BARE = [
     "main requires the merge gate's check",
@@ -48,6 +54,8 @@ BARE = [
     "environment staging",
     "environment production with required reviewers",
     "variable DEPLOY_RUNNER",
+    "variable MLFLOW_TRACKING_URI",
+    "variable MLOPS_DVC_REMOTE",
     "secret MLFLOW_TRACKING_PASSWORD",
     "online self-hosted runner labelled mlops-deploy",
 ]
@@ -101,13 +109,15 @@ def test_doctor_lists_everything_a_bare_repository_misses(gh: GitHubServer, root
     assert report["ok"] is False and report["repository"] == REPO
     assert _missing(report) == BARE
     assert all(f["fix"] != "nothing" for f in report["findings"] if f["ok"] is False)
-    assert "error: 7 requirement(s) missing on acme/models" in result.err
+    assert "error: 9 requirement(s) missing on acme/models" in result.err
     assert "`mlops github setup --apply` fixes 5 of them" in result.err
     table = cli("--repo", root, "github", "doctor")
     assert table.code == 1
     for requirement in BARE:
         assert requirement in table.out
-    secret = next(f for f in report["findings"] if f["requirement"].startswith("secret"))
+    secret = next(
+        f for f in report["findings"] if f["requirement"] == "secret MLFLOW_TRACKING_PASSWORD"
+    )
     assert secret["fix"] == "a person sets it: `gh secret set MLFLOW_TRACKING_PASSWORD`"
     assert "a person sets it: `gh secret set" in table.out
     local = {f["requirement"]: f for f in report["findings"][-3:]}
@@ -145,8 +155,9 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
     gh: GitHubServer, root: Path, cli: Cli
 ) -> None:
     """--apply protects main, creates the environments (production reviewed by the platform
-    team) and sets DEPLOY_RUNNER; doctor then misses only the secret; a second --apply has
-    nothing to do; with the secret set, doctor passes."""
+    team) and sets DEPLOY_RUNNER; doctor then misses only what a person sets (the services'
+    variables and the secret); a second --apply has nothing to do; with those set, doctor
+    passes, and the optional settings left unset are listed without failing it."""
     gh.add_runner(REPO, "serving-1", labels=["mlops-deploy"])
     applied = cli("--repo", root, "github", "setup", "--apply")
     assert applied.code == 0, applied.err
@@ -162,8 +173,11 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
     assert gh.variables(REPO) == {"DEPLOY_RUNNER": "mlops-deploy"}
 
     result, report = _doctor(cli, root)
-    assert (result.code, _missing(report)) == (1, ["secret MLFLOW_TRACKING_PASSWORD"])
-    assert "fixes" not in result.err  # setup cannot set a secret
+    assert (result.code, _missing(report)) == (1, [
+        "variable MLFLOW_TRACKING_URI", "variable MLOPS_DVC_REMOTE",
+        "secret MLFLOW_TRACKING_PASSWORD",
+    ])  # fmt: skip
+    assert "fixes" not in result.err  # setup cannot set a secret or a site's services
 
     writes = len(_writes(gh))
     again = cli("--repo", root, "github", "setup", "--apply")
@@ -172,8 +186,12 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
     assert len(_writes(gh)) == writes
 
     gh.set_secret(REPO, "MLFLOW_TRACKING_PASSWORD")
+    gh.set_variable(REPO, "MLFLOW_TRACKING_URI", "https://mlflow.acme.example")
+    gh.set_variable(REPO, "MLOPS_DVC_REMOTE", "s3://acme-dvc/store")
     result, report = _doctor(cli, root)
     assert (result.code, _missing(report), report["ok"]) == (0, [], True)
+    optional = [f for f in report["findings"] if not f["required"] and f["ok"] is None]
+    assert "variable MLOPS_IMAGE_REGISTRY" in [f["requirement"] for f in optional]
     assert "has everything the GitOps loop relies on" in cli("--repo", root, "github",
                                                              "doctor").out  # fmt: skip
 

@@ -18,17 +18,26 @@ def _needs(**texts: str) -> WorkflowNeeds:
 
 
 def test_this_repositorys_workflows() -> None:
-    """The platform's own workflows read DEPLOY_RUNNER, require the `mlops gate` check of
-    pr.yml, deploy to staging and production, and read no secret but GITHUB_TOKEN."""
+    """The platform's own workflows read the runner labels and the services' settings,
+    require the `mlops gate` check of pr.yml, deploy to staging and production, and read the
+    services' credentials as secrets."""
     folder = ROOT / ".github" / "workflows"
     texts = {f".github/workflows/{p.name}": p.read_text() for p in sorted(folder.glob("*.yml"))}
     needs = read_workflows(texts)
-    assert list(needs.variables) == ["DEPLOY_RUNNER"]
-    assert needs.secrets == {}
+    assert sorted(needs.variables) == sorted([
+        "DEPLOY_RUNNER", "SYSTEM_TEST_RUNNER", "MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL",
+        "MLOPS_DVC_REMOTE", "MLOPS_DVC_ENDPOINT_URL", "MLOPS_DEPLOY_TARGET",
+        "MLOPS_IMAGE_REGISTRY", "MLOPS_REGISTRY_USERNAME",
+    ])  # fmt: skip
+    assert sorted(needs.secrets) == [
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_TRACKING_PASSWORD",
+        "MLFLOW_TRACKING_USERNAME", "MLOPS_REGISTRY_PASSWORD",
+    ]  # fmt: skip
     assert needs.gate_checks == ["mlops gate"]
     assert needs.environments == ["staging", "production"]
     assert needs.runners == [
-        RunnerNeed(("main.yml: staging", "main.yml: production"), (), "DEPLOY_RUNNER")
+        RunnerNeed(("main.yml: staging", "main.yml: production"), (), "DEPLOY_RUNNER"),
+        RunnerNeed(("pr.yml: system-tests",), (), "SYSTEM_TEST_RUNNER"),
     ]
     assert needs.diagnostics == []
 

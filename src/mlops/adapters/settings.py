@@ -24,6 +24,7 @@
     gate_check = "mlops gate"               # default: the pr.yml job that runs `mlops gate`
     deploy_runner = "mlops-deploy"          # default: the value of the variable runs-on reads
     variables = { DEPLOY_RUNNER = "mlops-deploy" }  # values of the workflows' `vars.X`
+    optional = ["MLOPS_DVC_ENDPOINT_URL"]   # `vars.X` / `secrets.X` a site may leave unset
 
 Environment variables override the file (an empty value counts as unset), so CI and laptops
 differ by environment only: `MLFLOW_TRACKING_URI` the tracking store, `MLOPS_DEPLOY_TARGET`
@@ -88,6 +89,7 @@ class GitHubSettings:
     gate_check: str | None = None
     deploy_runner: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
+    optional: tuple[str, ...] = ()  # variables and secrets a site may leave unset
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ def _github(section: Any) -> GitHubSettings:
     if unknown:
         raise MlopsError(f"{where}: unknown key {unknown[0]!r}",
                          hint="expected branch, production_reviewers, gate_check, "
-                         "deploy_runner or variables")  # fmt: skip
+                         "deploy_runner, variables or optional")  # fmt: skip
     text = {}
     for key in ("branch", "gate_check", "deploy_runner"):
         value = section.get(key)
@@ -220,9 +222,16 @@ def _github(section: Any) -> GitHubSettings:
         if not VARIABLE_NAME.match(name) or not isinstance(value, str):
             raise MlopsError(f"{where} variables.{name} = {value!r}: expected NAME = \"value\" "
                              "(a letter or _, then letters, digits or _)")  # fmt: skip
+    optional = section.get("optional", [])
+    if not isinstance(optional, list) or not all(
+        isinstance(n, str) and VARIABLE_NAME.match(n) for n in optional
+    ):
+        raise MlopsError(f"{where} optional = {optional!r}: expected a list of variable and "
+                         "secret names")  # fmt: skip
     return GitHubSettings(
         text["branch"] or "main", reviewers, text["gate_check"], text["deploy_runner"],
         {name.upper(): value for name, value in variables.items()},
+        tuple(n.upper() for n in optional),
     )  # fmt: skip
 
 

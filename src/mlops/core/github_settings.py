@@ -78,6 +78,7 @@ class Desired:
     secrets: tuple[str, ...] = ()
     runners: tuple[RunnerNeed, ...] = ()
     runner_label: str | None = None
+    optional: frozenset[str] = frozenset()  # variables and secrets a site may leave unset
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,8 @@ def _variable_findings(desired: Desired, observed: Observed) -> list[Finding]:
             state = "missing" if current is None else f"is {current!r}"
             found.append(Finding(requirement, False, f"{state}; configured {value!r}", SETUP,
                                  by_setup=True))  # fmt: skip
+        elif current is None and name in desired.optional:
+            found.append(_unset_optional(requirement, f"gh variable set {name}"))
         elif current is None:
             found.append(Finding(requirement, False, "missing",
                                  f"a person sets it: `gh variable set {name}`, or give its "
@@ -257,10 +260,17 @@ def _secret_findings(desired: Desired, observed: Observed) -> list[Finding]:
         requirement = f"secret {name}"
         if name in observed.secrets:
             found.append(Finding(requirement, True, "set", "nothing"))
+        elif name in desired.optional:
+            found.append(_unset_optional(requirement, f"gh secret set {name}"))
         else:
             found.append(Finding(requirement, False, "missing",
                                  f"a person sets it: `gh secret set {name}`"))  # fmt: skip
     return found
+
+
+def _unset_optional(requirement: str, command: str) -> Finding:
+    return Finding(requirement, None, "not set (optional: the workflows fall back to defaults)",
+                   f"only if this site uses it: `{command}`", required=False)  # fmt: skip
 
 
 def _runner_findings(desired: Desired, observed: Observed) -> list[Finding]:

@@ -132,6 +132,7 @@ def desired(root: Path, settings: Settings, needs: WorkflowNeeds) -> Desired:
         secrets=tuple(needs.secrets),
         runners=tuple(needs.runners),
         runner_label=config.deploy_runner,
+        optional=frozenset(config.optional),
     )
 
 
@@ -179,7 +180,8 @@ def setup(root: Path, repository: str | None = None, *, apply: bool = False) -> 
 
 def local_findings(root: Path, settings: Settings) -> list[Finding]:
     """Whether the services this machine is configured with answer: the MLflow tracking
-    server is asked for /health; the DVC remote and the image store are not checked."""
+    server is asked for /health; reaching the DVC remote and the image registry needs their
+    credentials, so they are named, not checked."""
     uri = public_uri(settings.tracking_uri)
     found = []
     if settings.tracking_uri.startswith(("http://", "https://")):
@@ -195,10 +197,20 @@ def local_findings(root: Path, settings: Settings) -> list[Finding]:
         found.append(Finding("MLflow tracking server answers", None,
                              f"not checked: the embedded store {uri} is a local file",
                              "nothing", required=False))  # fmt: skip
-    remote = describe_remote(root) if (root / ".dvc").is_dir() else "no .dvc/ in this repository"
+    if settings.data_remote is not None:
+        remote = f"{settings.data_remote.url} (configured for this checkout)"
+    else:
+        remote = describe_remote(root) if (root / ".dvc").is_dir() else "no .dvc/ here"
     found.append(Finding("DVC remote answers", None, f"not checked: {remote}",
                          "run `dvc status --cloud` to reach it", required=False))  # fmt: skip
-    found.append(Finding("image registry answers", None,
-                         "not checked: `mlops build` keeps images in the Docker engine of the "
-                         "serving host and pushes none", "nothing", required=False))  # fmt: skip
+    registry = settings.deploy.registry
+    where = (
+        f"images go to {registry} ({settings.deploy.registry_setting})"
+        if registry
+        else "no registry is configured: images stay on the engine that built them"
+    )
+    found.append(Finding("image registry answers", None, f"not checked: {where}",
+                         "a login on the deploy runner (`docker login`, or "
+                         "MLOPS_REGISTRY_USERNAME/PASSWORD)" if registry else "nothing",
+                         required=False))  # fmt: skip
     return found
