@@ -23,7 +23,7 @@ def command(obj: dict[str, Any], as_json: bool) -> None:
         return
     rows = [
         (
-            s.name + (" [red](invalid)[/]" if s.problems else ""),
+            s.name + (" (invalid)" if s.problems else ""),
             s.language or "-",
             s.task or "-",
             ", ".join(s.owners) or "-",
