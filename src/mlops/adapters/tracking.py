@@ -295,35 +295,11 @@ def register(model: str, model_uri: str, run_id: str, tags: dict[str, str]) -> s
 
 
 def version_tags(model: str, version: str) -> dict[str, str]:
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        found = MlflowClient().get_model_version(model, version)
-    except MlflowException as exc:
-        if not _missing(exc):
-            raise _store_error(f"read version {version} of {model!r}", exc) from None
-        raise MlopsError(f"no registered version {version} of model {model!r}") from None
-    return dict(found.tags)
-
-
-@_store_call("read version {1} of {0!r}")
-def version_info(model: str, version: str) -> dict[str, str]:
-    """Lineage of a registered version: run id, git commit, params hash, creation time."""
-    from datetime import UTC, datetime
-
-    from mlflow import MlflowClient
-
-    found = MlflowClient().get_model_version(model, version)
-    created = datetime.fromtimestamp(found.creation_timestamp / 1000, UTC)
-    tags = dict(found.tags)
-    return {
-        "run_id": str(found.run_id or tags.get("run_id", "")),
-        "git_commit": tags.get("git_commit", ""),
-        "params_hash": tags.get("params_hash", ""),
-        "model_sha256": tags.get("model_sha256", ""),
-        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+    """A registered version's tags (see `registered_version`); its absence is an error."""
+    found = registered_version(model, version)
+    if found is None:
+        raise MlopsError(f"no registered version {version} of model {model!r}")
+    return found
 
 
 def download_model(model_uri: str, destination: Path) -> Path:

@@ -23,7 +23,7 @@ from mlops.core.approval import ApprovalReport, ChangedFile, evaluate_approvals
 from mlops.core.checks import DEFAULT_APP, trusted_runs, untrusted_names
 from mlops.core.codeowners import CODEOWNERS_PATH, CodeownersError
 from mlops.errors import GitError, InvalidInput, MlopsError, UsageError
-from mlops.flows.plan import compute_plan
+from mlops.flows.plan import compute_plan, yaml_at
 
 
 @dataclass(frozen=True)
@@ -171,10 +171,7 @@ def _model_owners(root: Path, base: str, head: str, models: list[str]) -> dict[s
 def _platform_policy(root: Path, base: str) -> dict[str, Any]:
     """policies/platform.yaml at the base commit: its platform owners approve what no
     CODEOWNERS line owns, and it names the app whose check runs carry verdicts."""
-    path = layout.PLATFORM_POLICY
-    raw = git.read_files(root, base, [path])[path]
-    document = parse_yaml_bytes(raw, path, positions=False).document if raw else None
-    data = document.data if document is not None else None
+    data = yaml_at(root, base, layout.PLATFORM_POLICY)
     return data if isinstance(data, dict) else {}
 
 

@@ -43,7 +43,8 @@ def compute_plan(root: Path, base: str, head: str) -> Plan:
     return plan
 
 
-def _parse_at(root: Path, rev: str, path: str) -> Any:
+def yaml_at(root: Path, rev: str, path: str) -> Any:
+    """The YAML file `path` as committed at `rev` (None when absent); unreadable: an error."""
     raw = git.read_files(root, rev, [path])[path]
     if raw is None:
         return None
@@ -59,7 +60,7 @@ def _parse_at(root: Path, rev: str, path: str) -> Any:
 
 def _registry_models(root: Path, rev: str, *, strict: bool) -> dict[str, Any]:
     try:
-        data = _parse_at(root, rev, layout.REGISTRY)
+        data = yaml_at(root, rev, layout.REGISTRY)
     except InvalidInput:
         if strict:
             raise
@@ -69,7 +70,7 @@ def _registry_models(root: Path, rev: str, *, strict: bool) -> dict[str, Any]:
 
 
 def _shared_paths(root: Path, rev: str) -> list[str]:
-    data = _parse_at(root, rev, layout.PLATFORM_POLICY)
+    data = yaml_at(root, rev, layout.PLATFORM_POLICY)
     shared = data.get("shared_paths") if isinstance(data, dict) else None
     if isinstance(shared, list) and all(isinstance(p, str) for p in shared):
         return shared

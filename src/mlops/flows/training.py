@@ -22,6 +22,7 @@ from typing import Any
 from mlops.adapters import dvc, git, platform_probe, preload, runtimes
 from mlops.adapters.pipeline_files import artifact_digest, read_json, read_params
 from mlops.adapters.settings import Settings, load_settings
+from mlops.adapters.tracking import public_uri
 from mlops.core import layout, platform
 from mlops.core.candidate import candidate_record, store_tags
 from mlops.core.document import Document
@@ -274,8 +275,6 @@ def _candidate(
     settings: Settings, name: str, version: str, outputs: Outputs, lineage: dict[str, str],
     created: str,
 ) -> dict[str, Any]:  # fmt: skip
-    from mlops.adapters.tracking import public_uri
-
     return candidate_record(
         name, version, lineage, dvc_hashes=input_hashes(outputs.lock, outputs.inputs),
         metrics=outputs.held_out, artifact_sha256=outputs.digest, created=created,
