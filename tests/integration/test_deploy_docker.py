@@ -125,7 +125,8 @@ def test_build_pushes_the_image_and_a_revert_pulls_it_by_digest(
     trained: Path, registry: str, cli, deploy_gh: GitHubServer
 ) -> None:
     """Build v1: pushed, its pinned reference and image ID recorded; deploy it; deploy v2
-    (built and pushed by reconcile, run by digest); delete v1's local image and revert: the
+    (built and pushed by reconcile, run by digest, its reference recorded in the tracking
+    store, which staging then runs without a build); delete v1's local image and revert: the
     plan says pull, v1 is pulled by digest and runs again, nothing built, the production
     alias back on v1, and three GitHub deployments. /predict needs the API key through
     nginx."""
@@ -163,6 +164,13 @@ def test_build_pushes_the_image_and_a_revert_pulls_it_by_digest(
     [(version, _, started_from)] = running_images("production")
     assert version == "2" and started_from.startswith(f"{registry}/acme/{MODEL}@sha256:")
     assert manifest_status(registry, started_from) == 200  # pushed before it ran
+    assert "image" not in version_entry(root, "2")  # reconcile wrote nothing into the checkout
+    # Staging on another runner: registry.yaml names no image of v2, the tracking store does.
+    staging = reconcile(cli, root, "--env", "staging", gh=deploy_gh)
+    assert kinds(staging) == ["start", "route"]  # the pushed image, not a second build
+    assert [image for _, _, image in running_images("staging")] == [started_from]
+    for container in containers.containers({"mlops.environment": "staging"}):
+        containers.stop_container(container.name)  # v2's image must be deletable below
 
     delete_local_image(reference)  # a deploy host that never had v1
     git(root, "revert", "--no-edit", "HEAD")

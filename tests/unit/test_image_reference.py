@@ -141,6 +141,19 @@ def test_a_pulled_image_must_be_the_recorded_one() -> None:
     )
 
 
+def test_a_pulled_image_must_carry_the_version_s_model() -> None:
+    """An image found through the tracking store (no image_digest in registry.yaml) must
+    carry the version's model digest in its label; a missing label is refused too."""
+    ref = f"r.example.com/m@{DIGEST}"
+    entry = {"model_sha256": "ab" * 32}
+    assert image_mismatch(entry, ref, IMAGE_ID, "ab" * 32) is None
+    assert image_mismatch(entry, ref, IMAGE_ID, "ef" * 32) == (
+        f"{ref} carries model efefefefefefefef…, but registry.yaml records model_sha256 "
+        "abababababababab… for this version"
+    )
+    assert "carries no model digest label" in str(image_mismatch(entry, ref, IMAGE_ID, None))
+
+
 def test_a_build_records_its_reference_and_drops_a_stale_one() -> None:
     """A push records the new reference; a local build keeps the recorded reference only
     while it is still the same image."""

@@ -1,4 +1,5 @@
-"""Repository settings: the image registry, from pyproject.toml or the environment."""
+"""Repository settings: the image registry and the containers' network, from pyproject.toml or
+the environment."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.adapters.settings import REGISTRY_ENV, load_settings
+from mlops.adapters.settings import NETWORK_ENV, REGISTRY_ENV, load_settings
 from mlops.errors import MlopsError
 
 
@@ -63,3 +64,35 @@ def test_a_bad_registry_is_refused_naming_the_setting(
     with pytest.raises(MlopsError) as raised:
         load_settings(repository(tmp_path, deploy))
     assert raised.value.message.startswith(message)
+
+
+def test_the_containers_network_is_the_host_s_unless_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serving containers join the host network by default; `network` (or
+    MLOPS_DOCKER_NETWORK, which wins) may name a container whose namespace they share."""
+    monkeypatch.delenv(NETWORK_ENV, raising=False)
+    assert load_settings(repository(tmp_path)).deploy.network == "host"
+    root = repository(tmp_path, 'network = "container:mlops-net"\n')
+    assert load_settings(root).deploy.network == "container:mlops-net"
+    monkeypatch.setenv(NETWORK_ENV, "host")
+    assert load_settings(root).deploy.network == "host"
+
+
+@pytest.mark.parametrize(
+    ("deploy", "env", "named"),
+    [('network = "bridge"\n', None, "pyproject.toml [tool.mlops.deploy] network = 'bridge'"),
+     ("network = 1\n", None, "pyproject.toml [tool.mlops.deploy] network = 1"),
+     ("", "container:", "MLOPS_DOCKER_NETWORK = 'container:'")],
+)  # fmt: skip
+def test_a_bad_network_is_refused_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deploy: str, env: str | None, named: str
+) -> None:
+    """Only the host network or a container's namespace: never a bridge network."""
+    if env is None:
+        monkeypatch.delenv(NETWORK_ENV, raising=False)
+    else:
+        monkeypatch.setenv(NETWORK_ENV, env)
+    with pytest.raises(MlopsError) as raised:
+        load_settings(repository(tmp_path, deploy))
+    assert raised.value.message.startswith(f"{named}: expected host, or container:NAME")

@@ -60,9 +60,17 @@ def engine() -> Any:
 
 
 def run_container(
-    image: str, name: str, port: int, labels: Mapping[str, str], env: Mapping[str, str]
+    image: str,
+    name: str,
+    port: int,
+    labels: Mapping[str, str],
+    env: Mapping[str, str],
+    *,
+    network: str = "host",
 ) -> Container:
-    """Start `image` as container `name`, serving on 127.0.0.1:`port` of the host network.
+    """Start `image` as container `name`, serving on 127.0.0.1:`port` of its `network`: the
+    host's (the default), or `container:<name>`, the network namespace another container
+    holds (as a pod's containers share one), where the router and checks must run too.
 
     Never pulls: the image must exist on the engine. A container of that name must not exist
     (running or not): stop_container removes one first.
@@ -92,7 +100,7 @@ def run_container(
             name=name,
             labels=dict(labels),
             environment=dict(env),
-            network_mode="host",
+            network_mode=network,
             restart_policy={"Name": "unless-stopped"},
             init=True,  # tini as PID 1: SIGTERM reaches the server, R/Julia workers are reaped
             detach=True,

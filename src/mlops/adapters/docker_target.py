@@ -44,12 +44,21 @@ class DockerTarget:
     """
 
     def __init__(
-        self, models: Mapping[str, Any], build: Callable[[str, str], str], registry: bool = False
+        self,
+        models: Mapping[str, Any],
+        build: Callable[[str, str], str],
+        registry: bool = False,
+        *,
+        pushed: Callable[[str, str], str | None] | None = None,
+        network: str = "host",
     ) -> None:
         self.models = models
         self.build = build
         self.registry = registry
+        self.pushed = pushed  # the reference a build elsewhere pushed and recorded, if any
+        self.network = network
         self.built: dict[tuple[str, str], str] = {}  # what this run built: run exactly that
+        self._pushed: dict[tuple[str, str], str | None] = {}
 
     def choice(self, model: str, version: str) -> ImageChoice:
         """What serving `version` takes on this engine: run, pull or build which image."""
@@ -83,7 +92,8 @@ class DockerTarget:
             return None
         if choice.action == PULL and choice.image is not None:
             image_id = pull(choice.image)
-            problem = image_mismatch(self._entry(model, version), choice.image, image_id)
+            label = (images.image_labels(choice.image) or {}).get("mlops.model_sha256")
+            problem = image_mismatch(self._entry(model, version), choice.image, image_id, label)
             if problem:
                 raise containers.ContainerError(problem)
             return PULL, f"pulled {choice.image}"
@@ -99,7 +109,7 @@ class DockerTarget:
         labels = {LABEL_ENV: environment, "mlops.model": model, "mlops.version": version,
                   LABEL_PORT: str(port)}  # fmt: skip
         env = {"MLOPS_SERVE_API_KEY": api_key} if api_key else {}
-        containers.run_container(image, name, port, labels, env)
+        containers.run_container(image, name, port, labels, env, network=self.network)
         return Instance(environment, model, version, f"127.0.0.1:{port}", name, False)
 
     def instances(self, environment: str) -> list[Instance]:
@@ -127,9 +137,18 @@ class DockerTarget:
         return bytes(raw).decode(errors="replace")
 
     def _entry(self, model: str, version: str) -> Mapping[str, Any]:
+        """The version's registry.yaml entry; without a recorded `image`, and with a
+        registry, the reference a build on another machine pushed (asked once)."""
         versions = (self.models.get(model) or {}).get("versions") or {}
         entry = versions.get(version)
-        return entry if isinstance(entry, Mapping) else {}
+        entry = entry if isinstance(entry, Mapping) else {}
+        if entry.get("image") or not self.registry:
+            return entry
+        key = (model, version)
+        if key not in self._pushed:
+            self._pushed[key] = self.pushed(model, version) if self.pushed else None
+        found = self._pushed[key]
+        return {**entry, "image": found} if found else entry
 
 
 def container_name(environment: str, model: str, version: str) -> str:

@@ -13,6 +13,8 @@
     standby = true                          # keep the version traffic left warm (fast revert)
     registry = "127.0.0.1:5000/acme"        # OCI image registry (host[:port][/path]) images
                                             # are pushed to and deploy hosts pull from
+    network = "host"                        # docker target: host, or container:NAME (share
+                                            # the network namespace container NAME holds)
 
     [tool.mlops.data]
     remote = "s3://bucket/dvc"              # the shared DVC remote (default: .dvc/config's)
@@ -28,7 +30,8 @@
 
 Environment variables override the file (an empty value counts as unset), so CI and laptops
 differ by environment only: `MLFLOW_TRACKING_URI` the tracking store, `MLOPS_DEPLOY_TARGET`
-the deploy target, `MLOPS_IMAGE_REGISTRY` the image registry, `MLOPS_DVC_REMOTE` and
+the deploy target, `MLOPS_DOCKER_NETWORK` its containers' network, `MLOPS_IMAGE_REGISTRY`
+the image registry, `MLOPS_DVC_REMOTE` and
 `MLOPS_DVC_ENDPOINT_URL` the data remote (its credentials are the usual `AWS_ACCESS_KEY_ID`
 / `AWS_SECRET_ACCESS_KEY`, read by DVC itself). With no registry, images stay on the engine
 that built them and registry.yaml records their image ID only, as for a single Docker host.
@@ -50,6 +53,8 @@ from mlops.errors import MlopsError
 DEFAULT_PORTS = {STAGING: 8701, PRODUCTION: 8700}
 TARGETS = ("local", "docker", "none")
 REGISTRY_ENV = "MLOPS_IMAGE_REGISTRY"
+NETWORK_ENV = "MLOPS_DOCKER_NETWORK"
+NETWORK = re.compile(r"host|container:[A-Za-z0-9][A-Za-z0-9_.-]*")  # a container name or ID
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 OWNER = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]*)(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 # Images every site can pull; air-gapped sites build local ones (scripts/build-base-images).
@@ -70,6 +75,7 @@ class DeploySettings:
     standby: bool
     registry: str | None = None  # "127.0.0.1:5000/acme"; None: local images only
     registry_setting: str | None = None  # where `registry` was set, for messages
+    network: str = "host"  # the docker target's containers: host, or container:NAME
 
 
 @dataclass(frozen=True)
@@ -173,8 +179,15 @@ def _deploy(section: Any) -> DeploySettings:
     if not isinstance(standby, bool):
         raise MlopsError(f"{where} standby = {standby!r}: expected true or false")
     registry, setting = _registry(section, where)
+    network = os.environ.get(NETWORK_ENV) or section.get("network", "host")
+    if not isinstance(network, str) or not NETWORK.fullmatch(network):
+        named = NETWORK_ENV if os.environ.get(NETWORK_ENV) else f"{where} network"
+        raise MlopsError(
+            f"{named} = {network!r}: expected host, or container:NAME (a container whose "
+            "network namespace the serving containers share)"
+        )
     return DeploySettings(str(target), ports, auth, {k: str(v) for k, v in images.items()},
-                          float(timeout), standby, registry, setting)  # fmt: skip
+                          float(timeout), standby, registry, setting, network)  # fmt: skip
 
 
 def _registry(section: dict[str, Any], where: str) -> tuple[str | None, str | None]:

@@ -302,6 +302,16 @@ def version_tags(model: str, version: str) -> dict[str, str]:
     return found
 
 
+@_store_call("tag version {1} of {0!r}")
+def set_version_tags(model: str, version: str, tags: dict[str, str]) -> None:
+    """Add (or overwrite) tags on a registered version."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(model, version, key, value)
+
+
 def download_model(model_uri: str, destination: Path) -> Path:
     """The logged MLflow model (the directory with MLmodel) copied into `destination`."""
     import mlflow.artifacts

@@ -151,15 +151,25 @@ def choose_image(
     return ImageChoice(BUILD, None)
 
 
-def image_mismatch(entry: Mapping[str, Any], reference: str, image_id: str) -> str | None:
-    """Why the image `reference` resolved to is not the version's recorded image, or None."""
+def image_mismatch(
+    entry: Mapping[str, Any], reference: str, image_id: str, model_sha256: str | None = None
+) -> str | None:
+    """Why the image `reference` resolved to (its ID, and the model digest its label
+    carries) is not the version's recorded image or model, or None."""
     recorded = entry.get("image_digest")
-    if not recorded or recorded == image_id:
-        return None
-    return (
-        f"{reference} is image {image_id[:19]}…, but registry.yaml records image_digest "
-        f"{str(recorded)[:19]}…"
-    )
+    if recorded and recorded != image_id:
+        return (
+            f"{reference} is image {image_id[:19]}…, but registry.yaml records image_digest "
+            f"{str(recorded)[:19]}…"
+        )
+    wanted = entry.get("model_sha256")
+    if wanted and model_sha256 != wanted:
+        carried = f"model {model_sha256[:16]}…" if model_sha256 else "no model digest label"
+        return (
+            f"{reference} carries {carried}, but registry.yaml records model_sha256 "
+            f"{str(wanted)[:16]}… for this version"
+        )
+    return None
 
 
 def image_record(

@@ -27,7 +27,7 @@ from mlops.adapters.image_registry import PASSWORD_ENV, USERNAME_ENV, RegistryEr
 from mlops.adapters.images import BuiltImage, ImageSpec, build
 from mlops.adapters.settings import Settings, load_settings
 from mlops.core import layout
-from mlops.core.image_reference import image_record, pushed_repository
+from mlops.core.image_reference import image_record, parse_reference, pushed_repository
 from mlops.errors import InvalidInput, MlopsError
 from mlops.flows.registry_file import check_registry, render_registry
 from mlops.flows.repository import checked_models, manifest_data, registry_entry
@@ -38,6 +38,7 @@ class Tampered(MlopsError):
 
 
 IMAGE_FIELDS = ("bento_tag", "image_digest", "image")  # what a build records, in this order
+PUSHED_TAG = "mlops.image"  # the version tag holding its pushed, pinned reference
 
 
 @dataclass(frozen=True)
@@ -105,13 +106,15 @@ def version_image(root: Path, name: str, version: str, *, apply: bool) -> Versio
 
 
 def publish(settings: Settings, model: str, version: str, built: BuiltImage) -> str | None:
-    """Push `built` to the configured image registry as `<registry>/<model>:<version>`; the
-    reference pinned by the registry's digest, or None when no registry is configured."""
+    """Push `built` to the configured image registry as `<registry>/<model>:<version>` and
+    record the reference pinned by the registry's digest on the registered version (tag
+    PUSHED_TAG), where a deploy host on another machine finds it before registry.yaml does;
+    returns that reference, or None when no registry is configured."""
     registry = settings.deploy.registry
     if registry is None:
         return None
     try:
-        return push(built.image, pushed_repository(registry, model), version)
+        reference = push(built.image, pushed_repository(registry, model), version)
     except RegistryError as exc:
         raise RegistryError(
             f"cannot push {built.image} to the image registry {registry} "
@@ -120,6 +123,33 @@ def publish(settings: Settings, model: str, version: str, built: BuiltImage) -> 
             hint=f"check that the registry answers and accepts pushes (a login comes from "
             f"{USERNAME_ENV} and {PASSWORD_ENV}, or docker login)",
         ) from None
+    with contextlib.redirect_stdout(sys.stderr):
+        tracking.connect(settings)
+        tracking.set_version_tags(
+            model, version, {PUSHED_TAG: reference, "mlops.image_digest": built.digest}
+        )
+    return reference
+
+
+def pushed_image(settings: Settings, model: str, version: str) -> str | None:
+    """The pinned reference `publish` recorded for a version, or None (never pushed, or
+    pushed before references were recorded). A malformed record is an error, never a guess."""
+    with contextlib.redirect_stdout(sys.stderr):
+        tracking.connect(settings)
+        found = tracking.version_tags(model, version).get(PUSHED_TAG)
+    if not found:
+        return None
+    try:
+        problem = None if parse_reference(found).digest else "it is not pinned by a digest"
+    except ValueError as exc:
+        problem = str(exc)
+    if problem:
+        raise MlopsError(
+            f"{model} version {version}: the tracking store's tag {PUSHED_TAG} = {found!r} "
+            f"is not an image reference: {problem}",
+            hint=f"delete the tag, or record the image in {layout.REGISTRY} (mlops build --apply)",
+        )
+    return found
 
 
 def _require_digest(model: str, version: str, entry: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ move on, and the failure is reported (the command then exits non-zero).
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from collections.abc import Mapping
@@ -79,7 +80,7 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
     """The configured deploy target (`[tool.mlops.deploy] target`)."""
     if settings.deploy.target == "docker":
         from mlops.adapters.docker_target import DockerTarget
-        from mlops.flows.building import build_version, publish
+        from mlops.flows.building import build_version, publish, pushed_image
 
         def build(model: str, version: str) -> str:
             """Build (and push, with a registry) the version: the reference to run."""
@@ -89,7 +90,9 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
             built = build_version(settings, model, version, entry, language)
             return publish(settings, model, version, built) or built.digest
 
-        return DockerTarget(models, build, registry=settings.deploy.registry is not None)
+        return DockerTarget(models, build, registry=settings.deploy.registry is not None,
+                            pushed=functools.partial(pushed_image, settings),
+                            network=settings.deploy.network)  # fmt: skip
     from mlops.adapters.local_target import LocalTarget
 
     return LocalTarget(settings)
