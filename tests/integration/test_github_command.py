@@ -45,7 +45,7 @@ optional = [
   "MLFLOW_TRACKING_USERNAME", "MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
   "AWS_SECRET_ACCESS_KEY", "MLOPS_DVC_ENDPOINT_URL", "MLOPS_DEPLOY_TARGET",
   "MLOPS_IMAGE_REGISTRY", "MLOPS_REGISTRY_USERNAME", "MLOPS_REGISTRY_PASSWORD",
-  "SYSTEM_TEST_RUNNER",
+  "MLOPS_SERVE_API_KEY", "SYSTEM_TEST_RUNNER",
 ]
 """
 BARE = [
@@ -55,6 +55,7 @@ BARE = [
     "environment production with required reviewers",
     "variable DEPLOY_RUNNER",
     "variable MLFLOW_TRACKING_URI",
+    "variable MLOPS_DEPLOY_DIR",
     "variable MLOPS_DVC_REMOTE",
     "secret MLFLOW_TRACKING_PASSWORD",
     "online self-hosted runner labelled mlops-deploy",
@@ -109,7 +110,7 @@ def test_doctor_lists_everything_a_bare_repository_misses(gh: GitHubServer, root
     assert report["ok"] is False and report["repository"] == REPO
     assert _missing(report) == BARE
     assert all(f["fix"] != "nothing" for f in report["findings"] if f["ok"] is False)
-    assert "error: 9 requirement(s) missing on acme/models" in result.err
+    assert "error: 10 requirement(s) missing on acme/models" in result.err
     assert "`mlops github setup --apply` fixes 5 of them" in result.err
     table = cli("--repo", root, "github", "doctor")
     assert table.code == 1
@@ -174,7 +175,7 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
 
     result, report = _doctor(cli, root)
     assert (result.code, _missing(report)) == (1, [
-        "variable MLFLOW_TRACKING_URI", "variable MLOPS_DVC_REMOTE",
+        "variable MLFLOW_TRACKING_URI", "variable MLOPS_DEPLOY_DIR", "variable MLOPS_DVC_REMOTE",
         "secret MLFLOW_TRACKING_PASSWORD",
     ])  # fmt: skip
     assert "fixes" not in result.err  # setup cannot set a secret or a site's services
@@ -188,6 +189,7 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
     gh.set_secret(REPO, "MLFLOW_TRACKING_PASSWORD")
     gh.set_variable(REPO, "MLFLOW_TRACKING_URI", "https://mlflow.acme.example")
     gh.set_variable(REPO, "MLOPS_DVC_REMOTE", "s3://acme-dvc/store")
+    gh.set_variable(REPO, "MLOPS_DEPLOY_DIR", "/var/lib/mlops/deploy")
     result, report = _doctor(cli, root)
     assert (result.code, _missing(report), report["ok"]) == (0, [], True)
     optional = [f for f in report["findings"] if not f["required"] and f["ok"] is None]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.adapters.settings import NETWORK_ENV, REGISTRY_ENV, load_settings
+from mlops.adapters.settings import DEPLOY_DIR_ENV, NETWORK_ENV, REGISTRY_ENV, load_settings
 from mlops.errors import MlopsError
 
 
@@ -96,3 +96,21 @@ def test_a_bad_network_is_refused_naming_the_setting(
     with pytest.raises(MlopsError) as raised:
         load_settings(repository(tmp_path, deploy))
     assert raised.value.message.startswith(f"{named}: expected host, or container:NAME")
+
+
+def test_the_deploy_folder_is_the_host_s_when_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Routers and the generated API key live under the state folder unless the deploy host
+    names its own folder (`state_dir` in the deploy table, or MLOPS_DEPLOY_DIR), which
+    outlives a checkout that a runner cleans."""
+    monkeypatch.delenv(DEPLOY_DIR_ENV, raising=False)
+    settings = load_settings(repository(tmp_path))
+    assert settings.deploy_dir("staging") == tmp_path / ".mlops" / "deploy" / "staging"
+    root = repository(tmp_path, 'state_dir = "serving"\n')
+    assert load_settings(root).deploy_folder == tmp_path / "serving"
+    monkeypatch.setenv(DEPLOY_DIR_ENV, "/var/lib/mlops/deploy")
+    assert load_settings(root).deploy_dir("production") == Path("/var/lib/mlops/deploy/production")
+    with pytest.raises(MlopsError, match=r"state_dir = 3: expected a folder"):
+        monkeypatch.delenv(DEPLOY_DIR_ENV)
+        load_settings(repository(tmp_path, "state_dir = 3\n"))

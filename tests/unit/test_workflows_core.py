@@ -26,12 +26,12 @@ def test_this_repositorys_workflows() -> None:
     needs = read_workflows(texts)
     assert sorted(needs.variables) == sorted([
         "DEPLOY_RUNNER", "SYSTEM_TEST_RUNNER", "MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL",
-        "MLOPS_DVC_REMOTE", "MLOPS_DVC_ENDPOINT_URL", "MLOPS_DEPLOY_TARGET",
+        "MLOPS_DVC_REMOTE", "MLOPS_DVC_ENDPOINT_URL", "MLOPS_DEPLOY_TARGET", "MLOPS_DEPLOY_DIR",
         "MLOPS_IMAGE_REGISTRY", "MLOPS_REGISTRY_USERNAME",
     ])  # fmt: skip
     assert sorted(needs.secrets) == [
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_TRACKING_PASSWORD",
-        "MLFLOW_TRACKING_USERNAME", "MLOPS_REGISTRY_PASSWORD",
+        "MLFLOW_TRACKING_USERNAME", "MLOPS_REGISTRY_PASSWORD", "MLOPS_SERVE_API_KEY",
     ]  # fmt: skip
     assert needs.gate_checks == ["mlops gate"]
     assert needs.environments == ["staging", "production"]

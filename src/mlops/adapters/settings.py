@@ -15,6 +15,8 @@
                                             # are pushed to and deploy hosts pull from
     network = "host"                        # docker target: host, or container:NAME (share
                                             # the network namespace container NAME holds)
+    state_dir = "/var/lib/mlops/deploy"     # the deploy host's routers, local instances and
+                                            # generated API key (default: <state_dir>/deploy)
 
     [tool.mlops.data]
     remote = "s3://bucket/dvc"              # the shared DVC remote (default: .dvc/config's)
@@ -30,11 +32,12 @@
 
 Environment variables override the file (an empty value counts as unset), so CI and laptops
 differ by environment only: `MLFLOW_TRACKING_URI` the tracking store, `MLOPS_DEPLOY_TARGET`
-the deploy target, `MLOPS_DOCKER_NETWORK` its containers' network, `MLOPS_IMAGE_REGISTRY`
-the image registry, `MLOPS_DVC_REMOTE` and
-`MLOPS_DVC_ENDPOINT_URL` the data remote (its credentials are the usual `AWS_ACCESS_KEY_ID`
-/ `AWS_SECRET_ACCESS_KEY`, read by DVC itself). With no registry, images stay on the engine
-that built them and registry.yaml records their image ID only, as for a single Docker host.
+the deploy target, `MLOPS_DEPLOY_DIR` the deploy host's folder, `MLOPS_DOCKER_NETWORK` its
+containers' network, `MLOPS_SERVE_API_KEY` the key /predict requires, `MLOPS_IMAGE_REGISTRY`
+the image registry, `MLOPS_DVC_REMOTE` and `MLOPS_DVC_ENDPOINT_URL` the data remote (its
+credentials are the usual `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, read by DVC itself).
+With no registry, images stay on the engine that built them and registry.yaml records their
+image ID only, as for a single Docker host.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ DEFAULT_PORTS = {STAGING: 8701, PRODUCTION: 8700}
 TARGETS = ("local", "docker", "none")
 REGISTRY_ENV = "MLOPS_IMAGE_REGISTRY"
 NETWORK_ENV = "MLOPS_DOCKER_NETWORK"
+DEPLOY_DIR_ENV = "MLOPS_DEPLOY_DIR"
 NETWORK = re.compile(r"host|container:[A-Za-z0-9][A-Za-z0-9_.-]*")  # a container name or ID
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 OWNER = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]*)(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
@@ -106,6 +110,7 @@ class Settings:
     deploy: DeploySettings = field(default_factory=lambda: _deploy({}))
     data_remote: DataRemote | None = None
     github: GitHubSettings = field(default_factory=GitHubSettings)
+    deploy_root: Path | None = None  # None: <state_dir>/deploy
 
     @property
     def embedded(self) -> bool:
@@ -120,9 +125,15 @@ class Settings:
     def candidates(self) -> Path:
         return self.state_dir / "candidates"
 
+    @property
+    def deploy_folder(self) -> Path:
+        """Where the deploy host keeps its routers' and instances' files and its generated
+        API key: a folder of the host that outlives a checkout on a deploy runner."""
+        return self.deploy_root or self.state_dir / "deploy"
+
     def deploy_dir(self, environment: str) -> Path:
         """Where an environment's router and local instances keep their files."""
-        return self.state_dir / "deploy" / environment
+        return self.deploy_folder / environment
 
 
 def load_settings(root: Path) -> Settings:
@@ -134,8 +145,21 @@ def load_settings(root: Path) -> Settings:
     deploy = _deploy(config.get("deploy", {}))
     return Settings(
         root, state_dir, str(uri), deploy, _data_remote(config.get("data", {})),
-        _github(config.get("github", {})),
+        _github(config.get("github", {})), _deploy_root(root, config.get("deploy", {})),
     )  # fmt: skip
+
+
+def _deploy_root(root: Path, section: Any) -> Path | None:
+    """MLOPS_DEPLOY_DIR, else `[tool.mlops.deploy] state_dir` (relative to the checkout)."""
+    given = os.environ.get(DEPLOY_DIR_ENV)
+    value = given or (section.get("state_dir") if isinstance(section, dict) else None)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        named = DEPLOY_DIR_ENV if given else "pyproject.toml [tool.mlops.deploy] state_dir"
+        raise MlopsError(f"{named} = {value!r}: expected a folder")
+    path = Path(value)
+    return path if path.is_absolute() else root / path
 
 
 def _data_remote(section: Any) -> DataRemote | None:

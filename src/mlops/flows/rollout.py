@@ -235,13 +235,13 @@ def smoke_row(root: Path, model: str) -> dict[str, Any]:
 
 def api_key(settings: Settings) -> str | None:
     """The key instances require on /predict when auth is on: MLOPS_SERVE_API_KEY, else one
-    generated once per state folder (readable by its owner only)."""
+    generated once per deploy folder (readable by its owner only)."""
     if not settings.deploy.auth:
         return None
     given = os.environ.get("MLOPS_SERVE_API_KEY")
     if given:
         return given
-    path = settings.state_dir / "deploy" / "api-key"
+    path = settings.deploy_folder / "api-key"
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
     path.parent.mkdir(parents=True, exist_ok=True)
