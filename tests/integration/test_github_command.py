@@ -57,6 +57,7 @@ BARE = [
     "variable MLFLOW_TRACKING_URI",
     "variable MLOPS_DEPLOY_DIR",
     "variable MLOPS_DVC_REMOTE",
+    "secret MLOPS_TEAMS_TOKEN",
     "secret MLFLOW_TRACKING_PASSWORD",
     "online self-hosted runner labelled mlops-deploy",
 ]
@@ -110,7 +111,7 @@ def test_doctor_lists_everything_a_bare_repository_misses(gh: GitHubServer, root
     assert report["ok"] is False and report["repository"] == REPO
     assert _missing(report) == BARE
     assert all(f["fix"] != "nothing" for f in report["findings"] if f["ok"] is False)
-    assert "error: 10 requirement(s) missing on acme/models" in result.err
+    assert "error: 11 requirement(s) missing on acme/models" in result.err
     assert "`mlops github setup --apply` fixes 5 of them" in result.err
     table = cli("--repo", root, "github", "doctor")
     assert table.code == 1
@@ -176,7 +177,7 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
     result, report = _doctor(cli, root)
     assert (result.code, _missing(report)) == (1, [
         "variable MLFLOW_TRACKING_URI", "variable MLOPS_DEPLOY_DIR", "variable MLOPS_DVC_REMOTE",
-        "secret MLFLOW_TRACKING_PASSWORD",
+        "secret MLOPS_TEAMS_TOKEN", "secret MLFLOW_TRACKING_PASSWORD",
     ])  # fmt: skip
     assert "fixes" not in result.err  # setup cannot set a secret or a site's services
 
@@ -187,6 +188,7 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
     assert len(_writes(gh)) == writes
 
     gh.set_secret(REPO, "MLFLOW_TRACKING_PASSWORD")
+    gh.set_secret(REPO, "MLOPS_TEAMS_TOKEN")
     gh.set_variable(REPO, "MLFLOW_TRACKING_URI", "https://mlflow.acme.example")
     gh.set_variable(REPO, "MLOPS_DVC_REMOTE", "s3://acme-dvc/store")
     gh.set_variable(REPO, "MLOPS_DEPLOY_DIR", "/var/lib/mlops/deploy")

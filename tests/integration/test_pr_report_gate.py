@@ -211,17 +211,20 @@ def test_a_failing_policy_gate_blocks_despite_approval(gh: GitHubServer, pr, cli
 def test_team_owners_are_expanded_only_when_the_token_can_read_them(
     gh: GitHubServer, pr, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A team member's approval counts with a token that reads teams; the workflow's token
-    cannot, and the gate says so instead of guessing."""
+    """A team member's approval counts when MLOPS_TEAMS_TOKEN may read teams (the workflow's
+    own token stays the one for everything else); the workflow's token cannot, and the gate
+    says so and what to set instead of guessing."""
     write_evaluation(pr["root"], MODEL, 0.99)
     assert report(cli, pr).code == 0
     approve(gh, REPO, pr["number"], "carol")
     refused = gate(cli, pr)
     assert refused.code == 1
     notes = json.loads(refused.out)["approvals"]["notes"]
-    assert any("cannot read team membership" in note for note in notes)
-    monkeypatch.setenv("GITHUB_TOKEN", "pat")
-    assert gate(cli, pr).code == 0
+    assert any("cannot read team membership (set MLOPS_TEAMS_TOKEN" in note for note in notes)
+    monkeypatch.setenv("MLOPS_TEAMS_TOKEN", "pat")
+    passed = gate(cli, pr)
+    assert passed.code == 0, passed.err
+    assert "approved by @carol (member of @acme/clinical-ml)" in passed.out
 
 
 def test_a_check_run_from_another_app_does_not_satisfy_the_gate(

@@ -150,7 +150,10 @@ def test_a_team_that_cannot_be_expanded_is_unsatisfied_and_says_why() -> None:
     """Without read access to team membership the team counts as unapproved, plainly said."""
     report = evaluate([review("carol")], models={"iris": ["@acme/iris-team"]}, teams=unreadable)
     assert not report.ok
-    expected = "team @acme/iris-team could not be expanded: the token cannot read team membership"
+    expected = (
+        "team @acme/iris-team could not be expanded: the token cannot read team membership "
+        "(set MLOPS_TEAMS_TOKEN to a token that may)"
+    )
     assert any(reason.startswith(expected) for reason in report.models[0].reasons)
     assert expected in report.notes
 

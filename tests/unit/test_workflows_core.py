@@ -32,6 +32,7 @@ def test_this_repositorys_workflows() -> None:
     assert sorted(needs.secrets) == [
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_TRACKING_PASSWORD",
         "MLFLOW_TRACKING_USERNAME", "MLOPS_REGISTRY_PASSWORD", "MLOPS_SERVE_API_KEY",
+        "MLOPS_TEAMS_TOKEN",
     ]  # fmt: skip
     assert needs.gate_checks == ["mlops gate"]
     assert needs.environments == ["staging", "production"]

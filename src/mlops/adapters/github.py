@@ -20,6 +20,7 @@ from mlops.core.stages import PRODUCTION
 from mlops.errors import MlopsError, UsageError
 
 if TYPE_CHECKING:
+    from github import Github
     from github.Repository import Repository
 
 T = TypeVar("T")
@@ -72,29 +73,41 @@ def event_pull_number() -> int | None:
     return int(number) if isinstance(number, int) else None
 
 
+def _client(token: str) -> Github:
+    from github import Auth, Github
+
+    fast = os.environ.get("MLOPS_GITHUB_THROTTLE", "").lower() == "off"
+    options: dict[str, Any] = (
+        {"retry": None, "seconds_between_requests": None, "seconds_between_writes": None}
+        if fast
+        else {}
+    )
+    return Github(
+        auth=Auth.Token(token),
+        base_url=os.environ.get("GITHUB_API_URL") or DEFAULT_API,
+        timeout=15,
+        per_page=100,
+        lazy=True,
+        **options,
+    )
+
+
 class GitHub:
-    """One repository on GitHub (or on a server speaking its REST API)."""
+    """One repository on GitHub (or on a server speaking its REST API).
+
+    Team membership is read with `MLOPS_TEAMS_TOKEN` when it is set: a workflow's own
+    GITHUB_TOKEN may never read an organisation's teams, so a team named in CODEOWNERS needs a
+    token that may (a GitHub App's installation token with the organisation's Members: read
+    permission, or a fine-grained personal token with the same), used for nothing else.
+    """
 
     def __init__(self, repository: str, token: str | None = None) -> None:
-        from github import Auth, Github
-
         token = token or os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
         if not token:
             raise UsageError("no GitHub token: set GITHUB_TOKEN")
-        fast = os.environ.get("MLOPS_GITHUB_THROTTLE", "").lower() == "off"
-        options: dict[str, Any] = (
-            {"retry": None, "seconds_between_requests": None, "seconds_between_writes": None}
-            if fast
-            else {}
-        )
-        self.client = Github(
-            auth=Auth.Token(token),
-            base_url=os.environ.get("GITHUB_API_URL") or DEFAULT_API,
-            timeout=15,
-            per_page=100,
-            lazy=True,
-            **options,
-        )
+        self.client = _client(token)
+        teams_token = os.environ.get("MLOPS_TEAMS_TOKEN")
+        self.teams_client = _client(teams_token) if teams_token else self.client
         self.name = repository
         self._repo: Repository | None = None
 
@@ -155,7 +168,7 @@ class GitHub:
         from github import GithubException
 
         try:
-            team = self.client.get_organization(org).get_team_by_slug(slug)
+            team = self.teams_client.get_organization(org).get_team_by_slug(slug)
             return [member.login for member in team.get_members()]
         except GithubException as exc:
             if exc.status in (403, 404):

@@ -163,7 +163,8 @@ class _Approvals:
                 if members is None:
                     reasons.append(
                         f"team {owner} could not be expanded: the token cannot read team "
-                        "membership, so an approval by its members is not seen"
+                        "membership (set MLOPS_TEAMS_TOKEN to a token that may), so an "
+                        "approval by its members is not seen"
                     )
                     continue
                 logins = members & reviewed
@@ -250,7 +251,8 @@ def evaluate_approvals(
         )
     notes = [*approvals.ignored.values(), *approvals.blocking.values()]
     notes += [
-        f"team {team} could not be expanded: the token cannot read team membership"
+        f"team {team} could not be expanded: the token cannot read team membership "
+        "(set MLOPS_TEAMS_TOKEN to a token that may)"
         for team in approvals.unreadable_teams()
     ]
     return ApprovalReport(
