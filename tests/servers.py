@@ -14,15 +14,25 @@ import time
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from mlops.adapters.probes import free_port
+from mlops.adapters import probes
 from mlops.testing.process_groups import stop_group
+
+
+def free_port(prefix: Sequence[str] = ()) -> int:
+    """A loopback port free now, in this network namespace or the one `prefix` enters."""
+    if not prefix:
+        return probes.free_port()
+    code = "from mlops.adapters.probes import free_port; print(free_port())"
+    done = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    return int(done.stdout)
 
 
 def postgres_bin() -> Path | None:
@@ -46,8 +56,10 @@ def _run(command: list[str]) -> None:
 
 
 @contextmanager
-def postgres(database: str = "mlflow") -> Iterator[str]:
-    """A throwaway cluster; yields a SQLAlchemy URL for `database` (trust auth, loopback).
+def postgres(database: str = "mlflow", *, tcp: bool = True) -> Iterator[str]:
+    """A throwaway cluster; yields a SQLAlchemy URL for `database` (trust auth), on the
+    loopback address, or with `tcp=False` on its Unix socket only, which a client in any
+    network namespace of this machine reaches.
 
     Its folder is made directly under the system temp folder: pytest's own are private to
     root, and the server runs as `postgres`.
@@ -64,19 +76,51 @@ def postgres(database: str = "mlflow") -> Iterator[str]:
     port = free_port()
     try:
         _run([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "mlops", "-E", "UTF8"])
-        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+        listen = "127.0.0.1" if tcp else "''"
+        options = f"-p {port} -k {sockets} -c listen_addresses={listen} -c fsync=off"
         log = workdir / "postgres.log"
         _run(
             [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]
         )
         try:
-            _run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mlops",
+            host = "127.0.0.1" if tcp else str(sockets)
+            _run([str(bindir / "createdb"), "-h", host, "-p", str(port), "-U", "mlops",
                   database])  # fmt: skip
-            yield f"postgresql://mlops@127.0.0.1:{port}/{database}"
+            if tcp:
+                yield f"postgresql://mlops@127.0.0.1:{port}/{database}"
+            else:
+                yield f"postgresql://mlops@/{database}?host={sockets}&port={port}"
         finally:
             _run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+_STATUS = """
+import sys, urllib.error, urllib.request
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=2).status)
+except urllib.error.HTTPError as exc:
+    print(exc.code)
+except OSError:
+    print(0)
+"""
+
+
+def status(url: str, prefix: Sequence[str] = ()) -> int:
+    """The HTTP status `url` answers with, 0 when nothing answers; with `prefix` (a command
+    such as `nsenter --net=...`) asked from inside another network namespace."""
+    if prefix:
+        done = subprocess.run([*prefix, sys.executable, "-c", _STATUS, url],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        return int(done.stdout.strip() or 0)
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
 
 
 def wait_until_answers(
@@ -86,20 +130,15 @@ def wait_until_answers(
     output: Callable[[], str],
     what: str,
     statuses: tuple[int, ...] = (200,),
+    prefix: Sequence[str] = (),
 ) -> None:
-    """Poll `url` until it answers with one of `statuses`; fail with the tail of the server's
-    output if the process exits or `timeout` seconds pass first."""
+    """Poll `url` (from the namespace `prefix` enters) until it answers with one of
+    `statuses`; fail with the tail of the server's output if the process exits or `timeout`
+    seconds pass first."""
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status in statuses:
-                    return
-        except urllib.error.HTTPError as exc:
-            if exc.code in statuses:
-                return
-        except OSError:
-            pass
+        if status(url, prefix) in statuses:
+            return
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not start:\n{output()[-3000:]}")
         time.sleep(0.3)
@@ -107,20 +146,33 @@ def wait_until_answers(
 
 @contextmanager
 def mlflow_server(
-    backend: str, artifacts: Path, timeout: float = 120, *, auth_config: Path | None = None
+    backend: str,
+    artifacts: Path | str,
+    timeout: float = 120,
+    *,
+    auth_config: Path | None = None,
+    log_dir: Path | None = None,
+    prefix: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
-    """`mlflow server` on a free loopback port; yields its URL once /health answers. With
-    `auth_config` (an MLflow basic-auth ini file) it runs MLflow's basic-auth app."""
-    port = free_port()
+    """`mlflow server` on a free loopback port; yields its URL once /health answers. It
+    serves the artifacts it stores in `artifacts` (a folder, or a URI such as s3://bucket/x,
+    whose endpoint and credentials come in `env`), logging into `log_dir` (default: beside
+    the artifacts folder). With `auth_config` (an MLflow basic-auth ini file) it runs MLflow's
+    basic-auth app; with `prefix` (such as `nsenter --net=...`) in another network namespace."""
+    port = free_port(prefix)
     url = f"http://127.0.0.1:{port}"
-    log = (artifacts.parent / "mlflow-server.log").open("w")
+    destination = artifacts.as_uri() if isinstance(artifacts, Path) else artifacts
+    folder = log_dir or (artifacts.parent if isinstance(artifacts, Path) else None)
+    assert folder is not None, "artifacts stored at a URI need a log_dir"
+    log = (folder / "mlflow-server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
-         "--artifacts-destination", artifacts.as_uri(), "--host", "127.0.0.1",
+        [*prefix, sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
+         "--artifacts-destination", destination, "--host", "127.0.0.1",
          "--port", str(port), "--workers", "1",
          *(["--app-name", "basic-auth"] if auth_config else [])],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **(env or {}),
              **({"MLFLOW_AUTH_CONFIG_PATH": str(auth_config),
                  "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-only-csrf-key"} if auth_config else {})},
     )  # fmt: skip
@@ -128,9 +180,10 @@ def mlflow_server(
 
         def output() -> str:
             log.flush()
-            return (artifacts.parent / "mlflow-server.log").read_text()
+            return (folder / "mlflow-server.log").read_text()
 
-        wait_until_answers(f"{url}/health", process, timeout, output, "mlflow server")
+        wait_until_answers(f"{url}/health", process, timeout, output, "mlflow server",
+                           prefix=prefix)  # fmt: skip
         yield url
     finally:
         stop_group(process, 20)
@@ -138,15 +191,16 @@ def mlflow_server(
 
 
 @contextmanager
-def s3_server(timeout: float = 60) -> Iterator[str]:
-    """`moto_server`, an S3-compatible endpoint in memory, on a free loopback port; yields its
-    URL once it answers. Clients need credentials, any will do (e.g. AWS_ACCESS_KEY_ID and
-    AWS_SECRET_ACCESS_KEY set to `testing`); buckets are gone when it stops."""
-    port = free_port()
+def s3_server(timeout: float = 60, *, prefix: Sequence[str] = ()) -> Iterator[str]:
+    """`moto_server`, an S3-compatible endpoint in memory, on a free loopback port (of the
+    network namespace `prefix` enters); yields its URL once it answers. Clients need
+    credentials, any will do (e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set to
+    `testing`); buckets are gone when it stops."""
+    port = free_port(prefix)
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [*prefix, sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -155,7 +209,8 @@ def s3_server(timeout: float = 60) -> Iterator[str]:
                 log.seek(0)
                 return log.read()
 
-            wait_until_answers(f"{url}/moto-api/", process, timeout, output, "moto_server")
+            wait_until_answers(f"{url}/moto-api/", process, timeout, output, "moto_server",
+                               prefix=prefix)  # fmt: skip
             yield url
         finally:
             if process.poll() is None:
