@@ -7,6 +7,10 @@ mode) runs the push event: the gate finds the merged, approved pull request, the
 staging and reconcile production deploy v1 behind nginx on the local target, inside a fresh
 network namespace with only loopback, next to the GitHub server. Before the namespace is torn
 down, the script asks each environment's nginx port which version answers.
+
+This is the one-host variant: every job uses the embedded store in one host folder
+(`state_dir`), as a laptop or a single self-hosted runner would. The loop across fresh runners
+and shared services is test_loop_on_services.py.
 """
 
 from __future__ import annotations
