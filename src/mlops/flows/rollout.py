@@ -226,7 +226,7 @@ def _start(
 
 def smoke_row(root: Path, model: str) -> dict[str, Any]:
     """A typical row of the model's features, as model.yaml declares them."""
-    from mlops.serving.config import features_from_manifest
+    from mlops.core.features import features_from_manifest
     from mlops.serving.requests import smoke_row as typical_row
 
     manifest = yaml.safe_load((root / "models" / model / "model.yaml").read_text(encoding="utf-8"))

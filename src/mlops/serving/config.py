@@ -30,8 +30,8 @@ from typing import Any
 
 import yaml
 
+from mlops.core.features import Feature, ManifestError, features_from_manifest
 from mlops.errors import MlopsError
-from mlops.serving.requests import FEATURE_TYPES, Feature
 
 log = logging.getLogger("bentoml.mlops")
 PREFIX = "MLOPS_SERVE_"
@@ -47,10 +47,6 @@ _VERSION = re.compile(r"[1-9][0-9]*")
 
 class ConfigError(MlopsError):
     """The serving configuration cannot serve one pinned model version."""
-
-
-class ManifestError(ValueError):
-    """The manifest's feature list cannot be used to check requests."""
 
 
 @dataclass(frozen=True)
@@ -165,38 +161,6 @@ def _positive(text: str | None, name: str, problems: list[str]) -> int:
         problems.append(f"{name}={text!r}: expected a positive whole number")
         return DEFAULT_MAX_ROWS
     return int(text)
-
-
-def features_from_manifest(manifest: Mapping[str, Any]) -> list[Feature]:
-    """The `data.features` of a parsed model.yaml; ManifestError says which entry is unusable."""
-    data = manifest.get("data")
-    entries = data.get("features") if isinstance(data, Mapping) else None
-    if not isinstance(entries, list) or not entries:
-        raise ManifestError("data.features: expected a non-empty list of features")
-    features: list[Feature] = []
-    for index, entry in enumerate(entries):
-        where = f"data.features[{index}]"
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
-            raise ManifestError(f"{where}: expected an object with a name")
-        kind = entry.get("type")
-        if kind not in FEATURE_TYPES:
-            raise ManifestError(f"{where}.type: expected one of {', '.join(FEATURE_TYPES)}")
-        bounds = [entry.get(key) for key in ("minimum", "maximum")]
-        if any(
-            b is not None and (isinstance(b, bool) or not isinstance(b, (int, float)))
-            for b in bounds
-        ):
-            raise ManifestError(f"{where}: minimum and maximum must be numbers")
-        categories = entry.get("categories") or []
-        if kind == "category" and (not isinstance(categories, list) or not categories):
-            raise ManifestError(f"{where}.categories: a category feature needs its categories")
-        if any(f.name == entry["name"] for f in features):
-            raise ManifestError(f"{where}: feature {entry['name']!r} is declared twice")
-        features.append(
-            Feature(entry["name"], kind, bounds[0], bounds[1], tuple(categories),
-                    entry.get("nullable") is True)
-        )  # fmt: skip
-    return features
 
 
 def model_schema(

@@ -11,50 +11,14 @@ from __future__ import annotations
 
 import difflib
 import hmac
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-FEATURE_TYPES = ("number", "integer", "boolean", "string", "category")
+from mlops.core.features import Feature, check_value, describe
+
 MAX_PROBLEMS = 50
-INT64_LIMIT = 2**63
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One input feature as model.yaml declares it (`whole`: the model takes whole numbers)."""
-
-    name: str
-    type: str
-    minimum: float | None = None
-    maximum: float | None = None
-    categories: tuple[Any, ...] = ()
-    nullable: bool = False
-    whole: bool = False
-
-    @property
-    def integral(self) -> bool:
-        return self.type == "integer" or (self.type == "number" and self.whole)
-
-    def expected(self) -> str:
-        """What a valid value looks like, in words: `a number >= 0`, `true or false`."""
-        if self.type == "boolean":
-            kind = "true or false"
-        elif self.type == "string":
-            kind = "a string"
-        elif self.type == "category":
-            kind = "one of " + ", ".join(json.dumps(c) for c in self.categories)
-        else:
-            kind = "a whole number" if self.integral else "a number"
-            if self.minimum is not None and self.maximum is not None:
-                kind += f" from {_number(self.minimum)} to {_number(self.maximum)}"
-            elif self.minimum is not None:
-                kind += f" >= {_number(self.minimum)}"
-            elif self.maximum is not None:
-                kind += f" <= {_number(self.maximum)}"
-        return kind + " or null" if self.nullable else kind
 
 
 @dataclass(frozen=True)
@@ -106,7 +70,7 @@ def check_request(
     checked: list[dict[str, Any]] = []
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
-            problems.append(Problem(f"got {_describe(row)}", index, None, _ROW_EXPECTED))
+            problems.append(Problem(f"got {describe(row)}", index, None, _ROW_EXPECTED))
             continue
         if not tabular:  # a table's columns were checked once, for every row
             problems += _field_problems(list(row), by_name, index)
@@ -121,40 +85,6 @@ def check_request(
     if problems:
         raise RequestRefused(422, problems)
     return checked
-
-
-def check_value(feature: Feature, value: Any) -> tuple[Any, str | None]:
-    """The normalised value, or None and what is wrong with it."""
-    if value is None:
-        return None, None if feature.nullable else "got null"
-    if feature.type in ("boolean", "string"):
-        wanted = bool if feature.type == "boolean" else str
-        return (value, None) if isinstance(value, wanted) else (None, f"got {_describe(value)}")
-    if feature.type == "category":
-        known = isinstance(value, (str, int)) and not isinstance(value, bool)
-        if known and any(type(c) is type(value) and c == value for c in feature.categories):
-            return value, None
-        return None, f"got {_describe(value)}, which is not a category"
-    if isinstance(value, bool) or not _is_number(value):
-        return None, f"got {_describe(value)}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return None, f"{value} is not a finite number"
-    if feature.integral:
-        if isinstance(value, float) and not value.is_integer():
-            return None, f"{_number(value)} is not a whole number"
-        value = int(value)
-        if not -INT64_LIMIT <= value < INT64_LIMIT:
-            return None, f"{value} is outside the 64-bit integer range"
-    else:
-        try:
-            value = float(value)
-        except OverflowError:
-            return None, "is too large for a 64-bit number"
-    if feature.minimum is not None and value < feature.minimum:
-        return None, f"{_number(value)} is below the minimum {_number(feature.minimum)}"
-    if feature.maximum is not None and value > feature.maximum:
-        return None, f"{_number(value)} is above the maximum {_number(feature.maximum)}"
-    return value, None
 
 
 def smoke_row(features: Sequence[Feature], example: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -187,14 +117,14 @@ def _request_rows(
                      ' or {"columns": [...], "data": [[...], ...]}')  # fmt: skip
     problems: list[Problem] = []
     if rows is not None and not isinstance(rows, list):
-        raise _shape(f"got {_describe(rows)}", "rows", "a list of objects, one per row")
+        raise _shape(f"got {describe(rows)}", "rows", "a list of objects, one per row")
     if tabular:
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-            raise _shape(f"got {_describe(columns)}", "columns", "a list of feature names")
+            raise _shape(f"got {describe(columns)}", "columns", "a list of feature names")
         if len(set(columns)) != len(columns):
             raise _shape("names a column twice", "columns", "each feature once")
         if not isinstance(data, list):
-            raise _shape(f"got {_describe(data)}", "data", "a list of rows, each a list of values")
+            raise _shape(f"got {describe(data)}", "data", "a list of rows, each a list of values")
         problems = _field_problems(columns, {f.name: f for f in features}, None)
         rows = []
         for index, values in enumerate(data):
@@ -202,7 +132,7 @@ def _request_rows(
                 rows.append(dict(zip(columns, values, strict=True)))
             else:
                 expected = f"a list of {len(columns)} values, one per column"
-                problems.append(Problem(f"got {_describe(values)}", index, None, expected))
+                problems.append(Problem(f"got {describe(values)}", index, None, expected))
                 rows.append({})
     where = "data" if tabular else "rows"
     if not rows:
@@ -246,33 +176,6 @@ def _typical(feature: Feature) -> Any:
         middle = math.ceil(middle)
         return min(middle, math.floor(high)) if high is not None else middle
     return float(middle)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float))
-
-
-def _number(value: float) -> str:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    return repr(value)
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:40] + "..."
-        return f"a string ({shown!r})"
-    if isinstance(value, (int, float)):
-        return f"the number {_number(value)}"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list):
-        return f"a list of {len(value)} values"
-    return f"a {type(value).__name__}"
 
 
 REQUEST_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:")
