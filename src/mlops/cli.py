@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("show", "Show one model's manifest summary and registry entry."),
     "train": ("train", "Run models' pipelines, track them in MLflow, register versions."),
     "predict": ("predict", "Score a file with a registered model version."),
+    "score": ("score", "Batch-score a model's input with its pinned version; publish atomically."),
     "reproduce": ("reproduce", "Retrain a version from its recorded lineage and compare."),
     "card": ("card", "Write models' MODEL_CARD.md from their committed files (or --check)."),
     "codeowners": ("codeowners", "Generate .github/CODEOWNERS from model and platform owners."),

@@ -207,7 +207,7 @@ def test_bad_params_name_the_file_and_line(scratch: Path, cli) -> None:
 def test_a_failure_while_logging_marks_the_run_failed(scratch: Path, cli) -> None:
     """When the run's artifacts cannot be stored, the run is FAILED and no version exists."""
     edit(scratch / "models/breast-cancer/params.yaml", "  c: 1.0", "  c: 0.5")
-    artifacts = scratch / ".mlops/artifacts/breast-cancer"
+    artifacts = scratch / ".mlops/artifacts/models/breast-cancer"
     shutil.rmtree(artifacts)
     artifacts.write_text("a file where the artifact folder should be")
     result = cli("--repo", scratch, "train", "breast-cancer")

@@ -116,17 +116,16 @@ def run_url(settings: Settings, run_id: str | None) -> str | None:
     return f"{uri.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}"
 
 
-@_store_call("open the experiment of {1!r}")
-def experiment_id(settings: Settings, model: str) -> str:
-    """The experiment `models/<name>`, created on first use (artifacts in the state folder
-    for the embedded store; the server decides otherwise)."""
+@_store_call("open the experiment {1!r}")
+def experiment_id(settings: Settings, name: str) -> str:
+    """The experiment `name` (`models/<model>`, `batch/<model>`), created on first use
+    (artifacts in the state folder for the embedded store; the server decides otherwise)."""
     import mlflow
 
-    name = f"models/{model}"
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
-    location = (settings.artifacts / model).as_uri() if settings.embedded else None
+    location = (settings.artifacts / name).as_uri() if settings.embedded else None
     return str(mlflow.create_experiment(name, artifact_location=location))
 
 

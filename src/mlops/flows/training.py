@@ -137,7 +137,7 @@ def _record(
     env = environment.describe(language)
     lock = (folder / "dvc.lock").read_text(encoding="utf-8")
     tags = _lineage_tags(name, language, params, outputs, commit, env.runtime, lock)
-    experiment = tracking.experiment_id(settings, name)
+    experiment = tracking.experiment_id(settings, f"models/{name}")
     with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
         run_id = active.info.run_id
         tracking.log_run_data(flatten(params), outputs.metrics, {

@@ -1,0 +1,65 @@
+"""One registered version loaded once and asked for predictions chunk after chunk.
+
+scikit-learn models are scored through the estimator itself (their pyfunc returns labels
+only; a classifier's output also carries the positive-class probability). Every other model,
+R and Julia included, goes through its MLflow pyfunc, whose worker process stays up for the
+whole run and answers `prediction` (and `probability`) columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops.core.batch import BatchError
+from mlops.errors import first_line
+
+
+class BatchModel:
+    def __init__(self, model_uri: str, classifier: bool) -> None:
+        from mlflow.exceptions import MlflowException
+        from mlflow.models import Model
+
+        self.uri, self.classifier = model_uri, classifier
+        try:
+            flavors = Model.load(model_uri).flavors
+            if "sklearn" in flavors:
+                import mlflow.sklearn
+
+                self.estimator: Any = mlflow.sklearn.load_model(model_uri)
+                self.pyfunc: Any = None
+            else:
+                import mlflow.pyfunc
+
+                self.estimator, self.pyfunc = None, mlflow.pyfunc.load_model(model_uri)
+        except (MlflowException, OSError) as exc:
+            raise BatchError(f"cannot load {model_uri}: {first_line(exc)}") from None
+
+    def predict(self, frame: Any) -> tuple[Any, Any]:
+        """Predictions for the frame's rows, and positive-class probabilities (classifiers)."""
+        import numpy as np
+        import pandas as pd
+
+        if self.estimator is not None:
+            predictions = self.estimator.predict(frame)
+            probability = None
+            if self.classifier and hasattr(self.estimator, "predict_proba"):
+                probability = self.estimator.predict_proba(frame)[:, 1]
+            return np.asarray(predictions), probability
+        output = self.pyfunc.predict(frame)
+        if isinstance(output, pd.DataFrame):
+            probability = output.get("probability")
+            return (output["prediction"].to_numpy(),
+                    None if probability is None else probability.to_numpy())  # fmt: skip
+        return np.asarray(output), None
+
+    def close(self) -> None:
+        """Stop a worker-backed model's process now rather than at interpreter exit."""
+        if self.pyfunc is None:
+            return
+        try:
+            inner = self.pyfunc.unwrap_python_model()
+        except Exception:  # not a python_function model with a PythonModel inside
+            return
+        close = getattr(inner, "close", None)
+        if callable(close):
+            close()

@@ -1,0 +1,110 @@
+"""`mlops score`: batch scoring with the version registry.yaml names.
+
+`mlops score NAME` scores the model's `serving.batch.input` with its production version and
+publishes `serving.batch.output` (and the rejected rows beside it, `<output>.rejected.jsonl`);
+`--schedule CRON` scores every model whose batch schedule is CRON (what batch.yml runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from mlops.adapters import gha
+from mlops.adapters.repository import find_root
+from mlops.errors import MlopsError, UsageError
+from mlops.flows.batch_scoring import BatchResult, Progress, Request, score_due, score_model
+from mlops.output import console, print_json, print_table
+
+
+@click.command("score")
+@click.argument("name", required=False)
+@click.option("--stage", type=click.Choice(["production", "staging"]),
+              help="Score with the version holding this stage (default: production).")  # fmt: skip
+@click.option("--version", help="Score with this registered version instead of a stage's.")
+@click.option("--input", "input_uri", metavar="PATH|s3://...",
+              help="Rows to score (default: serving.batch.input).")  # fmt: skip
+@click.option("--output", "output_uri", metavar="PATH|s3://...",
+              help="Where to publish (default: serving.batch.output).")  # fmt: skip
+@click.option("--schedule", metavar="CRON",
+              help="Score every model whose batch schedule is CRON, with production.")  # fmt: skip
+@click.option("--batch-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Rows read and scored at a time.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the run(s) as JSON.")
+@click.pass_obj
+def command(obj: dict[str, Any], name: str | None, stage: str | None, version: str | None,
+            input_uri: str | None, output_uri: str | None, schedule: str | None,
+            batch_rows: int, as_json: bool) -> None:  # fmt: skip
+    """Score NAME's batch input with a pinned version; publish the output only when the run
+    succeeds. Formats: .parquet, .csv, .jsonl; locations: local paths or s3://bucket/key."""
+    if (name is None) == (schedule is None):
+        raise UsageError("give a model NAME or --schedule CRON (not both)")
+    if stage and version:
+        raise UsageError("give --stage or --version, not both")
+    if schedule and (stage or version or input_uri or output_uri):
+        raise UsageError("--schedule scores each model's own input with production")
+    request = Request(stage, version, input_uri, output_uri, batch_rows)
+    root = find_root(obj.get("repo"))
+    with _progress(not as_json) as progress:
+        if name is not None:
+            results = [score_model(root, name, request, progress)]
+        else:
+            results = score_due(root, str(schedule), request, progress)
+    _report(results, as_json)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise MlopsError(f"{len(failed)} of {len(results)} batch run(s) failed: "
+                         + "; ".join(f"{r.model}: {r.note}" for r in failed))  # fmt: skip
+
+
+@contextmanager
+def _progress(shown: bool) -> Iterator[Progress | None]:
+    if not shown:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console(stderr=True),
+                  transient=True) as bar:  # fmt: skip
+        task = bar.add_task("rows", total=None)
+
+        def update(rows: int, total: int | None) -> None:
+            bar.update(task, completed=rows, total=total)
+
+        yield update
+
+
+def _report(results: list[BatchResult], as_json: bool) -> None:
+    if as_json:
+        print_json([r.as_dict() for r in results])
+        return
+    rows = [(r.model, r.status, r.version or "-", f"{r.rows_in:,}", f"{r.rows_scored:,}",
+             f"{r.rows_rejected:,}", f"{r.seconds:.1f}s", f"{r.rows_per_second:,.0f}",
+             r.output or r.note or "") for r in results]  # fmt: skip
+    columns = ["model", "status", "version", "rows in", "scored", "rejected", "time", "rows/s",
+               "output"]  # fmt: skip
+    if rows:
+        print_table("Batch scoring", columns, rows)
+    else:
+        console(stderr=True).print("no model is scheduled at that time")
+    for r in results:
+        if r.status == "scored":
+            console(stderr=True).print(
+                f"{r.model}: batch run {r.batch_run_id}; rejected rows in {r.quarantine}"
+            )
+        elif r.status == "skipped":
+            console(stderr=True).print(f"{r.model}: skipped: {r.note}")
+    if gha.in_actions():
+        gha.append_summary(_summary(results))
+
+
+def _summary(results: list[BatchResult]) -> str:
+    lines = ["### Batch scoring", "", "| model | status | version | rows in | scored | rejected |"
+             " output |", "|---|---|---|---:|---:|---:|---|"]  # fmt: skip
+    lines += [f"| {r.model} | {r.status} | {r.version or '-'} | {r.rows_in} | {r.rows_scored} |"
+              f" {r.rows_rejected} | {r.output or r.note or ''} |" for r in results]  # fmt: skip
+    return "\n".join(lines) + "\n"
