@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("reproduce", "Retrain a version from its recorded lineage and compare."),
     "card": ("card", "Write models' MODEL_CARD.md from their committed files (or --check)."),
     "codeowners": ("codeowners", "Generate .github/CODEOWNERS from model and platform owners."),
+    "schedules": ("schedules", "Generate the batch-scoring workflow from the models' schedules."),
     "evaluate": ("evaluate", "Score candidate and production on the holdout; apply the gates."),
     "report": ("report", "Post evaluations on the pull request: statuses, checks, one comment."),
     "gate": ("gate", "Merge gate: owners approved and every enforced policy gate passes."),
