@@ -77,6 +77,7 @@ def validate(session: nox.Session) -> None:
     session.run("mlops", "validate")
     session.run("mlops", "card", "--all", "--check")
     session.run("mlops", "codeowners", "--check")
+    session.run("mlops", "schedules", "--check")
 
 
 @nox.session(default=False)

@@ -45,7 +45,7 @@ optional = [
   "MLFLOW_TRACKING_USERNAME", "MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
   "AWS_SECRET_ACCESS_KEY", "MLOPS_DVC_ENDPOINT_URL", "MLOPS_DEPLOY_TARGET",
   "MLOPS_IMAGE_REGISTRY", "MLOPS_REGISTRY_USERNAME", "MLOPS_REGISTRY_PASSWORD",
-  "MLOPS_SERVE_API_KEY", "SYSTEM_TEST_RUNNER",
+  "MLOPS_SERVE_API_KEY", "SYSTEM_TEST_RUNNER", "BATCH_RUNNER", "AWS_ENDPOINT_URL_S3",
 ]
 """
 BARE = [
@@ -53,12 +53,12 @@ BARE = [
     "main requires code-owner reviews",
     "environment staging",
     "environment production with required reviewers",
-    "variable DEPLOY_RUNNER",
     "variable MLFLOW_TRACKING_URI",
-    "variable MLOPS_DEPLOY_DIR",
     "variable MLOPS_DVC_REMOTE",
-    "secret MLOPS_TEAMS_TOKEN",
+    "variable DEPLOY_RUNNER",
+    "variable MLOPS_DEPLOY_DIR",
     "secret MLFLOW_TRACKING_PASSWORD",
+    "secret MLOPS_TEAMS_TOKEN",
     "online self-hosted runner labelled mlops-deploy",
 ]
 Cli = Callable[..., Result]
@@ -176,8 +176,8 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
 
     result, report = _doctor(cli, root)
     assert (result.code, _missing(report)) == (1, [
-        "variable MLFLOW_TRACKING_URI", "variable MLOPS_DEPLOY_DIR", "variable MLOPS_DVC_REMOTE",
-        "secret MLOPS_TEAMS_TOKEN", "secret MLFLOW_TRACKING_PASSWORD",
+        "variable MLFLOW_TRACKING_URI", "variable MLOPS_DVC_REMOTE", "variable MLOPS_DEPLOY_DIR",
+        "secret MLFLOW_TRACKING_PASSWORD", "secret MLOPS_TEAMS_TOKEN",
     ])  # fmt: skip
     assert "fixes" not in result.err  # setup cannot set a secret or a site's services
 
@@ -195,7 +195,11 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
     result, report = _doctor(cli, root)
     assert (result.code, _missing(report), report["ok"]) == (0, [], True)
     optional = [f for f in report["findings"] if not f["required"] and f["ok"] is None]
-    assert "variable MLOPS_IMAGE_REGISTRY" in [f["requirement"] for f in optional]
+    unset = [f["requirement"] for f in optional]
+    assert "variable MLOPS_IMAGE_REGISTRY" in unset
+    # batch.yml's runner label and S3 endpoint: a hosted runner and AWS when unset
+    assert {"variable BATCH_RUNNER", "variable AWS_ENDPOINT_URL_S3"} <= set(unset)
+    assert "runner for batch.yml: score" in unset
     assert "has everything the GitOps loop relies on" in cli("--repo", root, "github",
                                                              "doctor").out  # fmt: skip
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import commit_all, git
+from support import ROOT, commit_all, git
 
 BATCH = ".github/workflows/batch.yml"
 SCHEDULES = [
@@ -24,6 +24,13 @@ def edit(root: Path, model: str, old: str, new: str) -> None:
     manifest.write_text(text.replace(old, new))
 
 
+def test_the_committed_file_of_this_repository_is_current(cli) -> None:
+    """This repository's own batch.yml is what the command generates."""
+    result = cli("--repo", ROOT, "schedules", "--check")
+    assert result.code == 0, result.out + result.err
+    assert result.out == ""
+
+
 def test_it_creates_the_file_then_the_check_passes(cli, git_repo: Path) -> None:
     """A repository without the file fails the check, gets it written, and then passes."""
     missing = cli("--repo", git_repo, "schedules", "--check")
@@ -37,6 +44,7 @@ def test_it_creates_the_file_then_the_check_passes(cli, git_repo: Path) -> None:
     assert written.code == 0, written.err
     assert f"✓ created {BATCH}: 3 schedule(s)" in written.err
     assert '+    - cron: "0 2 * * 1" # scores breast-cancer\n' in written.out
+    assert (git_repo / BATCH).read_text() == (ROOT / BATCH).read_text()
     assert oct((git_repo / BATCH).stat().st_mode & 0o777) == "0o644"
     assert git(git_repo, "status", "--porcelain") == "?? .github/"
 

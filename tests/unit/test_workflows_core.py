@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlops.core.workflows import RunnerNeed, WorkflowNeeds, is_hosted_label
 from mlops.errors import InvalidInput
 from mlops.flows.github_settings import read_workflows
 
 ROOT = Path(__file__).resolve().parents[2]
+PINNED_CHECKOUT = re.compile(r"actions/checkout@[0-9a-f]{40}")
 
 
 def _needs(**texts: str) -> WorkflowNeeds:
@@ -20,14 +23,15 @@ def _needs(**texts: str) -> WorkflowNeeds:
 def test_this_repositorys_workflows() -> None:
     """The platform's own workflows read the runner labels and the services' settings,
     require the `mlops gate` check of pr.yml, deploy to staging and production, and read the
-    services' credentials as secrets."""
+    services' credentials as secrets; batch.yml adds its runner and the batch S3 endpoint."""
     folder = ROOT / ".github" / "workflows"
     texts = {f".github/workflows/{p.name}": p.read_text() for p in sorted(folder.glob("*.yml"))}
     needs = read_workflows(texts)
     assert sorted(needs.variables) == sorted([
-        "DEPLOY_RUNNER", "SYSTEM_TEST_RUNNER", "MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL",
-        "MLOPS_DVC_REMOTE", "MLOPS_DVC_ENDPOINT_URL", "MLOPS_DEPLOY_TARGET", "MLOPS_DEPLOY_DIR",
-        "MLOPS_IMAGE_REGISTRY", "MLOPS_REGISTRY_USERNAME",
+        "DEPLOY_RUNNER", "SYSTEM_TEST_RUNNER", "BATCH_RUNNER", "MLFLOW_TRACKING_URI",
+        "MLFLOW_S3_ENDPOINT_URL", "MLOPS_DVC_REMOTE", "MLOPS_DVC_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3", "MLOPS_DEPLOY_TARGET", "MLOPS_DEPLOY_DIR", "MLOPS_IMAGE_REGISTRY",
+        "MLOPS_REGISTRY_USERNAME",
     ])  # fmt: skip
     assert sorted(needs.secrets) == [
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_TRACKING_PASSWORD",
@@ -37,10 +41,39 @@ def test_this_repositorys_workflows() -> None:
     assert needs.gate_checks == ["mlops gate"]
     assert needs.environments == ["staging", "production"]
     assert needs.runners == [
+        RunnerNeed(("batch.yml: score",), (), "BATCH_RUNNER"),
         RunnerNeed(("main.yml: staging", "main.yml: production"), (), "DEPLOY_RUNNER"),
         RunnerNeed(("pr.yml: system-tests",), (), "SYSTEM_TEST_RUNNER"),
     ]
     assert needs.diagnostics == []
+
+
+def test_every_workflow_is_pinned_least_privileged_and_bounded() -> None:
+    """Every workflow of this repository (batch.yml, generated, included) grants no default
+    permissions, gives each job its own and a timeout, uses only actions/checkout pinned by
+    commit and local actions, and lets no expression into a `run:` script (inputs go through
+    `env:`)."""
+    folder = ROOT / ".github" / "workflows"
+    names = sorted(p.name for p in folder.glob("*.yml"))
+    assert {"batch.yml", "main.yml", "pr.yml"} <= set(names)
+    problems = []
+    for name in names:
+        data = yaml.safe_load((folder / name).read_text())
+        if data.get("permissions") != {}:
+            problems.append(f"{name}: top-level permissions are not {{}}")
+        for job_id, job in data["jobs"].items():
+            where = f"{name}: {job_id}"
+            if not isinstance(job.get("permissions"), dict):
+                problems.append(f"{where}: no permissions of its own")
+            if not isinstance(job.get("timeout-minutes"), int):
+                problems.append(f"{where}: no timeout-minutes")
+            for step in job.get("steps", []):
+                uses = step.get("uses", "")
+                if uses and not (uses.startswith("./") or PINNED_CHECKOUT.fullmatch(uses)):
+                    problems.append(f"{where}: uses {uses}")
+                if "${{" in step.get("run", ""):
+                    problems.append(f"{where}: an expression in `run:` ({step.get('name')})")
+    assert problems == []
 
 
 def test_a_workflow_without_variables_or_secrets_needs_none() -> None:
