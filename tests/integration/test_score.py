@@ -10,6 +10,7 @@ the rejected file.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from servers import s3_server
 from support import make_repository, run_cli
 
 from mlops.adapters.settings import load_settings
@@ -331,3 +333,60 @@ def test_no_partial_file_survives_an_interrupted_run(
     with pytest.raises(KeyboardInterrupt):
         score_model(root, MODEL, request, interrupt)
     assert [p.name for p in tmp_path.iterdir()] == ["in.parquet"]
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """An S3 endpoint (moto) with a bucket `batch`, and the variables a runner would set."""
+    import boto3
+
+    nowhere = tmp_path / "no-aws-config"
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(nowhere),
+                       "AWS_SHARED_CREDENTIALS_FILE": str(nowhere)}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    with s3_server() as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", url)
+        client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+        client.create_bucket(Bucket="batch")
+        yield url, client
+
+
+def test_it_reads_and_publishes_on_s3(
+    root: Path, holdout: pd.DataFrame, tmp_path: Path, cli, s3: tuple[str, Any]
+) -> None:
+    """s3:// input and output on an S3-compatible endpoint: the output and its rejected file
+    appear under their keys, and nothing is left beside them."""
+    _, client = s3
+    holdout.to_parquet(tmp_path / "in.parquet")
+    client.upload_file(str(tmp_path / "in.parquet"), "batch", "in/rows.parquet")
+    result = score(cli, root, "--input", "s3://batch/in/rows.parquet", "--output",
+                   "s3://batch/out/scored.parquet", "--json")  # fmt: skip
+    assert result.code == 0, result.err
+    listed = client.list_objects_v2(Bucket="batch")["Contents"]
+    keys = sorted(o["Key"] for o in listed if not o["Key"].endswith("/"))  # folder markers aside
+    assert keys == ["in/rows.parquet", "out/scored.parquet", "out/scored.parquet.rejected.jsonl"]
+    client.download_file("batch", "out/scored.parquet", str(tmp_path / "out.parquet"))
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert out["sample_id"].tolist() == holdout["sample_id"].tolist()
+    (summary,) = json.loads(result.out)
+    assert set(out["mlops_batch_run_id"]) == {summary["batch_run_id"]}
+    import hashlib
+
+    assert (
+        summary["input_sha256"]
+        == hashlib.sha256((tmp_path / "in.parquet").read_bytes()).hexdigest()
+    )
+
+
+def test_an_s3_endpoint_that_is_down_is_one_clear_error(
+    root: Path, cli, s3: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No answer from the endpoint: exit 1 naming the location, nothing published."""
+    from servers import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
+    result = score(cli, root, "--input", "s3://batch/in/rows.parquet", "--output",
+                   "s3://batch/out/scored.parquet")  # fmt: skip
+    assert result.code == 1
+    assert "s3://batch/in/rows.parquet" in result.err

@@ -82,6 +82,7 @@ def _s3() -> Any:
         "region": os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
         or "us-east-1",
         "connect_timeout": 5, "request_timeout": 60,
+        "retry_strategy": fs.AwsStandardS3RetryStrategy(max_attempts=3),
     }  # fmt: skip
     if endpoint:
         parsed = urlparse(endpoint)
