@@ -121,12 +121,19 @@ def run_demo(workdir: Path, *, deploy: bool = True) -> None:
     _run(workdir, "mlops", "card", "breast-cancer")
     _run(workdir, "mlops", "card", "--all", "--check")
 
-    _step("8. Promote it, deploy it behind nginx, and roll the promotion back with git revert")
+    _step("8. Promote it to staging and production (a reviewed change to registry.yaml)")
     _run(workdir, "git", "checkout", "-q", "main")
     _run(workdir, "mlops", "promote", "breast-cancer", "1", "--to", "staging", "--apply")
     _run(workdir, "mlops", "promote", "breast-cancer", "1", "--to", "production", "--apply")
     _git(workdir, "add", "registry.yaml", "models/breast-cancer")
     _git(workdir, "commit", "-q", "-m", "Promote breast-cancer 1")
+
+    _step("9. Score a batch with the production version: every output row carries its lineage")
+    _batch_input(holdout, workdir / "models" / "breast-cancer" / "data" / "batch")
+    _run(workdir, "mlops", "score", "breast-cancer")
+    _show_scored(workdir / "models" / "breast-cancer" / "data" / "batch" / "scored.parquet")
+
+    _step("10. Deploy it behind nginx, and roll the promotion back with git revert")
     if not deploy:
         console().print("--plan-only: the deployment plan, nothing deployed")
         _run(workdir, "mlops", "reconcile")
@@ -138,6 +145,36 @@ def run_demo(workdir: Path, *, deploy: bool = True) -> None:
     _run(workdir, "mlops", "reconcile", "--apply")
     _production_at_head(workdir, "breast-cancer")
     _ask(workdir, sample)
+
+
+def _batch_input(holdout: Path, folder: Path) -> None:
+    """This week's rows to score (the manifest's serving.batch.input): the holdout's features
+    with a sample id, as an upstream system would deliver them."""
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = pd.read_csv(holdout).drop(columns=["malignant"])
+    rows.insert(0, "sample_id", [f"FNA-{i:05d}" for i in range(len(rows))])
+    rows.to_parquet(folder / "incoming.parquet", index=False)
+
+
+def _show_scored(path: Path) -> None:
+    """The first scored rows: id, prediction and the lineage columns."""
+    import pandas as pd
+
+    from mlops.core.batch import LINEAGE_COLUMNS
+    from mlops.output import print_table
+
+    frame = pd.read_parquet(path)
+    columns = ["sample_id", "prediction", "probability", *LINEAGE_COLUMNS]
+    shown = frame[columns].head(3).astype(str)
+    shown["probability"] = frame["probability"].head(3).map("{:.4f}".format)
+    for column in ("mlops_model_run_id", "mlops_batch_run_id"):  # ids shortened for the screen
+        shown[column] = shown[column].str[:12] + "…"
+    times = frame["mlops_scored_at"].head(3)
+    shown["mlops_scored_at"] = times.map(lambda t: t.isoformat("T", "seconds"))
+    rows = [list(row) for row in shown.itertuples(index=False)]
+    print_table(f"{path.name}: {len(frame)} rows (first 3)", columns, rows)
 
 
 def _ask(workdir: Path, sample: Path) -> None:

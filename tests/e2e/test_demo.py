@@ -87,6 +87,17 @@ def test_the_demo_scores_with_the_registered_version(demo: list[str]) -> None:
     assert len(scored_rows(demo)) == SAMPLE_ROWS
 
 
+def test_the_demo_scores_a_batch_with_production_and_shows_its_lineage(demo: list[str]) -> None:
+    """`mlops score` scores every holdout row with version 1 and the table of scored rows shows
+    the model, version and run ids beside each prediction."""
+    (start,) = [i for i, line in enumerate(demo) if line.startswith(f"$ mlops score {MODEL}")]
+    shown = "\n".join(demo[start:])
+    assert re.search(rf"{MODEL}\W+scored\W+1\W+143\W+143\W+0\W", shown), shown[:2000]
+    assert "scored.parquet: 143 rows (first 3)" in shown
+    assert "mlops_batch_run_id" in shown.replace("…", "") or "mlops_batch_r" in shown
+    assert re.search(r"FNA-00000\W+[01]\W+[01]\.\d{4}\W+breast-cancer\W+1\W", shown), shown[:3000]
+
+
 @pytest.mark.system
 def test_production_serves_the_promoted_version_then_the_revert_removes_it(
     demo: list[str],
