@@ -49,6 +49,10 @@ def _missing(exc: Exception) -> bool:
 
 def connect(settings: Settings) -> None:
     """Point MLflow at the configured store; a remote server must answer its health check."""
+    # A workflow passes a repository variable the site left unset as "": MLflow would read
+    # MLFLOW_S3_ENDPOINT_URL="" as an endpoint ("Invalid endpoint: "). Empty counts as unset.
+    for name in [k for k, v in os.environ.items() if k.startswith("MLFLOW_") and not v]:
+        del os.environ[name]
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # Fail fast instead of MLflow's minutes of retries when a server is down.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
