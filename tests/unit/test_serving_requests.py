@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from mlops.serving.config import ConfigError, ManifestError, load_config, model_schema
+from mlops.core.features import ManifestError, model_schema
+from mlops.serving.config import ConfigError, load_config
 from mlops.serving.requests import (
     MAX_PROBLEMS,
     Feature,

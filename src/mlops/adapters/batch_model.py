@@ -21,7 +21,9 @@ class BatchModel:
 
         self.uri, self.classifier = model_uri, classifier
         try:
-            flavors = Model.load(model_uri).flavors
+            logged = Model.load(model_uri)
+            flavors = logged.flavors
+            self.input_schema: Any = logged.get_input_schema()  # type: ignore[no-untyped-call]
             if "sklearn" in flavors:
                 import mlflow.sklearn
 

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 FEATURE_TYPES = ("number", "integer", "boolean", "string", "category")
 INT64_LIMIT = 2**63
+# MLflow signature column types (DataType names) and the pandas dtype each one needs.
+SIGNATURE_DTYPES = {
+    "double": "float64", "float": "float32", "long": "int64", "integer": "int32",
+    "boolean": "bool", "string": "object",
+}  # fmt: skip
+MANIFEST_DTYPES = {"number": "float64", "integer": "int64", "boolean": "bool"}
 
 
 @dataclass(frozen=True)
@@ -145,3 +151,27 @@ def describe(value: Any) -> str:
     if isinstance(value, list):
         return f"a list of {len(value)} values"
     return f"a {type(value).__name__}"
+
+
+def model_schema(
+    features: Sequence[Feature], input_schema: Any
+) -> tuple[list[Feature], dict[str, str]]:
+    """The features tightened by the model's MLflow input schema (a number the model takes as
+    an integer column must be whole: MLflow refuses to cast 110.0 to one) and the pandas dtype
+    of each feature column (the schema's type, else the manifest's)."""
+    signature: dict[str, str] = {}
+    if input_schema is not None and input_schema.has_input_names():
+        types = input_schema.input_types_dict().items()
+        signature = {str(name): getattr(kind, "name", str(kind)) for name, kind in types}
+    undeclared = sorted(set(signature) - {f.name for f in features})
+    if undeclared:
+        raise ManifestError(f"the model takes {', '.join(undeclared)}, not in model.yaml")
+    whole = ("long", "integer")
+    tightened = [replace(f, whole=True) if signature.get(f.name) in whole else f for f in features]
+    dtypes = {}
+    for feature in tightened:
+        dtype = SIGNATURE_DTYPES.get(signature.get(feature.name, ""))
+        if dtype is None:
+            dtype = "int64" if feature.integral else MANIFEST_DTYPES.get(feature.type, "object")
+        dtypes[feature.name] = dtype
+    return tightened, dtypes

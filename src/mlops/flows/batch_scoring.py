@@ -20,7 +20,7 @@ from mlops.adapters.batch_model import BatchModel
 from mlops.adapters.row_checks import check_batch, missing_columns
 from mlops.adapters.settings import load_settings
 from mlops.core import batch, layout
-from mlops.core.features import ManifestError, features_from_manifest
+from mlops.core.features import ManifestError, features_from_manifest, model_schema
 from mlops.core.stages import PRODUCTION
 from mlops.errors import InvalidInput, MlopsError
 from mlops.flows.repository import (
@@ -138,6 +138,11 @@ def _score(
     reader = tables.open_reader(source, names, request.batch_rows)
     hashing = _Hash(source)
     model = BatchModel(pinned.model_uri, classifier)
+    try:  # the model's own signature may be stricter: a number it takes as an integer
+        features, dtypes = model_schema(features, model.input_schema)
+    except ManifestError as exc:
+        model.close()
+        raise batch.BatchError(f"{pinned.model} version {pinned.version}: {exc}") from None
     lineage = {
         batch.MODEL_COLUMN: pinned.model, batch.VERSION_COLUMN: pinned.version,
         batch.RUN_COLUMN: pinned.run_id, batch.BATCH_COLUMN: result.batch_run_id,
@@ -163,7 +168,7 @@ def _score(
                         : 5 - len(result.rejected_examples)
                     ]
                 if checked.good.num_rows:
-                    out.write(_scored(model, checked.good, names, spec, classifier, lineage,
+                    out.write(_scored(model, checked.good, dtypes, spec, classifier, lineage,
                                       scored_at, result))  # fmt: skip
                     result.rows_scored += checked.good.num_rows
                 if progress is not None:
@@ -216,7 +221,7 @@ def _check_columns(columns: list[str], features: list[Any], spec: batch.BatchSpe
 def _scored(
     model: BatchModel,
     good: Any,
-    names: list[str],
+    dtypes: dict[str, str],
     spec: batch.BatchSpec,
     classifier: bool,
     lineage: dict[str, Any],
@@ -228,14 +233,15 @@ def _scored(
 
     columns = batch.output_columns(good.schema.names, spec.id_column, classifier)
     try:
-        predictions, probability = model.predict(good.select(names).to_pandas())
-    except MlopsError:
-        raise
+        frame = good.select(list(dtypes)).to_pandas()
+        changed = {k: v for k, v in dtypes.items() if str(frame[k].dtype) != v}
+        predictions, probability = model.predict(frame.astype(changed) if changed else frame)
     except Exception as exc:  # the model's own failure, or its worker process dying
         first = result.rows_in - good.num_rows + 1
+        why = str(exc) if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
         raise batch.BatchError(
             f"{lineage[batch.MODEL_COLUMN]} version {lineage[batch.VERSION_COLUMN]} failed"
-            f" while scoring rows from {first}: {type(exc).__name__}: {exc}; nothing was published"
+            f" while scoring rows from {first}: {why}; nothing was published"
         ) from None
     size = good.num_rows
     values: dict[str, Any] = {

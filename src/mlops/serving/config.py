@@ -23,8 +23,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,6 @@ from mlops.errors import MlopsError
 
 log = logging.getLogger("bentoml.mlops")
 PREFIX = "MLOPS_SERVE_"
-# MLflow signature column types (DataType names) and the pandas dtype each one needs.
-SIGNATURE_DTYPES = {
-    "double": "float64", "float": "float32", "long": "int64", "integer": "int32",
-    "boolean": "bool", "string": "object",
-}  # fmt: skip
-MANIFEST_DTYPES = {"number": "float64", "integer": "int64", "boolean": "bool"}
 DEFAULT_MAX_ROWS = 1000
 _VERSION = re.compile(r"[1-9][0-9]*")
 
@@ -161,30 +155,6 @@ def _positive(text: str | None, name: str, problems: list[str]) -> int:
         problems.append(f"{name}={text!r}: expected a positive whole number")
         return DEFAULT_MAX_ROWS
     return int(text)
-
-
-def model_schema(
-    features: Sequence[Feature], input_schema: Any
-) -> tuple[list[Feature], dict[str, str]]:
-    """The features tightened by the model's MLflow input schema (a number the model takes as
-    an integer column must be whole: MLflow refuses to cast 110.0 to one) and the pandas dtype
-    of each feature column (the schema's type, else the manifest's)."""
-    signature: dict[str, str] = {}
-    if input_schema is not None and input_schema.has_input_names():
-        types = input_schema.input_types_dict().items()
-        signature = {str(name): getattr(kind, "name", str(kind)) for name, kind in types}
-    undeclared = sorted(set(signature) - {f.name for f in features})
-    if undeclared:
-        raise ManifestError(f"the model takes {', '.join(undeclared)}, not in model.yaml")
-    whole = ("long", "integer")
-    tightened = [replace(f, whole=True) if signature.get(f.name) in whole else f for f in features]
-    dtypes = {}
-    for feature in tightened:
-        dtype = SIGNATURE_DTYPES.get(signature.get(feature.name, ""))
-        if dtype is None:
-            dtype = "int64" if feature.integral else MANIFEST_DTYPES.get(feature.type, "object")
-        dtypes[feature.name] = dtype
-    return tightened, dtypes
 
 
 class PredictionLog:

@@ -43,9 +43,10 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlops.adapters import tracking
+from mlops.core.features import model_schema
 from mlops.errors import MlopsError, first_line
 from mlops.serving import requests
-from mlops.serving.config import PredictionLog, ServeConfig, load_config, model_schema
+from mlops.serving.config import PredictionLog, ServeConfig, load_config
 from mlops.serving.requests import RequestRefused
 
 log = logging.getLogger("bentoml.mlops")
