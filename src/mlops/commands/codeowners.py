@@ -11,8 +11,10 @@ from mlops.adapters import atomic, gha
 from mlops.adapters.repository import find_root
 from mlops.core.codeowners import CODEOWNERS_PATH
 from mlops.core.diagnostics import Diagnostic
+from mlops.core.text_diff import file_diff
 from mlops.errors import InvalidInput
-from mlops.flows.codeowners import SHADOWED, generate, read_current, syntax_problems, unified_diff
+from mlops.flows.codeowners import SHADOWED, generate, syntax_problems
+from mlops.flows.generated_files import read_committed
 from mlops.output import print_json
 
 
@@ -32,9 +34,9 @@ def command(obj: dict[str, Any], check: bool, as_json: bool) -> None:
     """
     root = find_root(obj.get("repo"))
     wanted = generate(root)
-    current = read_current(root)
+    current = read_committed(root, CODEOWNERS_PATH)
     is_current = current == wanted
-    diff = "" if is_current else unified_diff(current, wanted)
+    diff = "" if is_current else file_diff(CODEOWNERS_PATH, current, wanted)
     if check:
         if as_json:
             print_json({"path": CODEOWNERS_PATH, "current": is_current})

@@ -10,8 +10,10 @@ from mlops.adapters import atomic, gha
 from mlops.adapters.repository import find_root
 from mlops.core.diagnostics import Diagnostic
 from mlops.core.schedules import BATCH_WORKFLOW_PATH
+from mlops.core.text_diff import file_diff
 from mlops.errors import InvalidInput
-from mlops.flows.schedules import generate, read_current, unified_diff
+from mlops.flows.generated_files import read_committed
+from mlops.flows.schedules import generate
 from mlops.output import print_json
 
 
@@ -33,9 +35,9 @@ def command(obj: dict[str, Any], check: bool, as_json: bool) -> None:
     """
     root = find_root(obj.get("repo"))
     wanted = generate(root)
-    current = read_current(root)
+    current = read_committed(root, BATCH_WORKFLOW_PATH)
     is_current = current == wanted.text
-    diff = "" if is_current else unified_diff(current, wanted.text)
+    diff = "" if is_current else file_diff(BATCH_WORKFLOW_PATH, current, wanted.text)
     report: dict[str, Any] = {
         "path": BATCH_WORKFLOW_PATH,
         "current": is_current,

@@ -3,7 +3,6 @@ committed now. The same files give the same bytes on every machine."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from mlops.core.card import CardInputs, card_path, render
 from mlops.core.diagnostics import Diagnostic, has_errors
 from mlops.core.document import Document
 from mlops.core.rules import promotion_rules, registry_rules
+from mlops.core.text_diff import file_diff
 from mlops.errors import InvalidInput, MlopsError, UnknownModel, UsageError
 from mlops.flows.repository import check_manifest, load_checked
 
@@ -43,13 +43,7 @@ class Card:
         return self.committed == self.text
 
     def diff(self) -> str:
-        lines = difflib.unified_diff(
-            (self.committed or "").splitlines(keepends=True),
-            self.text.splitlines(keepends=True),
-            "/dev/null" if self.committed is None else f"a/{self.path}",
-            f"b/{self.path}",
-        )
-        return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        return file_diff(self.path, self.committed, self.text)
 
 
 def render_cards(root: Path, names: list[str]) -> list[Card]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 from mlops.adapters.repository import model_folders
@@ -58,27 +57,6 @@ def _platform(root: Path, schemas: SchemaSet) -> tuple[Document | None, list[Dia
     if document is None and not has_errors(problems):
         problems.append(Diagnostic(path, (), "cannot be read"))
     return document, problems
-
-
-def read_current(root: Path) -> str | None:
-    """The committed file's text, or None when there is none (or it is not UTF-8 text)."""
-    try:
-        return (root / CODEOWNERS_PATH).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError:
-        return ""
-
-
-def unified_diff(current: str | None, wanted: str) -> str:
-    before = "/dev/null" if current is None else f"a/{CODEOWNERS_PATH}"
-    lines = difflib.unified_diff(
-        (current or "").splitlines(keepends=True),
-        wanted.splitlines(keepends=True),
-        before,
-        f"b/{CODEOWNERS_PATH}",
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def syntax_problems(current: str | None) -> list[str]:

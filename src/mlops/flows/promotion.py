@@ -4,7 +4,6 @@ anything is written, and written together, each atomically, only when asked to."
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from mlops.adapters.settings import load_settings
 from mlops.core import layout
 from mlops.core.card import card_path, render
 from mlops.core.promotion import Promotion, Refused, promote
+from mlops.core.text_diff import file_diff
 from mlops.errors import MlopsError
 from mlops.flows import candidates
 from mlops.flows.cards import gather
@@ -68,12 +68,7 @@ def promotion_files(
         card = _card(root, name, promotion.registry, policy)
         if card is not None:
             files[root / card_path(name)] = card
-    diff = "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True),
-            f"a/{layout.REGISTRY}", f"b/{layout.REGISTRY}",
-        )
-    )  # fmt: skip
+    diff = file_diff(layout.REGISTRY, before, after)
     applied = apply and promotion.changed
     if applied:
         atomic.write_all(files)

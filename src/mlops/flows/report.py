@@ -5,7 +5,6 @@ and says what it skipped."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from mlops.adapters.yaml_files import load_yaml_file
 from mlops.core import layout
 from mlops.core.checks import DEFAULT_APP, trusted_runs
 from mlops.core.report import MARKER, comment, model_section
+from mlops.core.text_diff import file_diff
 from mlops.errors import GitError, InvalidInput, UsageError
 
 FORK_NOTE = (
@@ -112,11 +112,8 @@ def _card_diff(root: Path, name: str, base_sha: str | None) -> str | None:
         return None
     after_path = root / path
     after = after_path.read_text(encoding="utf-8") if after_path.exists() else ""
-    old = before.decode("utf-8", "replace") if before is not None else ""
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path}", f"b/{path}"
-    )
-    return "".join(lines)
+    old = before.decode("utf-8", "replace") if before is not None else None
+    return file_diff(path, old, after)
 
 
 def _publish_model(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,24 +49,3 @@ def generate(root: Path) -> BatchWorkflow:
     except ScheduleError as exc:
         raise MlopsError(f"cannot generate {BATCH_WORKFLOW_PATH}: {exc}") from None
     return BatchWorkflow(render(found), found)
-
-
-def read_current(root: Path) -> str | None:
-    """The committed workflow's text, or None when there is none (or it is not UTF-8 text)."""
-    try:
-        return (root / BATCH_WORKFLOW_PATH).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError:
-        return ""
-
-
-def unified_diff(current: str | None, wanted: str) -> str:
-    before = "/dev/null" if current is None else f"a/{BATCH_WORKFLOW_PATH}"
-    lines = difflib.unified_diff(
-        (current or "").splitlines(keepends=True),
-        wanted.splitlines(keepends=True),
-        before,
-        f"b/{BATCH_WORKFLOW_PATH}",
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
