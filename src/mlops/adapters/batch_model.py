@@ -8,23 +8,43 @@ whole run and answers `prediction` (and `probability`) columns.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mlops.core.batch import BatchError
 from mlops.errors import first_line
 
 
+@dataclass(frozen=True)
+class Logged:
+    """What a registered version's MLmodel file says, without loading the model."""
+
+    flavors: frozenset[str]
+    input_schema: Any
+    output_schema: Any
+
+
+def describe(model_uri: str) -> Logged:
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
+
+    try:
+        logged = Model.load(model_uri)
+    except (MlflowException, OSError) as exc:
+        raise BatchError(f"cannot load {model_uri}: {first_line(exc)}") from None
+    return Logged(frozenset(logged.flavors), logged.get_input_schema(),  # type: ignore[no-untyped-call]
+                  logged.get_output_schema())  # type: ignore[no-untyped-call]  # fmt: skip
+
+
 class BatchModel:
     def __init__(self, model_uri: str, classifier: bool) -> None:
         from mlflow.exceptions import MlflowException
-        from mlflow.models import Model
 
         self.uri, self.classifier = model_uri, classifier
+        logged = describe(model_uri)
+        self.input_schema: Any = logged.input_schema
         try:
-            logged = Model.load(model_uri)
-            flavors = logged.flavors
-            self.input_schema: Any = logged.get_input_schema()  # type: ignore[no-untyped-call]
-            if "sklearn" in flavors:
+            if "sklearn" in logged.flavors:
                 import mlflow.sklearn
 
                 self.estimator: Any = mlflow.sklearn.load_model(model_uri)

@@ -144,7 +144,7 @@ def _csv(location: Location, text_columns: list[str], batch_rows: int) -> Reader
 
     def skip(row: Any) -> str:
         number = int(row.number) - 1  # physical line (after the header) -> data row
-        reason = f"has {row.actual_columns} fields, expected {row.expected_columns}"
+        reason = ragged_reason(row.actual_columns, row.expected_columns)
         bad.append(BadLine(number, str(row.text), reason))
         return "skip"
 
@@ -175,6 +175,22 @@ def _csv(location: Location, text_columns: list[str], batch_rows: int) -> Reader
     return Reader(batches(), None, list(reader.schema.names), text=True)
 
 
+def ragged_reason(fields: int, expected: int) -> str:
+    """Why a CSV line with the wrong number of fields is not a row."""
+    return f"has {fields} fields, expected {expected}"
+
+
+def json_record(line: str) -> tuple[dict[str, Any], str | None]:
+    """A JSON line's object, or why the line is not one."""
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        return {}, f"is not valid JSON: {exc}"
+    if not isinstance(record, dict):
+        return {}, "is not a JSON object"
+    return record, None
+
+
 def _jsonl(location: Location, batch_rows: int) -> Reader:
     """JSON lines, each an object; a line that is not is reported, the rest are rows."""
     import pyarrow as pa
@@ -197,13 +213,9 @@ def _jsonl(location: Location, batch_rows: int) -> Reader:
                 if not line.strip():
                     continue
                 row += 1
-                try:
-                    record = json.loads(line)
-                except ValueError as exc:
-                    bad.append(BadLine(row, line[:1000], f"is not valid JSON: {exc}"))
-                    continue
-                if not isinstance(record, dict):
-                    bad.append(BadLine(row, line[:1000], "is not a JSON object"))
+                record, problem = json_record(line)
+                if problem is not None:
+                    bad.append(BadLine(row, line[:1000], problem))
                     continue
                 records.append(record)
                 if len(records) >= batch_rows:
@@ -247,12 +259,47 @@ def _lines(stream: Any) -> Iterator[str]:
         yield pending.decode("utf-8")
 
 
-class Writer:
+class Staged:
+    """A finished file beside its destination (`aside`), published in one step: one rename
+    locally, one server-side copy on S3. `folder`, when given, holds `aside` and goes with it
+    (a Spark job's output folder)."""
+
+    def __init__(self, location: Location, aside: str, folder: str | None = None) -> None:
+        self.location, self.aside, self.folder = location, aside, folder
+
+    def publish(self) -> None:
+        """Replace the destination with the finished file, in one step."""
+        try:
+            self.location.fs.move(self.aside, self.location.path)
+        except OSError as exc:
+            raise BatchError(f"{self.location.uri}: cannot publish: {_first(exc)}") from None
+        self.drop_folder()
+
+    def discard(self) -> None:
+        with contextlib.suppress(Exception):  # never written, or already gone
+            self.location.fs.delete_file(self.aside)
+        self.drop_folder()
+
+    def drop_folder(self) -> None:
+        if self.folder is not None:
+            with contextlib.suppress(Exception):
+                self.location.fs.delete_dir(self.folder)
+
+    def digest(self) -> str:
+        return sha256(Location(self.location.uri, self.location.fs, self.aside))
+
+
+def aside_path(location: Location) -> str:
+    """A fresh path beside `location` for a file (or folder) not yet published."""
+    return f"{location.path}.partial-{uuid.uuid4().hex[:12]}"
+
+
+class Writer(Staged):
     """Writes one table (or JSON lines) beside `location`, then publishes it in one step."""
 
     def __init__(self, location: Location, kind: str, schema: Any = None) -> None:
-        self.location, self.kind, self.schema = location, kind, schema
-        self.aside = f"{location.path}.partial-{uuid.uuid4().hex[:12]}"
+        super().__init__(location, aside_path(location))
+        self.kind, self.schema = kind, schema
         self._sink: Any = None
         self._writer: Any = None
         self.rows = 0
@@ -299,24 +346,14 @@ class Writer:
             self._writer.close()
         self._sink.close()
 
-    def publish(self) -> None:
-        """Replace the destination with the finished file, in one step."""
-        try:
-            self.location.fs.move(self.aside, self.location.path)
-        except OSError as exc:
-            raise BatchError(f"{self.location.uri}: cannot publish: {_first(exc)}") from None
-
     def discard(self) -> None:
-        for step in (self.close, lambda: self.location.fs.delete_file(self.aside)):
-            with contextlib.suppress(Exception):  # already closed, or never written
-                step()
+        with contextlib.suppress(Exception):  # already closed
+            self.close()
+        super().discard()
 
     def __exit__(self, kind: Any, *_: Any) -> None:
         if kind is not None:
             self.discard()
-
-    def digest(self) -> str:
-        return sha256(Location(self.location.uri, self.location.fs, self.aside))
 
 
 class _JsonLines:
