@@ -22,6 +22,9 @@
     remote = "s3://bucket/dvc"              # the shared DVC remote (default: .dvc/config's)
     endpoint_url = "https://s3.example"     # an S3-compatible endpoint, when not AWS
 
+    [tool.mlops.batch]
+    spark_master = "spark://host:7077"      # `mlops score --engine spark` (default local[*])
+
     [tool.mlops.github]                     # what `mlops github setup` makes true on GitHub
     branch = "main"                         # the protected branch
     production_reviewers = ["@acme/ml-platform"]  # default: policies/platform.yaml owners
@@ -34,8 +37,9 @@ Environment variables override the file (an empty value counts as unset), so CI 
 differ by environment only: `MLFLOW_TRACKING_URI` the tracking store, `MLOPS_DEPLOY_TARGET`
 the deploy target, `MLOPS_DEPLOY_DIR` the deploy host's folder, `MLOPS_DOCKER_NETWORK` its
 containers' network, `MLOPS_SERVE_API_KEY` the key /predict requires, `MLOPS_IMAGE_REGISTRY`
-the image registry, `MLOPS_DVC_REMOTE` and `MLOPS_DVC_ENDPOINT_URL` the data remote (its
-credentials are the usual `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, read by DVC itself).
+the image registry, `MLOPS_SPARK_MASTER` the Spark master of `mlops score --engine spark`,
+`MLOPS_DVC_REMOTE` and `MLOPS_DVC_ENDPOINT_URL` the data remote (its credentials are the usual
+`AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, read by DVC itself).
 With no registry, images stay on the engine that built them and registry.yaml records their
 image ID only, as for a single Docker host.
 """
@@ -58,6 +62,8 @@ TARGETS = ("local", "docker", "none")
 REGISTRY_ENV = "MLOPS_IMAGE_REGISTRY"
 NETWORK_ENV = "MLOPS_DOCKER_NETWORK"
 DEPLOY_DIR_ENV = "MLOPS_DEPLOY_DIR"
+SPARK_MASTER_ENV = "MLOPS_SPARK_MASTER"
+DEFAULT_SPARK_MASTER = "local[*]"
 NETWORK = re.compile(r"host|container:[A-Za-z0-9][A-Za-z0-9_.-]*")  # a container name or ID
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 OWNER = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]*)(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
@@ -111,6 +117,7 @@ class Settings:
     data_remote: DataRemote | None = None
     github: GitHubSettings = field(default_factory=GitHubSettings)
     deploy_root: Path | None = None  # None: <state_dir>/deploy
+    spark_master: str = DEFAULT_SPARK_MASTER  # where `mlops score --engine spark` runs
 
     @property
     def embedded(self) -> bool:
@@ -146,7 +153,20 @@ def load_settings(root: Path) -> Settings:
     return Settings(
         root, state_dir, str(uri), deploy, _data_remote(config.get("data", {})),
         _github(config.get("github", {})), _deploy_root(root, config.get("deploy", {})),
+        _spark_master(config.get("batch", {})),
     )  # fmt: skip
+
+
+def _spark_master(section: Any) -> str:
+    """MLOPS_SPARK_MASTER, else `[tool.mlops.batch] spark_master`, else local[*]."""
+    given = os.environ.get(SPARK_MASTER_ENV)
+    value = given or (section.get("spark_master") if isinstance(section, dict) else None)
+    if value is None:
+        return DEFAULT_SPARK_MASTER
+    if not isinstance(value, str) or not value.strip():
+        named = SPARK_MASTER_ENV if given else "pyproject.toml [tool.mlops.batch] spark_master"
+        raise MlopsError(f"{named} = {value!r}: expected a Spark master URL such as local[2]")
+    return value.strip()
 
 
 def _deploy_root(root: Path, section: Any) -> Path | None:
