@@ -16,7 +16,15 @@ import click
 from mlops.adapters import gha
 from mlops.adapters.repository import find_root
 from mlops.errors import MlopsError, UsageError
-from mlops.flows.batch_scoring import BatchResult, Progress, Request, score_due, score_model
+from mlops.flows.batch_scoring import (
+    ENGINES,
+    LOCAL,
+    BatchResult,
+    Progress,
+    Request,
+    score_due,
+    score_model,
+)
 from mlops.output import console, print_json, print_table
 
 
@@ -33,11 +41,14 @@ from mlops.output import console, print_json, print_table
               help="Score every model whose batch schedule is CRON, with production.")  # fmt: skip
 @click.option("--batch-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Rows read and scored at a time.")  # fmt: skip
+@click.option("--engine", type=click.Choice(ENGINES), default=LOCAL, show_default=True,
+              help="local: stream on this machine; spark: on the Spark master (MLOPS_SPARK_MASTER,"
+                   " else [tool.mlops.batch] spark_master, else local[*]).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the run(s) as JSON.")
 @click.pass_obj
 def command(obj: dict[str, Any], name: str | None, stage: str | None, version: str | None,
             input_uri: str | None, output_uri: str | None, schedule: str | None,
-            batch_rows: int, as_json: bool) -> None:  # fmt: skip
+            batch_rows: int, engine: str, as_json: bool) -> None:  # fmt: skip
     """Score NAME's batch input with a pinned version; publish the output only when the run
     succeeds. Formats: .parquet, .csv, .jsonl; locations: local paths or s3://bucket/key."""
     if (name is None) == (schedule is None):
@@ -46,7 +57,7 @@ def command(obj: dict[str, Any], name: str | None, stage: str | None, version: s
         raise UsageError("give --stage or --version, not both")
     if schedule and (stage or version or input_uri or output_uri):
         raise UsageError("--schedule scores each model's own input with production")
-    request = Request(stage, version, input_uri, output_uri, batch_rows)
+    request = Request(stage, version, input_uri, output_uri, batch_rows, engine)
     root = find_root(obj.get("repo"))
     with _progress(not as_json) as progress:
         if name is not None:

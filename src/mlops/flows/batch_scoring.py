@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.adapters import tables, tracking
-from mlops.adapters.batch_model import BatchModel
+from mlops.adapters.batch_model import BatchModel, describe
 from mlops.adapters.row_checks import check_batch, missing_columns
 from mlops.adapters.settings import load_settings
 from mlops.core import batch, layout
@@ -31,6 +31,8 @@ from mlops.flows.repository import (
 )
 
 BATCH_ROWS = 100_000
+LOCAL, SPARK = "local", "spark"
+ENGINES = (LOCAL, SPARK)
 Progress = Callable[[int, int | None], None]  # rows read so far, total when known
 
 
@@ -67,6 +69,7 @@ class Request:
     input: str | None = None
     output: str | None = None
     batch_rows: int = BATCH_ROWS
+    engine: str = LOCAL  # local (streaming Arrow) or spark (on the settings' spark_master)
 
 
 def score_model(
@@ -88,26 +91,40 @@ def score_model(
     target = _where(request.output or spec.output, folder, name, "output")
     batch.table_format(target)
     settings = load_settings(root)
+    engine = {"mlops.engine": request.engine}
+    if request.engine == SPARK:
+        _local_only(source, target)
+        engine["mlops.spark_master"] = settings.spark_master
     with contextlib.redirect_stdout(sys.stderr):  # MLflow prints download progress
         tracking.connect(settings)
         experiment = tracking.experiment_id(settings, f"{batch.EXPERIMENT_PREFIX}{name}")
         classifier = manifest.get("task") == "classification"
         tags = {"mlops.model": name, "mlops.version": pinned.version,
                 "mlops.model_run_id": pinned.run_id, "mlops.input": source,
-                "mlops.output": target}  # fmt: skip
+                "mlops.output": target, **engine}  # fmt: skip
         with tracking.run(experiment, f"{name}-v{pinned.version}", tags) as run:
             result = BatchResult(
                 name, "scored", pinned.version, source, target, batch.quarantine_location(target),
                 batch_run_id=run.info.run_id, model_run_id=pinned.run_id,
             )  # fmt: skip
             try:
-                _score(pinned, spec, features, classifier, request, result, progress)
+                _score(pinned, spec, features, classifier, request.engine, request.batch_rows,
+                       settings.spark_master, result, progress)  # fmt: skip
             except MlopsError as exc:
                 result.status, result.note = "failed", str(exc)
                 _record(result)
                 raise
             _record(result)
     return result
+
+
+def _local_only(*uris: str) -> None:
+    remote = [u for u in uris if "://" in u]
+    if remote:
+        raise batch.BatchError(
+            f"{remote[0]}: --engine spark reads and writes local paths only here (s3a:// needs"
+            " the hadoop-aws jars a Spark cluster provides); use --engine local for S3"
+        )
 
 
 def _where(uri: str | None, folder: Path, name: str, what: str) -> str:
@@ -126,31 +143,60 @@ def _score(
     spec: batch.BatchSpec,
     features: list[Any],
     classifier: bool,
-    request: Request,
+    engine: str,
+    batch_rows: int,
+    spark_master: str,
     result: BatchResult,
     progress: Progress | None,
 ) -> None:
+    """Score with the request's engine; both check the same rules, write aside, and leave the
+    decision to publish (and the publishing) to `_refuse` and `_publish`."""
     started = time.perf_counter()
-    source = tables.locate(str(result.input))
-    target = tables.locate(str(result.output))
-    quarantine = tables.locate(str(result.quarantine))
-    names = [f.name for f in features]
-    reader = tables.open_reader(source, names, request.batch_rows)
-    hashing = _Hash(source)
-    model = BatchModel(pinned.model_uri, classifier)
-    try:  # the model's own signature may be stricter: a number it takes as an integer
-        features, dtypes = model_schema(features, model.input_schema)
-    except ManifestError as exc:
-        model.close()
-        raise batch.BatchError(f"{pinned.model} version {pinned.version}: {exc}") from None
-    lineage = {
-        batch.MODEL_COLUMN: pinned.model, batch.VERSION_COLUMN: pinned.version,
-        batch.RUN_COLUMN: pinned.run_id, batch.BATCH_COLUMN: result.batch_run_id,
-    }  # fmt: skip
-    scored_at = datetime.now(UTC)
+    run = _Run(
+        pinned, spec, classifier, result, tables.locate(str(result.input)),
+        tables.locate(str(result.output)), tables.locate(str(result.quarantine)),
+        {batch.MODEL_COLUMN: pinned.model, batch.VERSION_COLUMN: pinned.version,
+         batch.RUN_COLUMN: pinned.run_id, batch.BATCH_COLUMN: str(result.batch_run_id)},
+        datetime.now(UTC),
+    )  # fmt: skip
+    hashing = _Hash(run.source)
     try:
-        with tables.Writer(target, batch.table_format(target.uri)) as out, \
-                tables.Writer(quarantine, "jsonl") as rejected:  # fmt: skip
+        if engine == SPARK:
+            _score_spark(run, features, spark_master, hashing, progress)
+        else:
+            _score_local(run, features, batch_rows, hashing, progress)
+    finally:
+        hashing.stop()
+    result.seconds = time.perf_counter() - started
+    result.rows_per_second = result.rows_in / result.seconds if result.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What both engines share about one run: the version, the locations and the lineage."""
+
+    pinned: batch.Pinned
+    spec: batch.BatchSpec
+    classifier: bool
+    result: BatchResult
+    source: tables.Location
+    target: tables.Location
+    quarantine: tables.Location
+    lineage: dict[str, str]
+    scored_at: datetime
+
+
+def _score_local(run: _Run, features: list[Any], batch_rows: int, hashing: _Hash,
+                 progress: Progress | None) -> None:  # fmt: skip
+    """The local engine: Arrow record batches streamed through the checks and the model."""
+    result, spec = run.result, run.spec
+    names = [f.name for f in features]
+    reader = tables.open_reader(run.source, names, batch_rows)
+    model = BatchModel(run.pinned.model_uri, run.classifier)
+    try:
+        features, dtypes = _model_schema(run.pinned, features, model.input_schema)
+        with tables.Writer(run.target, batch.table_format(run.target.uri)) as out, \
+                tables.Writer(run.quarantine, "jsonl") as rejected:  # fmt: skip
             for chunk, bad_lines in reader.batches:
                 _check_columns(reader.columns or chunk.schema.names, features, spec)
                 rejected.write_records([{"row": b.row, "reason": b.reason, "line": b.text}
@@ -168,29 +214,75 @@ def _score(
                         : 5 - len(result.rejected_examples)
                     ]
                 if checked.good.num_rows:
-                    out.write(_scored(model, checked.good, dtypes, spec, classifier, lineage,
-                                      scored_at, result))  # fmt: skip
+                    out.write(_scored(model, checked.good, dtypes, run))
                     result.rows_scored += checked.good.num_rows
                 if progress is not None:
                     progress(result.rows_in, reader.total_rows)
-            problem = batch.rejection_problem(
-                result.rows_in, result.rows_rejected, spec.max_rejected
-            )
-            if problem:
-                example = result.rejected_examples[:1]
-                shown = f" (row {example[0]['row']}: {example[0]['reason']})" if example else ""
-                raise batch.BatchError(f"{source.uri}: {problem}{shown}; nothing was published")
+            _refuse(run)
             out.close()
             rejected.close()
-            result.output_sha256 = out.digest()
-            result.input_sha256 = hashing.result()
-            rejected.publish()
-            out.publish()
+            _publish(run, out, rejected, hashing)
     finally:
-        hashing.stop()
         model.close()
-    result.seconds = time.perf_counter() - started
-    result.rows_per_second = result.rows_in / result.seconds if result.seconds else 0.0
+
+
+def _score_spark(run: _Run, features: list[Any], master: str, hashing: _Hash,
+                 progress: Progress | None) -> None:  # fmt: skip
+    """The Spark engine: the same checks in mapInArrow, predictions with spark_udf."""
+    from mlops.adapters import spark_scoring
+
+    result = run.result
+    logged = describe(run.pinned.model_uri)
+    features, dtypes = _model_schema(run.pinned, features, logged.input_schema)
+    with spark_scoring.session(master, f"mlops-score-{run.pinned.model}") as spark:
+        job = spark_scoring.Job(spark, run.source)
+        _check_columns(job.columns, features, run.spec)
+        columns = batch.output_columns(job.columns, run.spec.id_column, run.classifier)
+        checked = job.check(features)
+        result.rows_in, result.rows_rejected = checked.rows_in, checked.rejected
+        result.rows_scored = checked.rows_in - checked.rejected
+        result.rejected_examples = checked.examples
+        if progress is not None:
+            progress(result.rows_in, result.rows_in)
+        _refuse(run)
+        model = spark_scoring.Scoring(spark, run.pinned.model_uri, logged, dtypes, run.classifier)
+        out, rejected = job.write(run.target, run.quarantine, columns, model, run.lineage,
+                                  run.scored_at)  # fmt: skip
+        try:
+            _publish(run, out, rejected, hashing)
+        except BaseException:
+            out.discard()
+            rejected.discard()
+            raise
+
+
+def _model_schema(pinned: batch.Pinned, features: list[Any], input_schema: Any
+                  ) -> tuple[list[Any], dict[str, str]]:  # fmt: skip
+    """The features as the model's own signature takes them (a number it takes as an integer
+    must be whole), and each feature column's dtype."""
+    try:
+        return model_schema(features, input_schema)
+    except ManifestError as exc:
+        raise batch.BatchError(f"{pinned.model} version {pinned.version}: {exc}") from None
+
+
+def _refuse(run: _Run) -> None:
+    """Fail the run, publishing nothing, when too large a share of its rows was rejected."""
+    result = run.result
+    problem = batch.rejection_problem(result.rows_in, result.rows_rejected, run.spec.max_rejected)
+    if problem:
+        example = result.rejected_examples[:1]
+        shown = f" (row {example[0]['row']}: {example[0]['reason']})" if example else ""
+        raise batch.BatchError(f"{run.source.uri}: {problem}{shown}; nothing was published")
+
+
+def _publish(run: _Run, out: tables.Staged, rejected: tables.Staged, hashing: _Hash) -> None:
+    """Hash the finished files, then publish the rejected rows and the output, each in one
+    step."""
+    run.result.output_sha256 = out.digest()
+    run.result.input_sha256 = hashing.result()
+    rejected.publish()
+    out.publish()
 
 
 def _numbering(before: int, skipped: list[int]) -> Callable[[int], int]:
@@ -218,20 +310,12 @@ def _check_columns(columns: list[str], features: list[Any], spec: batch.BatchSpe
         )
 
 
-def _scored(
-    model: BatchModel,
-    good: Any,
-    dtypes: dict[str, str],
-    spec: batch.BatchSpec,
-    classifier: bool,
-    lineage: dict[str, Any],
-    scored_at: datetime,
-    result: BatchResult,
-) -> Any:
+def _scored(model: BatchModel, good: Any, dtypes: dict[str, str], run: _Run) -> Any:
     """The output rows of `good`: kept input columns, prediction(s), lineage."""
     import pyarrow as pa
 
-    columns = batch.output_columns(good.schema.names, spec.id_column, classifier)
+    result, lineage, classifier = run.result, run.lineage, run.classifier
+    columns = batch.output_columns(good.schema.names, run.spec.id_column, classifier)
     try:
         frame = good.select(list(dtypes)).to_pandas()
         changed = {k: v for k, v in dtypes.items() if str(frame[k].dtype) != v}
@@ -253,7 +337,8 @@ def _scored(
                                      else pa.nulls(size, pa.float64()))  # fmt: skip
     for name, value in lineage.items():
         values[name] = pa.repeat(pa.scalar(value, pa.string()), size)
-    values[batch.TIME_COLUMN] = pa.repeat(pa.scalar(scored_at, pa.timestamp("us", "UTC")), size)
+    values[batch.TIME_COLUMN] = pa.repeat(pa.scalar(run.scored_at, pa.timestamp("us", "UTC")),
+                                          size)  # fmt: skip
     return pa.RecordBatch.from_pydict({name: values[name] for name in columns})
 
 
