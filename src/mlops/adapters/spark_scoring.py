@@ -338,14 +338,18 @@ def _write(frame: Any, location: tables.Location, kind: str) -> tables.Staged:
     single part file is what the flow publishes."""
     folder = tables.aside_path(location)
     writer = frame.write.mode("errorifexists")
-    if kind == "parquet":
-        writer.parquet(folder)
-    elif kind == "csv":
-        writer.csv(folder, header=True, escape='"')
-    elif kind == "jsonl":
-        writer.json(folder, ignoreNullFields=False)
-    else:
-        writer.text(folder)
+    try:
+        if kind == "parquet":
+            writer.parquet(folder)
+        elif kind == "csv":
+            writer.csv(folder, header=True, escape='"')
+        elif kind == "jsonl":
+            writer.json(folder, ignoreNullFields=False)
+        else:
+            writer.text(folder)
+    except BaseException:  # a failed job (a model error) leaves no folder behind
+        tables.Staged(location, folder, folder).drop_folder()
+        raise
     parts = sorted(str(p) for p in Path(folder).glob("part-*") if p.suffix != ".crc")
     if len(parts) > 1:
         raise batch.BatchError(f"{location.uri}: Spark wrote {len(parts)} files, expected one")
