@@ -62,10 +62,13 @@ class BatchModel:
         import pandas as pd
 
         if self.estimator is not None:
-            predictions = self.estimator.predict(frame)
+            final, rows = self.estimator, frame
+            if hasattr(final, "steps") and len(final.steps) > 1:  # a Pipeline: transform once,
+                final, rows = final[-1], final[:-1].transform(frame)  # not once per method
+            predictions = final.predict(rows)
             probability = None
-            if self.classifier and hasattr(self.estimator, "predict_proba"):
-                probability = self.estimator.predict_proba(frame)[:, 1]
+            if self.classifier and hasattr(final, "predict_proba"):
+                probability = final.predict_proba(rows)[:, 1]
             return np.asarray(predictions), probability
         output = self.pyfunc.predict(frame)
         if isinstance(output, pd.DataFrame):

@@ -16,6 +16,8 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -122,7 +124,8 @@ def _parquet(location: Location, batch_rows: int) -> Reader:
     import pyarrow.parquet as pq
 
     handle = location.fs.open_input_file(location.path)
-    parquet = pq.ParquetFile(handle)
+    # No pre-buffering: pyarrow would otherwise keep every row group read so far in memory.
+    parquet = pq.ParquetFile(handle, pre_buffer=False)
 
     def batches() -> Iterator[tuple[Any, list[BadLine]]]:
         try:
@@ -295,13 +298,22 @@ def aside_path(location: Location) -> str:
 
 
 class Writer(Staged):
-    """Writes one table (or JSON lines) beside `location`, then publishes it in one step."""
+    """Writes one table (or JSON lines) beside `location`, then publishes it in one step.
+
+    Record batches are encoded and written by a thread of their own (Arrow's writers release
+    the interpreter lock), so writing overlaps reading and scoring the next batch; at most
+    QUEUED batches wait, so memory stays bounded."""
+
+    QUEUED = 2
 
     def __init__(self, location: Location, kind: str, schema: Any = None) -> None:
         super().__init__(location, aside_path(location))
         self.kind, self.schema = kind, schema
         self._sink: Any = None
         self._writer: Any = None
+        self._queue: queue.Queue[Any] = queue.Queue(self.QUEUED)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
         self.rows = 0
 
     def __enter__(self) -> Writer:
@@ -321,11 +333,37 @@ class Writer(Staged):
         self.rows += len(records)
 
     def write(self, batch: Any) -> None:
-        """Append a record batch."""
-        if self._writer is None:
-            self._writer = self._open(batch.schema)
-        self._writer.write_batch(batch) if self.kind == "parquet" else self._writer.write(batch)
+        """Append a record batch (written by the writer's thread)."""
+        self._raise()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, daemon=True)
+            self._thread.start()
+        self._queue.put(batch)
         self.rows += batch.num_rows
+
+    def _drain(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep taking batches so that write() never blocks
+            try:
+                if self._writer is None:
+                    self._writer = self._open(batch.schema)
+                if self.kind == "parquet":
+                    self._writer.write_batch(batch)
+                else:
+                    self._writer.write(batch)
+            except BaseException as exc:  # raised in the caller by the next write or close
+                self._error = exc
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise BatchError(f"{self.location.uri}: cannot write: {_first(self._error)}")
 
     def _open(self, schema: Any) -> Any:
         if self.kind == "parquet":
@@ -340,6 +378,8 @@ class Writer(Staged):
 
     def close(self) -> None:
         """Finish the file aside (an empty table still gets its header and schema)."""
+        self._join()
+        self._raise()
         if self._writer is None and self.kind != "jsonl" and self.schema is not None:
             self._writer = self._open(self.schema)
         if self._writer is not None:
