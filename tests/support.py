@@ -173,3 +173,13 @@ def two_versions(root: Path, model: str = "breast-cancer") -> None:
         assert run_cli("--repo", root, "promote", model, version, "--to", "staging", "--apply") == 0
     set_stages(root, {}, model)
     commit_all(root, "two trained versions, neither deployed")
+
+
+def promoted_repository(destination: Path, model: str) -> Path:
+    """A repository with `model` trained (version 1) and promoted to staging and production,
+    on the embedded store, as the batch-scoring tests start from."""
+    root = make_repository(destination, (model,))
+    assert run_cli("--repo", str(root), "train", model) == 0
+    for stage in ("staging", "production"):
+        assert run_cli("--repo", str(root), "promote", model, "1", "--to", stage, "--apply") == 0
+    return root

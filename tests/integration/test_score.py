@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from servers import s3_server
-from support import make_repository, run_cli
+from support import promoted_repository
 
 from mlops.adapters.settings import load_settings
 from mlops.core.batch import LINEAGE_COLUMNS
@@ -30,11 +30,7 @@ MODEL = "breast-cancer"
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = make_repository(tmp_path_factory.mktemp("score") / "repo", (MODEL,))
-    assert run_cli("--repo", str(root), "train", MODEL) == 0
-    for stage in ("staging", "production"):
-        assert run_cli("--repo", str(root), "promote", MODEL, "1", "--to", stage, "--apply") == 0
-    return root
+    return promoted_repository(tmp_path_factory.mktemp("score") / "repo", MODEL)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from support import make_repository, require_system, run_cli
+from support import promoted_repository, require_system
 
 from mlops.adapters.settings import load_settings
 from mlops.core.batch import LINEAGE_COLUMNS
@@ -58,11 +58,7 @@ def spark_present(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = make_repository(tmp_path_factory.mktemp("score-spark") / "repo", (MODEL,))
-    assert run_cli("--repo", str(root), "train", MODEL) == 0
-    for stage in ("staging", "production"):
-        assert run_cli("--repo", str(root), "promote", MODEL, "1", "--to", stage, "--apply") == 0
-    return root
+    return promoted_repository(tmp_path_factory.mktemp("score-spark") / "repo", MODEL)
 
 
 @pytest.fixture(scope="module")

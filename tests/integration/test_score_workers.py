@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support import make_repository, require_system, run_cli, runtime_present
+from support import promoted_repository, require_system, runtime_present
 
 pytestmark = pytest.mark.system  # R (r-base-core)
 
@@ -24,11 +24,7 @@ MODEL = "fuel-efficiency"
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_system("R (r-base-core)", runtime_present("r"))
-    root = make_repository(tmp_path_factory.mktemp("score-r") / "repo", (MODEL,))
-    assert run_cli("--repo", str(root), "train", MODEL) == 0
-    for stage in ("staging", "production"):
-        assert run_cli("--repo", str(root), "promote", MODEL, "1", "--to", stage, "--apply") == 0
-    return root
+    return promoted_repository(tmp_path_factory.mktemp("score-r") / "repo", MODEL)
 
 
 @pytest.fixture

@@ -157,28 +157,32 @@ def load_settings(root: Path) -> Settings:
     )  # fmt: skip
 
 
+def _text_setting(env: str, section: Any, table: str, key: str, expected: str) -> str | None:
+    """The variable `env`, else `key` of `[tool.mlops.<table>]`, stripped; None when neither
+    is set; MlopsError naming the one that is set but empty or not text."""
+    given = os.environ.get(env)
+    value = given or (section.get(key) if isinstance(section, dict) else None)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        named = env if given else f"pyproject.toml [tool.mlops.{table}] {key}"
+        raise MlopsError(f"{named} = {value!r}: expected {expected}")
+    return value.strip()
+
+
 def _spark_master(section: Any) -> str:
     """MLOPS_SPARK_MASTER, else `[tool.mlops.batch] spark_master`, else local[*]."""
-    given = os.environ.get(SPARK_MASTER_ENV)
-    value = given or (section.get("spark_master") if isinstance(section, dict) else None)
-    if value is None:
-        return DEFAULT_SPARK_MASTER
-    if not isinstance(value, str) or not value.strip():
-        named = SPARK_MASTER_ENV if given else "pyproject.toml [tool.mlops.batch] spark_master"
-        raise MlopsError(f"{named} = {value!r}: expected a Spark master URL such as local[2]")
-    return value.strip()
+    found = _text_setting(SPARK_MASTER_ENV, section, "batch", "spark_master",
+                          "a Spark master URL such as local[2]")  # fmt: skip
+    return found or DEFAULT_SPARK_MASTER
 
 
 def _deploy_root(root: Path, section: Any) -> Path | None:
     """MLOPS_DEPLOY_DIR, else `[tool.mlops.deploy] state_dir` (relative to the checkout)."""
-    given = os.environ.get(DEPLOY_DIR_ENV)
-    value = given or (section.get("state_dir") if isinstance(section, dict) else None)
-    if value is None:
+    found = _text_setting(DEPLOY_DIR_ENV, section, "deploy", "state_dir", "a folder")
+    if found is None:
         return None
-    if not isinstance(value, str) or not value.strip():
-        named = DEPLOY_DIR_ENV if given else "pyproject.toml [tool.mlops.deploy] state_dir"
-        raise MlopsError(f"{named} = {value!r}: expected a folder")
-    path = Path(value)
+    path = Path(found)
     return path if path.is_absolute() else root / path
 
 
