@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mlops.adapters import tables
+from mlops.adapters import table_readers, table_writers, tables
 from mlops.adapters.batch_model import Logged
 from mlops.adapters.row_checks import check_batch
 from mlops.core import batch
@@ -155,7 +155,7 @@ class Job:
         model: Scoring,
         lineage: dict[str, str],
         scored_at: datetime,
-    ) -> tuple[tables.Staged, tables.Staged]:
+    ) -> tuple[table_writers.Staged, table_writers.Staged]:
         """Score the good rows and write them, and the rejected rows, each as one file beside
         its destination; (output, rejected) for the flow to publish or discard."""
         from pyspark.sql import functions as F  # noqa: N812 (Spark's own idiom)
@@ -172,7 +172,7 @@ class Job:
         single = scored.repartition(1).sortWithinPartitions(ROW).drop(ROW)
         rejected = (self.checked.where(F.col(REJECTED).isNotNull()).select(REJECTED, ROW)
                     .repartition(1).sortWithinPartitions(ROW).select(REJECTED))  # fmt: skip
-        staged: list[tables.Staged] = []
+        staged: list[table_writers.Staged] = []
         try:
             staged.append(_write(single, target, batch.table_format(target.uri)))
             staged.append(_write(rejected, quarantine, "text"))
@@ -327,16 +327,16 @@ def _bad_line(row: int, text: str, kind: str, expected: int) -> str:
     reason: its field count (CSV), or why it is not a JSON object."""
     if kind == "csv":
         fields = len(next(csv.reader([text]), []))
-        reason = tables.ragged_reason(fields, expected)
+        reason = table_readers.ragged_reason(fields, expected)
     else:
-        reason = tables.json_record(text)[1] or "is not a JSON object"
+        reason = table_readers.json_record(text)[1] or "is not a JSON object"
     return json.dumps({"row": row, "reason": reason, "line": text[:1000]}, default=str)
 
 
-def _write(frame: Any, location: tables.Location, kind: str) -> tables.Staged:
+def _write(frame: Any, location: tables.Location, kind: str) -> table_writers.Staged:
     """`frame` (one partition) written by Spark into a folder beside `location`; the folder's
     single part file is what the flow publishes."""
-    folder = tables.aside_path(location)
+    folder = table_writers.aside_path(location)
     writer = frame.write.mode("errorifexists")
     try:
         if kind == "parquet":
@@ -348,7 +348,7 @@ def _write(frame: Any, location: tables.Location, kind: str) -> tables.Staged:
         else:
             writer.text(folder)
     except BaseException:  # a failed job (a model error) leaves no folder behind
-        tables.Staged(location, folder, folder).drop_folder()
+        table_writers.Staged(location, folder, folder).drop_folder()
         raise
     parts = sorted(str(p) for p in Path(folder).glob("part-*") if p.suffix != ".crc")
     if len(parts) > 1:
@@ -356,7 +356,7 @@ def _write(frame: Any, location: tables.Location, kind: str) -> tables.Staged:
     if not parts:  # no rows: an empty file (Parquet always gets one with its schema)
         parts = [str(Path(folder) / "part-00000")]
         Path(parts[0]).touch()
-    return tables.Staged(location, parts[0], folder)
+    return table_writers.Staged(location, parts[0], folder)
 
 
 def _checked_type(feature: Feature) -> Any:

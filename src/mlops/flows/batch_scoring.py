@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops.adapters import tables, tracking
+from mlops.adapters import table_readers, table_writers, tables, tracking
 from mlops.adapters.batch_model import BatchModel, describe
 from mlops.adapters.row_checks import check_batch, missing_columns
 from mlops.adapters.settings import load_settings
@@ -191,12 +191,12 @@ def _score_local(run: _Run, features: list[Any], batch_rows: int, hashing: _Hash
     """The local engine: Arrow record batches streamed through the checks and the model."""
     result, spec = run.result, run.spec
     names = [f.name for f in features]
-    reader = tables.open_reader(run.source, names, batch_rows)
+    reader = table_readers.open_reader(run.source, names, batch_rows)
     model = BatchModel(run.pinned.model_uri, run.classifier)
     try:
         features, dtypes = _model_schema(run.pinned, features, model.input_schema)
-        with tables.Writer(run.target, batch.table_format(run.target.uri)) as out, \
-                tables.Writer(run.quarantine, "jsonl") as rejected:  # fmt: skip
+        with table_writers.Writer(run.target, batch.table_format(run.target.uri)) as out, \
+                table_writers.Writer(run.quarantine, "jsonl") as rejected:  # fmt: skip
             for chunk, bad_lines in reader.batches:
                 _check_columns(reader.columns or chunk.schema.names, features, spec)
                 rejected.write_records([{"row": b.row, "reason": b.reason, "line": b.text}
@@ -276,7 +276,9 @@ def _refuse(run: _Run) -> None:
         raise batch.BatchError(f"{run.source.uri}: {problem}{shown}; nothing was published")
 
 
-def _publish(run: _Run, out: tables.Staged, rejected: tables.Staged, hashing: _Hash) -> None:
+def _publish(
+    run: _Run, out: table_writers.Staged, rejected: table_writers.Staged, hashing: _Hash
+) -> None:
     """Hash the finished files, then publish the rejected rows and the output, each in one
     step."""
     run.result.output_sha256 = out.digest()
