@@ -141,6 +141,7 @@ def test_the_schedule_scores_its_models_with_production_and_skips_those_without(
     # act gives steps a pseudo-terminal of no size, so rich wraps stderr at 80 columns (a
     # GitHub runner gives a pipe): match the start of the notice only.
     assert f"{UNTRAINED}: skipped: no production version" in log
+    assert f"{UNTRAINED} was not scored: no production version" in log  # a ::notice
     summary = job_summary(log)
     assert f"| {MODEL} | scored | 1 | {len(rows)} | {len(rows)} | 0 | {output} |" in summary
     assert f"| {UNTRAINED} | skipped | - | 0 | 0 | 0 | no production version" in summary

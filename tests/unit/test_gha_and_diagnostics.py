@@ -42,6 +42,19 @@ def test_annotations_escape_data_and_properties() -> None:
     )
 
 
+def test_notices_and_errors_without_a_file_go_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    """A run-level notice or error is one escaped workflow command on stderr (stdout may be
+    JSON)."""
+    gha.notice("m: no production\nversion", title="mlops: score")
+    gha.error("50% failed")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "::notice title=mlops%3A score::m: no production%0Aversion",
+        "::error title=mlops::50%25 failed",
+    ]
+
+
 def test_step_outputs_and_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Outputs go to $GITHUB_OUTPUT (multi-line safe); the summary appends Markdown."""
     output, summary = tmp_path / "out", tmp_path / "summary"

@@ -45,7 +45,16 @@ def annotate(diagnostic: Diagnostic, *, title: str, stderr: bool = False) -> Non
 def error(message: str, *, title: str = "mlops") -> None:
     """An `::error` annotation with no file, on stderr: stdout may be --json output, and the
     runner reads workflow commands on both streams."""
-    sys.stderr.write(f"::error title={_escape_property(title)}::{_escape_data(message)}\n")
+    _command("error", message, title)
+
+
+def notice(message: str, *, title: str = "mlops") -> None:
+    """A `::notice` annotation with no file (shown on the run's page), on stderr."""
+    _command("notice", message, title)
+
+
+def _command(kind: str, message: str, title: str) -> None:
+    sys.stderr.write(f"::{kind} title={_escape_property(title)}::{_escape_data(message)}\n")
 
 
 def set_output(name: str, value: str) -> None:

@@ -109,6 +109,8 @@ def _report(results: list[BatchResult], as_json: bool) -> None:
             )
         elif r.status == "skipped":
             console(stderr=True).print(f"{r.model}: skipped: {r.note}")
+            if gha.in_actions():
+                gha.notice(f"{r.model} was not scored: {r.note}", title="mlops score")
     if gha.in_actions():
         gha.append_summary(_summary(results))
 
