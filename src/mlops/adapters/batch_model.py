@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mlops.adapters.scoring import close_pyfunc
 from mlops.core.batch import BatchError
 from mlops.errors import first_line
 
@@ -79,12 +80,5 @@ class BatchModel:
 
     def close(self) -> None:
         """Stop a worker-backed model's process now rather than at interpreter exit."""
-        if self.pyfunc is None:
-            return
-        try:
-            inner = self.pyfunc.unwrap_python_model()
-        except Exception:  # not a python_function model with a PythonModel inside
-            return
-        close = getattr(inner, "close", None)
-        if callable(close):
-            close()
+        if self.pyfunc is not None:
+            close_pyfunc(self.pyfunc)

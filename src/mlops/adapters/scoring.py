@@ -58,7 +58,7 @@ def _pyfunc(model_uri: str, rows: Any) -> Scored:
     try:
         output = model.predict(rows)
     finally:
-        _close(model)
+        close_pyfunc(model)
     if isinstance(output, pd.DataFrame):
         predictions = [float(v) for v in output["prediction"]]
         probability = output.get("probability")
@@ -67,7 +67,7 @@ def _pyfunc(model_uri: str, rows: Any) -> Scored:
     return Scored([float(v) for v in output], None)
 
 
-def _close(model: Any) -> None:
+def close_pyfunc(model: Any) -> None:
     """Stop a worker-backed model's process now rather than at interpreter exit."""
     try:
         inner = model.unwrap_python_model()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,11 +73,13 @@ def exists(location: Location) -> bool:
         raise BatchError(f"{location.uri}: cannot reach it: {first_line(exc)}") from None
 
 
-def sha256(location: Location) -> str:
-    """The hex SHA-256 of a file's bytes, streamed."""
+def sha256(location: Location, stop: threading.Event | None = None) -> str:
+    """The hex SHA-256 of a file's bytes, streamed; "" when `stop` is set before the end."""
     digest = hashlib.sha256()
     with location.fs.open_input_stream(location.path) as stream:
         while chunk := stream.read(CHUNK):
+            if stop is not None and stop.is_set():
+                return ""
             digest.update(chunk)
     return digest.hexdigest()
 

@@ -351,12 +351,13 @@ class _Hash:
     def __init__(self, location: tables.Location) -> None:
         self.value: str | None = None
         self.error: BaseException | None = None
+        self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(location,), daemon=True)
         self.thread.start()
 
     def _run(self, location: tables.Location) -> None:
         try:
-            self.value = tables.sha256(location)
+            self.value = tables.sha256(location, self.stopped)
         except BaseException as exc:  # reported by result()
             self.error = exc
 
@@ -367,7 +368,9 @@ class _Hash:
         return self.value
 
     def stop(self) -> None:
-        self.thread.join(timeout=0)
+        """Stop reading the input (a failed run needs no hash of it)."""
+        self.stopped.set()
+        self.thread.join()
 
 
 def _record(result: BatchResult) -> None:
