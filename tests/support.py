@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,3 +184,13 @@ def promoted_repository(destination: Path, model: str) -> Path:
     for stage in ("staging", "production"):
         assert run_cli("--repo", str(root), "promote", model, "1", "--to", stage, "--apply") == 0
     return root
+
+
+def rows_to_score(root: Path, model: str, target: str) -> Any:
+    """The model's holdout rows without the target, each with a `sample_id` ("s0", "s1"...):
+    a batch to score whose rows can be told apart."""
+    import pandas as pd
+
+    frame = pd.read_csv(root / f"models/{model}/data/holdout.csv").drop(columns=[target])
+    frame.insert(0, "sample_id", [f"s{i}" for i in range(len(frame))])
+    return frame

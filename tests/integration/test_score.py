@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from servers import s3_server
-from support import promoted_repository
+from support import promoted_repository, rows_to_score
 
 from mlops.adapters.settings import load_settings
 from mlops.core.batch import LINEAGE_COLUMNS
@@ -35,9 +35,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def holdout(root: Path) -> pd.DataFrame:
-    frame = pd.read_csv(root / f"models/{MODEL}/data/holdout.csv").drop(columns=["malignant"])
-    frame.insert(0, "sample_id", [f"s{i}" for i in range(len(frame))])
-    return frame
+    return rows_to_score(root, MODEL, "malignant")
 
 
 def score(cli: Any, root: Path, *args: str | Path) -> Any:

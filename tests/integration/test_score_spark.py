@@ -21,7 +21,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from support import promoted_repository, require_system
+from support import promoted_repository, require_system, rows_to_score
 
 from mlops.adapters.settings import load_settings
 from mlops.core.batch import LINEAGE_COLUMNS
@@ -63,9 +63,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def holdout(root: Path) -> pd.DataFrame:
-    frame = pd.read_csv(root / f"models/{MODEL}/data/holdout.csv").drop(columns=["malignant"])
-    frame.insert(0, "sample_id", [f"s{i}" for i in range(len(frame))])
-    return frame
+    return rows_to_score(root, MODEL, "malignant")
 
 
 def score(cli: Any, root: Path, *args: str | Path) -> Any:
