@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlops.adapters.scoring import close_pyfunc
 from mlops.core.batch import BatchError
 from mlops.errors import first_line
 
@@ -82,3 +81,14 @@ class BatchModel:
         """Stop a worker-backed model's process now rather than at interpreter exit."""
         if self.pyfunc is not None:
             close_pyfunc(self.pyfunc)
+
+
+def close_pyfunc(model: Any) -> None:
+    """Stop a worker-backed model's process now rather than at interpreter exit."""
+    try:
+        inner = model.unwrap_python_model()
+    except Exception:  # not a python_function model with a PythonModel inside
+        return
+    close = getattr(inner, "close", None)
+    if callable(close):
+        close()

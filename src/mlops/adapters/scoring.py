@@ -1,9 +1,9 @@
 """Score held-out rows with a registered model, whatever its language, in one shape.
 
-Python models are stored in scikit-learn's native flavour, whose pyfunc returns labels only;
-the platform needs the positive-class probability as well for ROC AUC and log loss, so for that
-flavour it asks the estimator itself. Worker-backed models (R, Julia) answer through pyfunc
-with `prediction` and, for classifiers, `probability` columns.
+Loading and predicting is `batch_model.BatchModel`'s, the same as batch scoring's: Python
+models through the scikit-learn estimator itself (its pyfunc returns labels only, and ROC AUC
+and log loss need the positive-class probability), worker-backed models (R, Julia) through
+their pyfunc's `prediction` and `probability` columns.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlops.errors import MlopsError, first_line
+from mlops.adapters.batch_model import BatchModel
+from mlops.core.batch import BatchError
+from mlops.errors import MlopsError
 
 
 class ModelUnavailable(MlopsError):
@@ -26,53 +28,13 @@ class Scored:
 
 def score(model_uri: str, frame: Any, features: list[str], task: str) -> Scored:
     """Predictions (and positive-class probabilities for classifiers) for `frame`'s rows."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.models import Model
-
     try:
-        flavors = Model.load(model_uri).flavors
-    except (MlflowException, OSError) as exc:
-        raise ModelUnavailable(f"cannot load {model_uri}: {first_line(exc)}") from None
-    rows = frame[features]
-    if "sklearn" in flavors:
-        return _sklearn(model_uri, rows, task)
-    return _pyfunc(model_uri, rows)
-
-
-def _sklearn(model_uri: str, rows: Any, task: str) -> Scored:
-    import mlflow.sklearn
-
-    estimator = mlflow.sklearn.load_model(model_uri)
-    predictions = [float(v) for v in estimator.predict(rows)]
-    scores = None
-    if task == "classification" and hasattr(estimator, "predict_proba"):
-        scores = [float(v) for v in estimator.predict_proba(rows)[:, 1]]
-    return Scored(predictions, scores)
-
-
-def _pyfunc(model_uri: str, rows: Any) -> Scored:
-    import mlflow.pyfunc
-    import pandas as pd
-
-    model = mlflow.pyfunc.load_model(model_uri)
+        model = BatchModel(model_uri, classifier=task == "classification")
+    except BatchError as exc:
+        raise ModelUnavailable(str(exc)) from None
     try:
-        output = model.predict(rows)
+        predictions, probability = model.predict(frame[features])
     finally:
-        close_pyfunc(model)
-    if isinstance(output, pd.DataFrame):
-        predictions = [float(v) for v in output["prediction"]]
-        probability = output.get("probability")
-        scores = None if probability is None else [float(v) for v in probability]
-        return Scored(predictions, scores)
-    return Scored([float(v) for v in output], None)
-
-
-def close_pyfunc(model: Any) -> None:
-    """Stop a worker-backed model's process now rather than at interpreter exit."""
-    try:
-        inner = model.unwrap_python_model()
-    except Exception:  # not a python_function model with a PythonModel inside
-        return
-    close = getattr(inner, "close", None)
-    if callable(close):
-        close()
+        model.close()
+    scores = None if probability is None else [float(v) for v in probability]
+    return Scored([float(v) for v in predictions], scores)
