@@ -7,14 +7,12 @@ from typing import Any
 
 import click
 
-from mlops.adapters import atomic, gha
+from mlops.adapters import atomic
 from mlops.adapters.repository import find_root
 from mlops.core.codeowners import CODEOWNERS_PATH
-from mlops.core.diagnostics import Diagnostic
 from mlops.core.text_diff import file_diff
-from mlops.errors import InvalidInput
 from mlops.flows.codeowners import SHADOWED, generate, syntax_problems
-from mlops.flows.generated_files import read_committed
+from mlops.flows.generated_files import read_committed, stale
 from mlops.output import print_json
 
 
@@ -48,12 +46,8 @@ def command(obj: dict[str, Any], check: bool, as_json: bool) -> None:
             return
         for problem in syntax_problems(current):
             click.echo(problem, err=True)
-        state = "is missing" if current is None else "is out of date with the model owners"
-        message = f"{CODEOWNERS_PATH} {state}"
-        if gha.in_actions():  # on the file itself; with --json, stdout stays JSON
-            stale = Diagnostic(CODEOWNERS_PATH, (), f"{message}: run `mlops codeowners`")
-            gha.annotate(stale, title="mlops codeowners", stderr=as_json)
-        raise InvalidInput(message, hint="run `mlops codeowners`")
+        out_of_date = "is out of date with the model owners"
+        raise stale(CODEOWNERS_PATH, current, out_of_date, "codeowners", as_json=as_json)
     if not is_current:
         atomic.write_text(root / CODEOWNERS_PATH, wanted)
     if as_json:

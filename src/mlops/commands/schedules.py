@@ -6,13 +6,11 @@ from typing import Any
 
 import click
 
-from mlops.adapters import atomic, gha
+from mlops.adapters import atomic
 from mlops.adapters.repository import find_root
-from mlops.core.diagnostics import Diagnostic
 from mlops.core.schedules import BATCH_WORKFLOW_PATH
 from mlops.core.text_diff import file_diff
-from mlops.errors import InvalidInput
-from mlops.flows.generated_files import read_committed
+from mlops.flows.generated_files import read_committed, stale
 from mlops.flows.schedules import generate
 from mlops.output import print_json
 
@@ -52,12 +50,8 @@ def command(obj: dict[str, Any], check: bool, as_json: bool) -> None:
             if not as_json:
                 click.secho(f"✓ {BATCH_WORKFLOW_PATH} is current", fg="green", err=True)
             return
-        state = "is missing" if current is None else "is out of date with the models' schedules"
-        message = f"{BATCH_WORKFLOW_PATH} {state}"
-        if gha.in_actions():  # on the file itself; with --json, stdout stays JSON
-            stale = Diagnostic(BATCH_WORKFLOW_PATH, (), f"{message}: run `mlops schedules`")
-            gha.annotate(stale, title="mlops schedules", stderr=as_json)
-        raise InvalidInput(message, hint="run `mlops schedules`")
+        out_of_date = "is out of date with the models' schedules"
+        raise stale(BATCH_WORKFLOW_PATH, current, out_of_date, "schedules", as_json=as_json)
     if not is_current:
         atomic.write_text(root / BATCH_WORKFLOW_PATH, wanted.text)
     if as_json:
