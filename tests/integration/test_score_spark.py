@@ -9,10 +9,7 @@ numbering across partitions is exercised.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from support import promoted_repository, require_system, rows_to_score
+from support import promoted_repository, require_system, rows_to_score, spark_present
 
 from mlops.adapters.settings import load_settings
 from mlops.core.batch import LINEAGE_COLUMNS
@@ -31,22 +28,9 @@ pytestmark = pytest.mark.system
 MODEL = "breast-cancer"
 
 
-def _java17() -> bool:
-    java = shutil.which("java")
-    if java is None:
-        return False
-    done = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-    words = done.stderr.split('"')
-    try:
-        return int(words[1].split(".")[0]) >= 17
-    except (IndexError, ValueError):
-        return False
-
-
 @pytest.fixture(scope="module", autouse=True)
-def spark_present(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    require_system("Java 17 (openjdk-17-jre-headless) and pyspark",
-                   _java17() and importlib.util.find_spec("pyspark") is not None,
+def spark_with_small_splits() -> Iterator[None]:
+    require_system("Java 17 (openjdk-17-jre-headless) and pyspark", spark_present(),
                    "run scripts/bootstrap and install the `test` dependency group")  # fmt: skip
     patch = pytest.MonkeyPatch()
     # small splits: the inputs here are read in several partitions, as large ones are

@@ -1,6 +1,6 @@
 """`mlops score` with an R model: the rows go through the model's own long-lived Rscript
-worker, chunk after chunk, and a worker that dies in the middle of a batch fails the run with
-nothing published.
+worker, chunk after chunk, on either engine, and a worker that dies in the middle of a batch
+fails the run with nothing published.
 
 fuel-efficiency (an R regression) is trained and promoted once for the module.
 """
@@ -8,13 +8,15 @@ fuel-efficiency (an R regression) is trained and promoted once for the module.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from support import promoted_repository, require_system, runtime_present
+from support import promoted_repository, require_system, runtime_present, spark_present
 
 pytestmark = pytest.mark.system  # R (r-base-core)
 
@@ -90,5 +92,78 @@ def test_a_worker_that_dies_mid_batch_fails_the_run_and_publishes_nothing(
     assert result.code == 1
     assert f"{MODEL} version 1 failed while scoring rows from 21" in result.err
     assert "nothing was published" in result.err
+    assert out.read_bytes() == b"last week's output"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["scored.parquet"]
+
+
+@pytest.fixture
+def spark(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_system("Java 17 (openjdk-17-jre-headless) and pyspark", spark_present(),
+                   "run scripts/bootstrap and install the `test` dependency group")  # fmt: skip
+    monkeypatch.setenv("MLOPS_SPARK_MASTER", "local[2]")
+
+
+def test_spark_scores_an_r_model_from_json_lines_as_the_local_engine_does(
+    root: Path, tmp_path: Path, cli, spark: None
+) -> None:
+    """JSON lines in, an R model's worker inside Spark's Python workers: the same rows, the
+    same predictions in the same order, and the same rejected row, as the local engine."""
+    frame = pd.read_csv(root / f"models/{MODEL}/data/holdout.csv").drop(columns=["mpg"])
+    frame = pd.concat([frame] * 20, ignore_index=True)  # 160 rows: one bad is within 1%
+    frame.insert(0, "car", [f"c{i}" for i in range(len(frame))])
+    lines = frame.to_json(orient="records", lines=True).splitlines()
+    bad = json.loads(lines[7])
+    bad[frame.columns[1]] = "heavy"  # a feature that must be a number
+    lines[7] = json.dumps(bad)
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    summaries, outputs = {}, {}
+    for engine in ("local", "spark"):
+        out = tmp_path / f"out-{engine}.parquet"
+        result = cli("--repo", root, "score", MODEL, "--input", source, "--output", out,
+                     "--engine", engine, "--json")  # fmt: skip
+        assert result.code == 0, result.err
+        (summaries[engine],) = json.loads(result.out)
+        outputs[engine] = pd.read_parquet(out)
+    for engine in ("local", "spark"):
+        assert summaries[engine]["rows_in"] == 160
+        assert summaries[engine]["rows_rejected"] == 1
+        assert len(outputs[engine]) == 159
+    local, spark_out = outputs["local"], outputs["spark"]
+    assert spark_out["car"].tolist() == local["car"].tolist()
+    assert "c7" not in local["car"].tolist()
+    assert spark_out["prediction"].tolist() == pytest.approx(local["prediction"].tolist())
+    assert set(spark_out["mlops_version"]) == set(local["mlops_version"]) == {"1"}
+    reasons = {engine: (tmp_path / f"out-{engine}.parquet.rejected.jsonl").read_text()
+               for engine in ("local", "spark")}  # fmt: skip
+    assert [json.loads(x)["row"] for x in reasons["spark"].splitlines()] == [8]
+    assert [json.loads(x)["reason"] for x in reasons["spark"].splitlines()] == [
+        json.loads(x)["reason"] for x in reasons["local"].splitlines()
+    ]
+
+
+def test_a_worker_that_dies_inside_spark_fails_the_run_and_publishes_nothing(
+    root: Path, rows: Path, tmp_path: Path, spark: None
+) -> None:
+    """The R worker dies on its first request inside a Spark task: exit 1, one clear line,
+    last week's output untouched and no folder left aside. (A process of its own: Spark's
+    Python workers take their environment from the JVM, which outlives a session.)"""
+    wrapper = tmp_path / "crashing.py"
+    wrapper.write_text(CRASHING)
+    env = {**os.environ, "MLOPS_RSCRIPT": f"{sys.executable} {wrapper} 1 Rscript"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    out = tmp_path / "out" / "scored.parquet"
+    out.parent.mkdir()
+    out.write_bytes(b"last week's output")
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops", "--repo", str(root), "score", MODEL, "--input",
+         str(rows), "--output", str(out), "--engine", "spark"],
+        capture_output=True, text=True, env=env, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    assert f"{MODEL} version 1 failed while scoring on Spark" in line
+    assert "nothing was published" in line
+    assert "Traceback" not in done.stderr
     assert out.read_bytes() == b"last week's output"
     assert sorted(p.name for p in out.parent.iterdir()) == ["scored.parquet"]

@@ -90,3 +90,22 @@ def test_a_missing_feature_column_refuses_the_whole_input() -> None:
     )
     with pytest.raises(BatchError, match="lacks feature column"):
         check_batch(pa.RecordBatch.from_pydict({"x": [1.0]}), FEATURES, numbered, text=False)
+
+
+def test_json_lines_whose_values_differ_in_type_are_checked_value_by_value() -> None:
+    """A column of mixed JSON values (6 in one line, "heavy" in the next): the numbers
+    pass as numbers, the string is rejected as a string, and its record shows it as it was."""
+    from mlops.adapters.table_readers import json_batch
+
+    records = [{"x": 1, "n": 6, "flag": True, "colour": "red"},
+               {"x": 2, "n": "heavy", "flag": None, "colour": "blue"},
+               {"x": 3, "n": "7", "flag": False, "colour": "red"}]  # fmt: skip
+    batch = json_batch(records, ["x", "n", "flag", "colour"])
+    checked = check_batch(batch, FEATURES, numbered, text=False)
+    assert checked.good.column("n").to_pylist() == [6]
+    assert checked.good.schema.field("n").type == pa.int64()
+    assert [(r["row"], r["reason"]) for r in checked.rejected] == [
+        (2, "field 'n': got a string ('heavy'); expected a whole number"),
+        (3, "field 'n': got a string ('7'); expected a whole number"),
+    ]
+    assert [r["record"]["n"] for r in checked.rejected] == ["heavy", "7"]

@@ -9,6 +9,7 @@ reason it failed, naming the field and what was expected.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,20 @@ from mlops.core.batch import BatchError
 from mlops.core.features import Feature, check_value, number
 
 TRUE_TEXT, FALSE_TEXT = ("true", "1"), ("false", "0")
+# Field metadata of a column whose values are JSON text: JSON lines whose values in it differ in
+# type (a number in one line, a string in the next). Each value is decoded and checked as it was.
+JSON_TEXT = {b"mlops.values": b"json"}
+
+
+def json_text_field(name: str) -> Any:
+    """An Arrow string field marked as holding JSON-encoded values."""
+    import pyarrow as pa
+
+    return pa.field(name, pa.string(), metadata=JSON_TEXT)
+
+
+def _json_text(field: Any) -> bool:
+    return bool(field.metadata) and field.metadata.get(b"mlops.values") == b"json"
 
 
 @dataclass
@@ -50,9 +65,13 @@ def check_batch(
     if problem:
         raise BatchError(problem)
     columns = {name: batch.column(name) for name in batch.schema.names}
+    encoded = {f.name for f in batch.schema if _json_text(f)}
     found: list[tuple[Any, Any]] = []  # (mask, reason: text or array of texts)
     for feature in features:
-        cast, problems = _column(columns[feature.name], feature, text)
+        if feature.name in encoded:
+            cast, problems = _each(columns[feature.name], feature, False, json.loads)
+        else:
+            cast, problems = _column(columns[feature.name], feature, text)
         columns[feature.name] = cast
         found += problems
     checked = pa.RecordBatch.from_pydict(columns)
@@ -66,6 +85,10 @@ def check_batch(
         reason = pc.if_else(mask, why, reason)
     indices = pc.indices_nonzero(bad)
     records = batch.take(indices).to_pylist()
+    for record in records:  # as the line had them
+        for name in encoded:
+            if record[name] is not None:
+                record[name] = json.loads(record[name])
     reasons = reason.take(indices).to_pylist()
     rows = [row_number(int(i)) for i in indices.to_pylist()]
     rejected = [
@@ -176,13 +199,18 @@ def _any_mask(problems: list[tuple[Any, Any]]) -> Any:
     return bad
 
 
-def _each(column: Any, feature: Feature, text: bool) -> tuple[Any, list[tuple[Any, Any]]]:
-    """Every value checked on its own, with the serving API's rules."""
+def _each(
+    column: Any, feature: Feature, text: bool, decode: Callable[[str], Any] | None = None
+) -> tuple[Any, list[tuple[Any, Any]]]:
+    """Every value checked on its own, with the serving API's rules; `decode` reads each
+    (JSON-encoded) value first."""
     import pyarrow as pa
 
     values: list[Any] = []
     reasons: list[str | None] = []
     for raw in column.to_pylist():
+        if decode is not None and raw is not None:
+            raw = decode(raw)
         value = _parse(raw, feature) if text and isinstance(raw, str) else raw
         checked, message = check_value(feature, value)
         values.append(checked)

@@ -35,7 +35,7 @@ from mlops.core import batch
 from mlops.core.features import Feature
 from mlops.errors import first_line
 
-ROW, REJECTED, CORRUPT = "_mlops_row", "_mlops_rejected", "_mlops_corrupt"
+ROW, REJECTED, CORRUPT, LINE = "_mlops_row", "_mlops_rejected", "_mlops_corrupt", "_mlops_line"
 PARTITION, ORDER = "_mlops_partition", "_mlops_order"
 SPARK_TYPES = {"float64": "double", "float32": "float", "int64": "long", "int32": "int",
                "bool": "boolean", "object": "string"}  # fmt: skip
@@ -58,11 +58,16 @@ def session(master: str, app: str) -> Iterator[Any]:
         # the local engine's Parquet timestamps: microseconds, UTC (Spark's default is INT96)
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     )  # fmt: skip
+    if master.startswith("local"):  # everything in this process: listen on loopback only
+        builder = builder.config("spark.driver.host", "127.0.0.1").config(
+            "spark.driver.bindAddress", "127.0.0.1"
+        )
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # no Java, a master that does not answer
         raise batch.BatchError(f"cannot start Spark on {master}: {first_line(exc)}") from None
-    spark.sparkContext.setLogLevel("ERROR")
+    # a failed task is reported once, as the run's error line, not as executor stack traces
+    spark.sparkContext.setLogLevel("FATAL")
     try:
         yield spark
     finally:
@@ -85,11 +90,14 @@ class Job:
         self.spark, self.source = spark, source
         self.kind = batch.table_format(source.uri)
         _require_file(source)
-        self.frame, self.columns, self.expected = self._read()
+        self.frame, self.fields = self._read()
+        self.columns = [f.name for f in self.fields]
         self.checked: Any = None
 
-    def _read(self) -> tuple[Any, list[str], int]:
+    def _read(self) -> tuple[Any, list[Any]]:
+        """The input as Spark reads it and its data columns (name and Spark type)."""
         from pyspark.errors import PySparkException
+        from pyspark.sql import functions as F  # noqa: N812 (Spark's own idiom)
         from pyspark.sql.types import StringType, StructField, StructType
 
         path = self.source.path
@@ -97,22 +105,26 @@ class Job:
         try:
             if self.kind == "parquet":
                 frame = reader.parquet(path)
-                columns = list(frame.columns)
-            elif self.kind == "csv":
-                columns = _header(path)
-                schema = StructType([StructField(n, StringType()) for n in columns]
-                                    + [StructField(CORRUPT, StringType())])  # fmt: skip
+                return frame, list(frame.schema.fields)
+            if self.kind == "csv":
+                fields = [StructField(n, StringType()) for n in _header(path)]
+                schema = StructType([*fields, StructField(CORRUPT, StringType())])
                 # escape '"': quotes inside a value are doubled, as Arrow (and RFC 4180) read them
                 frame = reader.csv(path, schema=schema, header=True, mode="PERMISSIVE",
                                    columnNameOfCorruptRecord=CORRUPT, escape='"')  # fmt: skip
-            else:
-                frame = reader.json(path, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT)
-                columns = [c for c in frame.columns if c != CORRUPT]
+                return frame, fields
+            # JSON lines: Spark infers the columns, but the lines themselves are parsed by the
+            # local engine's own reader in the checks, so a value keeps its JSON type (Spark
+            # would read 6 and "6" alike once a column holds both)
+            inferred = reader.json(path, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT)
+            known = {f.name: f for f in inferred.schema.fields if f.name != CORRUPT}
+            fields = [known[n] for n in _first_keys(path, list(known))]
+            lines = reader.text(path).where(F.trim(F.col("value")) != "")
+            return lines.withColumnRenamed("value", LINE), fields
         except PySparkException as exc:
             raise batch.BatchError(
                 f"{self.source.uri}: cannot read it as {self.kind}: {first_line(exc)}"
             ) from None
-        return frame, columns, len(columns)
 
     def check(self, features: Sequence[Feature]) -> Checked:
         """Run the feature checks on every row; the checked frame is cached for scoring."""
@@ -132,12 +144,10 @@ class Job:
             offsets[int(row[0])] = start
             start += int(row["count"])
         kinds = {f.name: _checked_type(f) for f in features}
-        fields = [StructField(f.name, kinds.get(f.name) or f.dataType)
-                  for f in self.frame.schema.fields if f.name != CORRUPT]  # fmt: skip
+        fields = [StructField(f.name, kinds.get(f.name) or f.dataType) for f in self.fields]
         schema = StructType([*fields, StructField(ROW, LongType()),
                              StructField(REJECTED, StringType())])  # fmt: skip
-        corrupt = CORRUPT if CORRUPT in self.frame.columns else None
-        check = _checker(list(features), self.kind, offsets, corrupt, self.expected, schema)
+        check = _checker(list(features), self.kind, offsets, len(self.fields), schema)
         self.checked = numbered.mapInArrow(check, schema).cache()
         try:
             totals = self.checked.agg(F.count(F.lit(1)), F.count(REJECTED)).first()
@@ -264,41 +274,35 @@ def _estimator(name: str) -> Any:
 
 
 def _checker(
-    features: list[Feature], kind: str, offsets: dict[int, int], corrupt: str | None,
-    expected: int, schema: Any,
-) -> Callable[[Iterator[Any]], Iterator[Any]]:  # fmt: skip
+    features: list[Feature], kind: str, offsets: dict[int, int], expected: int, schema: Any
+) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """The function mapInArrow runs on each partition's Arrow batches: number the rows, turn
     unparsable lines into rejected rows, and check the rest with `check_batch`."""
 
     def check(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
-        import pyarrow.compute as pc
         from pyspark.sql.pandas.types import to_arrow_schema
 
         arrow = to_arrow_schema(schema)
         data = [f for f in arrow if f.name not in (ROW, REJECTED)]
+        names = [f.name for f in data]
         for chunk in batches:
             partitions = chunk.column(PARTITION).to_numpy()
             order = chunk.column(ORDER).to_numpy()
             base = [offsets[int(p)] for p in partitions]
-            rows = pa.array([b + int(o - (int(p) << 33)) + 1
-                             for b, o, p in zip(base, order, partitions, strict=True)],
-                            pa.int64())  # fmt: skip
-            lines: list[str] = []
-            if corrupt is not None:
-                broken = pc.fill_null(pc.is_valid(chunk.column(corrupt)), False)
-                bad_rows = rows.filter(broken).to_pylist()
-                bad_text = chunk.column(corrupt).filter(broken).to_pylist()
-                lines = [_bad_line(r, t, kind, expected) for r, t in zip(bad_rows, bad_text,
-                                                                         strict=True)]  # fmt: skip
-                if lines:
-                    yield _rejected(arrow, data, bad_rows, lines)
-                keep = pc.invert(broken)
-                chunk, rows = chunk.filter(keep), rows.filter(keep)
-            names = [f.name for f in data]
-            table = pa.RecordBatch.from_arrays([chunk.column(n) for n in names] + [rows],
-                                               names=[*names, ROW])  # fmt: skip
-            checked = check_batch(table, features, rows.to_pylist().__getitem__, kind == "csv")
+            rows = [b + int(o - (int(p) << 33)) + 1
+                    for b, o, p in zip(base, order, partitions, strict=True)]  # fmt: skip
+            if kind == "jsonl":
+                table, rows, bad = _json_rows(chunk, names, rows)
+            else:
+                table, rows, bad = _parsed_rows(chunk, names, rows, expected)
+            if bad:
+                yield _rejected(arrow, data, [r for r, _ in bad], [line for _, line in bad])
+            table = pa.RecordBatch.from_arrays(
+                [*table.columns, pa.array(rows, pa.int64())],
+                schema=table.schema.append(pa.field(ROW, pa.int64())),
+            )
+            checked = check_batch(table, features, rows.__getitem__, kind == "csv")
             if checked.rejected:
                 for item in checked.rejected:
                     item["record"].pop(ROW, None)
@@ -313,6 +317,43 @@ def _checker(
     return check
 
 
+def _parsed_rows(chunk: Any, names: list[str], rows: list[int], expected: int
+                 ) -> tuple[Any, list[int], list[tuple[int, str]]]:  # fmt: skip
+    """A chunk Spark parsed (Parquet, CSV) as the rows to check, their numbers, and the lines
+    it could not parse (CSV lines with the wrong number of fields) as (row, rejected line)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = pa.RecordBatch.from_arrays([chunk.column(n) for n in names], names=names)
+    if CORRUPT not in chunk.schema.names:
+        return table, rows, []
+    broken = pc.fill_null(pc.is_valid(chunk.column(CORRUPT)), False)
+    texts = chunk.column(CORRUPT).to_pylist()
+    flags = broken.to_pylist()
+    bad = [(r, _bad_line(r, t, expected)) for r, t, f in zip(rows, texts, flags, strict=True)
+           if f]  # fmt: skip
+    keep = pc.invert(broken)
+    return table.filter(keep), [r for r, f in zip(rows, flags, strict=True) if not f], bad
+
+
+def _json_rows(chunk: Any, names: list[str], rows: list[int]
+               ) -> tuple[Any, list[int], list[tuple[int, str]]]:  # fmt: skip
+    """JSON lines parsed as the local engine parses them: the rows to check, their numbers,
+    and the lines that are not JSON objects as (row, rejected-file line)."""
+    records: list[dict[str, Any]] = []
+    kept: list[int] = []
+    bad: list[tuple[int, str]] = []
+    for row, text in zip(rows, chunk.column(LINE).to_pylist(), strict=True):
+        record, problem = table_readers.json_record(text)
+        if problem is None:
+            records.append(record)
+            kept.append(row)
+        else:
+            line = {"row": row, "reason": problem, "line": text[:1000]}
+            bad.append((row, json.dumps(line, default=str)))
+    return table_readers.json_batch(records, names), kept, bad
+
+
 def _rejected(arrow: Any, data: list[Any], rows: list[int], lines: list[str]) -> Any:
     import pyarrow as pa
 
@@ -322,14 +363,11 @@ def _rejected(arrow: Any, data: list[Any], rows: list[int], lines: list[str]) ->
     return pa.RecordBatch.from_arrays(arrays, schema=arrow)
 
 
-def _bad_line(row: int, text: str, kind: str, expected: int) -> str:
-    """The rejected-file line of an input line Spark could not parse, with the local engine's
-    reason: its field count (CSV), or why it is not a JSON object."""
-    if kind == "csv":
-        fields = len(next(csv.reader([text]), []))
-        reason = table_readers.ragged_reason(fields, expected)
-    else:
-        reason = table_readers.json_record(text)[1] or "is not a JSON object"
+def _bad_line(row: int, text: str, expected: int) -> str:
+    """The rejected-file line of a CSV line Spark could not parse, with the local engine's
+    reason (its field count)."""
+    fields = len(next(csv.reader([text]), []))
+    reason = table_readers.ragged_reason(fields, expected)
     return json.dumps({"row": row, "reason": reason, "line": text[:1000]}, default=str)
 
 
@@ -396,6 +434,19 @@ def _require_file(location: tables.Location) -> None:
         raise batch.BatchError(f"{location.uri}: no such input")
     if info.stat().st_size == 0:
         raise batch.BatchError(f"{location.uri}: the file is empty")
+
+
+def _first_keys(path: str, columns: list[str]) -> list[str]:
+    """`columns` in the local engine's order: the keys of the first JSON object in the file
+    in its order, then the rest as Spark lists them."""
+    with Path(path).open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.strip():
+                first = list(table_readers.json_record(line)[0])
+                break
+        else:
+            first = []
+    return [c for c in first if c in columns] + [c for c in columns if c not in first]
 
 
 def _header(path: str) -> list[str]:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops.adapters.row_checks import json_text_field
 from mlops.adapters.tables import CHUNK, Location, first_line
 from mlops.core.batch import BatchError, table_format
 
@@ -126,18 +127,26 @@ def json_record(line: str) -> tuple[dict[str, Any], str | None]:
     return record, None
 
 
-def _jsonl(location: Location, batch_rows: int) -> Reader:
-    """JSON lines, each an object; a line that is not is reported, the rest are rows."""
+def json_batch(records: list[dict[str, Any]], columns: list[str]) -> Any:
+    """The JSON objects as one record batch of `columns` (a key a record lacks is null)."""
     import pyarrow as pa
 
+    if not records:
+        return _empty(columns)
+    arrays = [_objects(name, [r.get(name) for r in records]) for name in columns]
+    schema = pa.schema([field for field, _ in arrays])
+    return pa.RecordBatch.from_arrays([array for _, array in arrays], schema=schema)
+
+
+def _jsonl(location: Location, batch_rows: int) -> Reader:
+    """JSON lines, each an object; a line that is not is reported, the rest are rows."""
     stream = location.fs.open_input_stream(location.path)
     columns: list[str] = []
 
     def flush(records: list[dict[str, Any]], bad: list[BadLine]) -> tuple[Any, list[BadLine]]:
         for record in records:
             columns.extend(k for k in record if k not in columns)
-        arrays = {name: _objects([r.get(name) for r in records]) for name in columns}
-        return pa.RecordBatch.from_pydict(arrays) if records else _empty(columns), bad
+        return json_batch(records, columns), bad
 
     def batches() -> Iterator[tuple[Any, list[BadLine]]]:
         records: list[dict[str, Any]] = []
@@ -166,15 +175,18 @@ def _jsonl(location: Location, batch_rows: int) -> Reader:
     return Reader(batches(), None, columns)
 
 
-def _objects(values: list[Any]) -> Any:
-    """An Arrow array of JSON values: typed when Arrow agrees on one type, else the values'
-    JSON text (the feature checks then say which value is wrong)."""
+def _objects(name: str, values: list[Any]) -> tuple[Any, Any]:
+    """A field and Arrow array of one column's JSON values: typed when Arrow agrees on one
+    type, else each value's JSON text in a field marked as such (the feature checks decode
+    each value and say which one is wrong)."""
     import pyarrow as pa
 
     try:
-        return pa.array(values)
+        array = pa.array(values)
+        return pa.field(name, array.type), array
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+        text = pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+        return json_text_field(name), text
 
 
 def _empty(columns: list[str]) -> Any:
