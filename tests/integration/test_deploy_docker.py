@@ -13,6 +13,7 @@ here, so the old version is stopped after each switch and the revert really star
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -161,6 +162,7 @@ def test_build_pushes_the_image_and_a_revert_pulls_it_by_digest(
     second = reconcile(cli, root, "--env", "production", gh=deploy_gh)
     assert kinds(second) == ["build", "start", "route", "stop"]
     assert served(root, "production", key) == "2"
+    assert_logs_outlive_containers(root)
     [(version, _, started_from)] = running_images("production")
     assert version == "2" and started_from.startswith(f"{registry}/acme/{MODEL}@sha256:")
     assert manifest_status(registry, started_from) == 200  # pushed before it ran
@@ -189,6 +191,22 @@ def test_build_pushes_the_image_and_a_revert_pulls_it_by_digest(
         {"v1": 100},
     ]
     assert [state for state, _ in history] == ["success", "inactive", "inactive"]
+
+
+def assert_logs_outlive_containers(root: Path) -> None:
+    """Both versions' predictions are in the host's log folder after v1's container is gone,
+    in files of the deploy host's group, in group-writable setgid day folders (the host's
+    own user reads and purges them without root)."""
+    logs = load_settings(root).prediction_logs
+    (day,) = (logs / "production" / MODEL).iterdir()
+    versions = {}
+    for path in day.iterdir():
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        versions[path.name.split("-")[0]] = {r["version"] for r in records}
+        assert path.stat().st_gid == os.getgid()
+        assert {r["environment"] for r in records} == {"production"}
+    assert versions == {"v1": {"1"}, "v2": {"2"}}
+    assert day.stat().st_mode & 0o2070 == 0o2070
 
 
 def test_a_registry_that_refuses_the_push_changes_nothing(trained: Path, cli, monkeypatch) -> None:

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +117,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(trained: Path) -> Iterator[Server]:
-    """breast-cancer version 1 with a prediction log and no API key."""
-    log = trained.parent / "predictions.jsonl"
-    with serving(trained, serve_env(trained, MODEL, MLOPS_SERVE_PREDICTION_LOG=str(log))) as up:
+    """breast-cancer version 1 with prediction logs and no API key."""
+    logs = trained.parent / "predictions"
+    logs.mkdir()
+    env = serve_env(trained, MODEL, MLOPS_SERVE_PREDICTION_LOGS=str(logs),
+                    MLOPS_SERVE_ENVIRONMENT="staging")  # fmt: skip
+    with serving(trained, env) as up:
         yield up
 
 
@@ -218,24 +222,37 @@ def test_health_is_json_and_metrics_count_requests(server: Server) -> None:
     assert any('http_response_code="400"' in line for line in counters)
 
 
-def test_every_answered_request_is_one_prediction_log_line(trained: Path, server: Server) -> None:
-    """The log has one JSON line per answered request: timestamp, request id, model, version,
-    input rows and predictions; refused requests are not logged."""
+def test_every_answered_row_is_one_prediction_log_line(trained: Path, server: Server) -> None:
+    """One JSON line per predicted row, in today's partition of the environment and model:
+    time, request id, row index, model, version, latency, features and the answer; refused
+    requests are not logged."""
     rows = holdout_rows(trained, MODEL, "malignant", 3)
     answers = [server.call("/predict", {"rows": rows[: n + 1]}, {"X-Request-ID": f"log-{n}"})
                for n in range(2)]  # fmt: skip
     server.call("/predict", {"rows": [{}]}, {"X-Request-ID": "log-refused"})
-    lines = (trained.parent / "predictions.jsonl").read_text().splitlines()
-    records = {
-        r["request_id"]: r for r in map(json.loads, lines) if r["request_id"].startswith("log-")
-    }
-    assert sorted(records) == ["log-0", "log-1"]
-    for n, answer in enumerate(answers):
-        record = records[f"log-{n}"]
-        assert record["timestamp"].endswith("Z")
-        assert (record["model"], record["version"]) == (MODEL, "1")
-        assert record["rows"] == rows[: n + 1]
-        assert record["predictions"] == answer.body["predictions"]
+    today = datetime.now(UTC).date().isoformat()
+    (folder,) = (trained.parent / "predictions" / "staging" / MODEL).iterdir()
+    assert folder.name == f"date={today}"
+    (log,) = folder.iterdir()
+    assert log.name.startswith("v1-") and log.suffix == ".jsonl"
+    records = [r for r in map(json.loads, log.read_text().splitlines())
+               if r["request_id"].startswith("log-")]  # fmt: skip
+    assert [(r["request_id"], r["row"]) for r in records] == [
+        ("log-0", 0), ("log-1", 0), ("log-1", 1)
+    ]  # fmt: skip
+    for record in records:
+        n, row = int(record["request_id"][-1]), record["row"]
+        assert record["time"].startswith(today) and record["time"].endswith("Z")
+        assert (record["environment"], record["model"], record["version"]) == (
+            "staging", MODEL, "1"
+        )  # fmt: skip
+        assert record["features"] == rows[row]
+        answer = answers[n].body["predictions"][row]
+        assert (record["prediction"], record["probability"]) == (
+            answer["prediction"], answer["probability"]
+        )  # fmt: skip
+        assert 0 < record["latency_ms"] < 60_000
+        assert "masked" not in record
 
 
 def test_an_api_key_guards_predict_but_not_health_or_metrics(trained: Path) -> None:

@@ -232,11 +232,14 @@ def env(tmp_path: Path, **overrides: str) -> dict[str, str]:
 
 
 def test_the_configuration_pins_one_version(tmp_path: Path) -> None:
-    """Defaults: the models:/ URI of that version, 1000 rows, no key and no log."""
+    """Defaults: the models:/ URI of that version, 1000 rows, no key, no log, environment
+    `local`, no personal-data fields."""
     config = load_config(env(tmp_path))
-    assert (config.model_uri, config.max_rows, config.api_key, config.prediction_log) == (
+    assert (config.model_uri, config.max_rows, config.api_key, config.prediction_logs) == (
         "models:/cars/3", 1000, None, None
     )  # fmt: skip
+    assert config.environment == "local"
+    assert config.protection.fields == frozenset()
     assert [f.name for f in config.features] == ["hp"] and config.task == "regression"
 
 
@@ -253,7 +256,11 @@ def test_the_configuration_pins_one_version(tmp_path: Path) -> None:
         ({"MLOPS_SERVE_MANIFEST": "/nope.yaml"}, "cannot read it"),
         ({"MLOPS_SERVE_API_KEY": " "}, "MLOPS_SERVE_API_KEY is set but empty"),
         ({"MLOPS_SERVE_MAX_ROWS": "0"}, "expected a positive whole number"),
-        ({"MLOPS_SERVE_PREDICTION_LOG": "/nope/log.jsonl"}, "its folder does not exist"),
+        (
+            {"MLOPS_SERVE_PREDICTION_LOGS": "/nope/logs"},
+            "PREDICTION_LOGS=/nope/logs: no such folder",
+        ),
+        ({"MLOPS_SERVE_ENVIRONMENT": "Prod uction"}, "expected a name like production"),
     ],
 )
 def test_a_configuration_that_cannot_serve_is_refused(

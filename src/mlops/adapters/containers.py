@@ -14,6 +14,7 @@ health check refuses it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,10 +68,15 @@ def run_container(
     env: Mapping[str, str],
     *,
     network: str = "host",
+    shared: Mapping[str, str] | None = None,
 ) -> Container:
     """Start `image` as container `name`, serving on 127.0.0.1:`port` of its `network`: the
     host's (the default), or `container:<name>`, the network namespace another container
     holds (as a pod's containers share one), where the router and checks must run too.
+
+    `shared` maps host folders to the paths they are mounted at (read-write). The container
+    also runs with this process's group, so what it writes into a setgid folder of that
+    group stays readable and removable by the deploy host's own user.
 
     Never pulls: the image must exist on the engine. A container of that name must not exist
     (running or not): stop_container removes one first.
@@ -102,6 +108,10 @@ def run_container(
             environment=dict(env),
             network_mode=network,
             restart_policy={"Name": "unless-stopped"},
+            volumes={
+                host: {"bind": inside, "mode": "rw"} for host, inside in (shared or {}).items()
+            },
+            group_add=[str(os.getgid())] if shared else None,
             init=True,  # tini as PID 1: SIGTERM reaches the server, R/Julia workers are reaped
             detach=True,
         )

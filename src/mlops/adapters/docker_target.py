@@ -16,11 +16,14 @@ before the registry was configured).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from mlops.adapters import containers, images, probes
 from mlops.adapters.image_registry import pull
+from mlops.adapters.shared_folders import shared_folder
 from mlops.core.deploy import Instance
 from mlops.core.image_reference import (
     BUILD,
@@ -34,6 +37,8 @@ from mlops.core.image_reference import (
 
 LABEL_ENV = "mlops.environment"
 LABEL_PORT = "mlops.port"
+LOGS_INSIDE = "/var/lib/mlops/predictions"  # where a container sees the host's log folder
+PII_KEY_ENV = "MLOPS_SERVE_PII_KEY"
 
 
 class DockerTarget:
@@ -51,12 +56,14 @@ class DockerTarget:
         *,
         pushed: Callable[[str, str], str | None] | None = None,
         network: str = "host",
+        prediction_logs: Path | None = None,
     ) -> None:
         self.models = models
         self.build = build
         self.registry = registry
         self.pushed = pushed  # the reference a build elsewhere pushed and recorded, if any
         self.network = network
+        self.prediction_logs = prediction_logs  # a host folder mounted into every container
         self.built: dict[tuple[str, str], str] = {}  # what this run built: run exactly that
         self._pushed: dict[tuple[str, str], str | None] = {}
 
@@ -108,8 +115,18 @@ class DockerTarget:
         port = probes.free_port()
         labels = {LABEL_ENV: environment, "mlops.model": model, "mlops.version": version,
                   LABEL_PORT: str(port)}  # fmt: skip
-        env = {"MLOPS_SERVE_API_KEY": api_key} if api_key else {}
-        containers.run_container(image, name, port, labels, env, network=self.network)
+        env = {"MLOPS_SERVE_ENVIRONMENT": environment}
+        if api_key:
+            env["MLOPS_SERVE_API_KEY"] = api_key
+        if os.environ.get(PII_KEY_ENV):
+            env[PII_KEY_ENV] = os.environ[PII_KEY_ENV]
+        shared = {}
+        if self.prediction_logs is not None:
+            shared_folder(self.prediction_logs)
+            shared[str(self.prediction_logs)] = LOGS_INSIDE
+            env["MLOPS_SERVE_PREDICTION_LOGS"] = LOGS_INSIDE
+        containers.run_container(image, name, port, labels, env, network=self.network,
+                                 shared=shared)  # fmt: skip
         return Instance(environment, model, version, f"127.0.0.1:{port}", name, False)
 
     def instances(self, environment: str) -> list[Instance]:

@@ -59,6 +59,7 @@ class LocalTarget:
     def start(self, environment: str, model: str, version: str, api_key: str | None) -> Instance:
         folder = self.folder(environment)
         folder.mkdir(parents=True, exist_ok=True)
+        self.settings.prediction_logs.mkdir(parents=True, exist_ok=True)
         port = probes.free_port()
         stem = f"{model}-{version}"
         manifest = self.settings.root / "models" / model / "model.yaml"
@@ -71,7 +72,8 @@ class LocalTarget:
             "MLOPS_SERVE_MODEL": model,
             "MLOPS_SERVE_VERSION": version,
             "MLOPS_SERVE_MANIFEST": str(manifest),
-            "MLOPS_SERVE_PREDICTION_LOG": str(folder / f"{stem}.predictions.jsonl"),
+            "MLOPS_SERVE_PREDICTION_LOGS": str(self.settings.prediction_logs),
+            "MLOPS_SERVE_ENVIRONMENT": environment,
         }
         env.pop("MLOPS_SERVE_MODEL_URI", None)
         env.pop("MLOPS_SERVE_API_KEY", None)

@@ -138,6 +138,11 @@ class Settings:
         API key: a folder of the host that outlives a checkout on a deploy runner."""
         return self.deploy_root or self.state_dir / "deploy"
 
+    @property
+    def prediction_logs(self) -> Path:
+        """Where every instance on this deploy host logs its predictions (both targets)."""
+        return self.deploy_folder / "predictions"
+
     def deploy_dir(self, environment: str) -> Path:
         """Where an environment's router and local instances keep their files."""
         return self.deploy_folder / environment

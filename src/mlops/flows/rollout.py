@@ -92,7 +92,8 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
 
         return DockerTarget(models, build, registry=settings.deploy.registry is not None,
                             pushed=functools.partial(pushed_image, settings),
-                            network=settings.deploy.network)  # fmt: skip
+                            network=settings.deploy.network,
+                            prediction_logs=settings.prediction_logs)  # fmt: skip
     from mlops.adapters.local_target import LocalTarget
 
     return LocalTarget(settings)

@@ -12,15 +12,18 @@ MLOPS_SERVE_MANIFEST        path of the model's model.yaml: its features are the
                             schema (required)
 MLOPS_SERVE_API_KEY         when set, /predict needs `Authorization: Bearer <key>` or
                             `X-API-Key: <key>`; /healthz, /readyz and /metrics stay open
-MLOPS_SERVE_PREDICTION_LOG  append one JSON line per answered request to this file
-                            (timestamp, request id, model, version, rows, predictions)
+MLOPS_SERVE_PREDICTION_LOGS log every prediction (one JSON line per row) under this folder,
+                            in day partitions (`mlops.core.prediction_log` says how); the
+                            model's compliance.pii_fields are hashed or left out
+MLOPS_SERVE_ENVIRONMENT     the environment this instance serves, recorded in every log line
+                            (default `local`)
+MLOPS_SERVE_PII_KEY         the secret the personal-data fields are hashed with in the logs;
+                            unset, they are left out of the logs
 MLOPS_SERVE_MAX_ROWS        the most rows one request may carry (default 1000)
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import re
 from collections.abc import Mapping
@@ -31,9 +34,10 @@ from typing import Any
 import yaml
 
 from mlops.core.features import Feature, ManifestError, features_from_manifest
+from mlops.core.names import MODEL_NAME
+from mlops.core.prediction_log import Protection, pii_fields
 from mlops.errors import MlopsError
 
-log = logging.getLogger("bentoml.mlops")
 PREFIX = "MLOPS_SERVE_"
 DEFAULT_MAX_ROWS = 1000
 _VERSION = re.compile(r"[1-9][0-9]*")
@@ -53,7 +57,9 @@ class ServeConfig:
     features: tuple[Feature, ...]
     task: str
     api_key: str | None
-    prediction_log: Path | None
+    prediction_logs: Path | None
+    environment: str
+    protection: Protection
     max_rows: int
 
 
@@ -89,12 +95,18 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
     manifest_path = value(f"{PREFIX}MANIFEST", required=True)
     features: list[Feature] = []
     task = ""
+    manifest: dict[str, Any] = {}
     if manifest_path is not None:
-        features, task = _read_manifest(Path(manifest_path), model, problems)
+        manifest = _read_manifest(Path(manifest_path), model, problems)
+        features, task = _features(manifest, Path(manifest_path), problems)
     api_key = value(f"{PREFIX}API_KEY")
-    log_path = value(f"{PREFIX}PREDICTION_LOG")
-    if log_path is not None and not Path(log_path).parent.is_dir():
-        problems.append(f"{PREFIX}PREDICTION_LOG={log_path}: its folder does not exist")
+    log_dir = value(f"{PREFIX}PREDICTION_LOGS")
+    if log_dir is not None and not Path(log_dir).is_dir():
+        problems.append(f"{PREFIX}PREDICTION_LOGS={log_dir}: no such folder")
+    environment = value(f"{PREFIX}ENVIRONMENT") or "local"
+    if not MODEL_NAME.match(environment):
+        problems.append(f"{PREFIX}ENVIRONMENT={environment!r}: expected a name like production")
+    pii_key = value(f"{PREFIX}PII_KEY")
     max_rows = _positive(value(f"{PREFIX}MAX_ROWS"), f"{PREFIX}MAX_ROWS", problems)
     if problems or model is None or version is None or uri is None or manifest_path is None:
         bullets = "".join(f"\n  - {problem}" for problem in problems)
@@ -106,7 +118,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
     return ServeConfig(
         model=model, version=version, model_uri=uri, tracking_uri=tracking_uri,
         manifest=Path(manifest_path), features=tuple(features), task=task, api_key=api_key,
-        prediction_log=Path(log_path) if log_path else None, max_rows=max_rows,
+        prediction_logs=Path(log_dir) if log_dir else None, environment=environment,
+        protection=Protection(pii_fields(manifest), pii_key.encode() if pii_key else None),
+        max_rows=max_rows,
     )  # fmt: skip
 
 
@@ -125,27 +139,34 @@ def _uri_problems(uri: str, model: str, version: str) -> list[str]:
     return []
 
 
-def _read_manifest(path: Path, model: str | None, problems: list[str]) -> tuple[list[Feature], str]:
+def _read_manifest(path: Path, model: str | None, problems: list[str]) -> dict[str, Any]:
     where = f"{PREFIX}MANIFEST={path}"
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         problems.append(f"{where}: cannot read it ({exc.strerror or exc})")
-        return [], ""
+        return {}
     except yaml.YAMLError as exc:
         problems.append(f"{where}: not valid YAML ({exc})")
-        return [], ""
+        return {}
     if not isinstance(data, dict):
         problems.append(f"{where}: expected a model.yaml mapping")
-        return [], ""
+        return {}
     if model is not None and data.get("name") != model:
         problems.append(f"{where} describes {data.get('name')!r}, not {PREFIX}MODEL={model}")
-    try:
-        features = features_from_manifest(data)
-    except ManifestError as exc:
-        problems.append(f"{where}: {exc}")
+    return data
+
+
+def _features(manifest: dict[str, Any], path: Path, problems: list[str]
+              ) -> tuple[list[Feature], str]:  # fmt: skip
+    if not manifest:
         return [], ""
-    return features, str(data.get("task", ""))
+    try:
+        features = features_from_manifest(manifest)
+    except ManifestError as exc:
+        problems.append(f"{PREFIX}MANIFEST={path}: {exc}")
+        return [], ""
+    return features, str(manifest.get("task", ""))
 
 
 def _positive(text: str | None, name: str, problems: list[str]) -> int:
@@ -155,16 +176,3 @@ def _positive(text: str | None, name: str, problems: list[str]) -> int:
         problems.append(f"{name}={text!r}: expected a positive whole number")
         return DEFAULT_MAX_ROWS
     return int(text)
-
-
-class PredictionLog:
-    """One JSON line per answered request, appended whole even with several workers."""
-
-    def __init__(self, path: os.PathLike[str]) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-
-    def write(self, record: dict[str, Any]) -> None:
-        try:
-            os.write(self.fd, (json.dumps(record) + "\n").encode())
-        except OSError as exc:  # a full disk must not stop predictions
-            log.error("cannot write the prediction log: %s", exc)

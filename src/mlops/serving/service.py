@@ -31,10 +31,10 @@ import asyncio
 import logging
 import math
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import bentoml
@@ -46,7 +46,8 @@ from mlops.adapters import tracking
 from mlops.core.features import model_schema
 from mlops.errors import MlopsError, first_line
 from mlops.serving import requests
-from mlops.serving.config import PredictionLog, ServeConfig, load_config
+from mlops.serving.config import ServeConfig, load_config
+from mlops.serving.prediction_logs import PredictionLog
 from mlops.serving.requests import RequestRefused
 
 log = logging.getLogger("bentoml.mlops")
@@ -260,7 +261,11 @@ class ModelService:
 
     def __init__(self) -> None:
         self.config = HEALTH.config = load_config()
-        self.log = PredictionLog(self.config.prediction_log) if self.config.prediction_log else None
+        config = self.config
+        self.log = None if config.prediction_logs is None else PredictionLog(
+            config.prediction_logs, config.environment, config.model, config.version,
+            config.protection,
+        )  # fmt: skip
         self.predictor: Predictor | None = None
         self.batcher: Batcher | None = None
         try:
@@ -281,12 +286,15 @@ class ModelService:
     def close(self) -> None:
         if self.predictor is not None:
             self.predictor.close()
+        if self.log is not None:
+            self.log.close()
 
     @bentoml.api(route="/predict")  # type: ignore[untyped-decorator]
     async def predict(
         self, ctx: bentoml.Context, rows: Any = None, columns: Any = None, data: Any = None
     ) -> dict[str, Any]:
         """Predictions for the rows, in their order."""
+        started = time.perf_counter()
         config = self.config
         request_id = ctx.request.headers.get("x-request-id", "")
         answer: dict[str, Any] = {"model": config.model, "version": config.version,
@@ -307,9 +315,8 @@ class ModelService:
             ctx.response.status_code = 500
             return {**answer, "error": f"the model failed to score the rows: {first_line(exc)}"}
         if self.log is not None:
-            stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            self.log.write({"timestamp": stamp, **answer, "rows": checked,
-                            "predictions": predictions})  # fmt: skip
+            latency_ms = (time.perf_counter() - started) * 1000
+            self.log.write(request_id, latency_ms, checked, predictions)
         return {**answer, "predictions": predictions}
 
 

@@ -1,0 +1,129 @@
+"""Prediction logs: one line per row, personal data hashed or left out, day partitions,
+malformed lines explained, and retention that purges whole days only."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from mlops.core.prediction_log import (
+    Partition,
+    Protection,
+    Served,
+    expired,
+    lines,
+    parse_line,
+    partition_day,
+    pii_fields,
+    retention_days,
+)
+from mlops.serving.prediction_logs import PredictionLog
+
+WHEN = datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC)
+SERVED = Served(WHEN, "production", "clinic", "4", "req-1", 12.34567)
+ROWS = [{"age": 61, "sex": "F", "bmi": 31.2}, {"age": 45, "sex": "M", "bmi": 24.0}]
+ANSWERS = [{"prediction": 1, "probability": 0.8}, {"prediction": 0, "probability": 0.1}]
+
+
+def test_each_row_is_one_line_with_the_request_and_its_answer() -> None:
+    """Time in UTC with milliseconds, the request's id and latency, the row's index."""
+    records = [json.loads(x) for x in lines(SERVED, ROWS, ANSWERS, Protection()).splitlines()]
+    assert records[1] == {
+        "time": "2026-03-01T12:30:05.123Z", "environment": "production", "model": "clinic",
+        "version": "4", "request_id": "req-1", "row": 1, "latency_ms": 12.346,
+        "features": {"age": 45, "sex": "M", "bmi": 24.0}, "prediction": 0, "probability": 0.1,
+    }  # fmt: skip
+    assert [parse_line(x) for x in lines(SERVED, ROWS, ANSWERS, Protection()).splitlines()] == [
+        (r, None) for r in records
+    ]
+
+
+def test_personal_data_is_left_out_without_a_key() -> None:
+    """Masked fields never appear, and the line says which were left out."""
+    text = lines(SERVED, ROWS, ANSWERS, Protection(frozenset({"age", "sex"})))
+    assert "61" not in text and '"F"' not in text
+    first = json.loads(text.splitlines()[0])
+    assert first["features"] == {"bmi": 31.2}
+    assert first["masked"] == ["age", "sex"]
+
+
+def test_personal_data_is_a_keyed_hash_with_a_key() -> None:
+    """The same value gives the same text (joins and counts still work); another key gives
+    another; the plain SHA-256 of the value (guessable for an age) is not what is written."""
+    one = Protection(frozenset({"age"}), b"secret-1")
+    other = Protection(frozenset({"age"}), b"secret-2")
+    a = json.loads(lines(SERVED, ROWS[:1], ANSWERS[:1], one))["features"]["age"]
+    again = json.loads(lines(SERVED, ROWS[:1], ANSWERS[:1], one))["features"]["age"]
+    b = json.loads(lines(SERVED, ROWS[:1], ANSWERS[:1], other))["features"]["age"]
+    assert a == again != b
+    assert a.startswith("hmac-sha256:")
+    assert hashlib.sha256(b"61").hexdigest()[:32] not in a
+    assert "masked" not in json.loads(lines(SERVED, ROWS[:1], ANSWERS[:1], one))
+
+
+def test_the_manifest_names_the_personal_data_and_how_long_logs_are_kept() -> None:
+    manifest = {"compliance": {"pii": True, "pii_fields": ["age", "sex"], "retention_days": 365}}
+    assert pii_fields(manifest) == {"age", "sex"}
+    assert pii_fields({"compliance": {"pii": False, "pii_fields": ["age"]}}) == frozenset()
+    assert retention_days(manifest) == 365
+    assert retention_days({"compliance": {"retention_days": True}}) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"time": "t", "model": "m", "version": 4}', "field 'version' is missing or not a str"),
+        ('{"time": "t", "model": "m", "version": "4", "request_id": "r", "row": true,'
+         ' "features": {}}', "field 'row' is missing or not a int"),
+        ('{"time": "t", "model": "m", "version": "4", "request_id": "r", "row": 0,'
+         ' "features": {}}', "field 'prediction' is missing"),
+    ],
+)  # fmt: skip
+def test_a_malformed_line_says_what_is_wrong(text: str, problem: str) -> None:
+    record, why = parse_line(text)
+    assert record is None
+    assert why is not None and why.startswith(problem)
+
+
+def test_retention_purges_whole_days_past_the_period_only() -> None:
+    """Kept for 30 days on 2026-03-31: 2026-02-28 goes, 2026-03-01 (partly within) stays;
+    a model no manifest names is reported and never purged by rule."""
+    today = date(2026, 3, 31)
+    parts = [Partition("production", "clinic", date(2026, 2, 28), 2, 100),
+             Partition("production", "clinic", date(2026, 3, 1), 1, 50),
+             Partition("staging", "gone", date(2020, 1, 1), 1, 10)]  # fmt: skip
+    found = expired(parts, {"clinic": 30}, today)
+    assert [(e.partition.model, e.partition.day, e.retention_days) for e in found] == [
+        ("clinic", date(2026, 2, 28), 30), ("gone", date(2020, 1, 1), None)
+    ]  # fmt: skip
+    assert found[0].reason == "31 days old, kept for 30"
+
+
+def test_partition_folders_are_read_back_as_days() -> None:
+    assert partition_day("date=2026-03-01") == date(2026, 3, 1)
+    assert partition_day("date=2026-02-30") is None
+    assert partition_day("2026-03-01") is None
+
+
+def test_a_process_writes_its_own_file_and_starts_a_new_day_at_midnight(tmp_path: Path) -> None:
+    """Two writers (two workers) never share a file; a request after midnight UTC lands in
+    the next day's partition; the folders are group-writable for the host's retention."""
+    first = PredictionLog(tmp_path, "production", "clinic", "4", Protection())
+    second = PredictionLog(tmp_path, "production", "clinic", "4", Protection())
+    first.write("a", 1.0, ROWS[:1], ANSWERS[:1], WHEN)
+    second.write("b", 1.0, ROWS[:1], ANSWERS[:1], WHEN)
+    first.write("c", 1.0, ROWS, ANSWERS, datetime(2026, 3, 2, 0, 0, 1, tzinfo=UTC))
+    first.close()
+    second.close()
+    day1 = tmp_path / "production/clinic/date=2026-03-01"
+    day2 = tmp_path / "production/clinic/date=2026-03-02"
+    assert len(list(day1.iterdir())) == 2
+    (later,) = day2.iterdir()
+    assert [json.loads(x)["request_id"] for x in later.read_text().splitlines()] == ["c", "c"]
+    assert day2.stat().st_mode & 0o2070 == 0o2070
