@@ -1,0 +1,73 @@
+"""`mlops retention`: purge prediction logs older than each model's retention period."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlops.adapters.repository import find_root
+from mlops.core.prediction_log import Expiry
+from mlops.flows import retention
+from mlops.output import console, print_json
+
+
+@click.command("retention")
+@click.option("--apply", "apply_", is_flag=True, help="Purge; without it, only show the plan.")
+@click.option(
+    "--logs",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The prediction-log folder (default: this deploy host's, under MLOPS_DEPLOY_DIR).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan (and what was purged).")
+@click.pass_obj
+def command(obj: dict[str, Any], apply_: bool, logs: Path | None, as_json: bool) -> None:
+    """Show, and with --apply purge, the days of prediction logs older than each model's
+    `compliance.retention_days`.
+
+    A day is purged once all of it is older than the period. Logs of a model that no
+    manifest names are listed but never purged: no rule says how long to keep them.
+    """
+    root = find_root(obj.get("repo"))
+    found = retention.plan(root, logs)
+    purged = retention.purge(found) if apply_ else []
+    if as_json:
+        print_json({"folder": str(found.folder), "today": found.today.isoformat(),
+                    "partitions": found.partitions, "applied": apply_,
+                    "expired": [_entry(e) for e in found.expiries],
+                    "purged": [_entry(e) for e in purged]})  # fmt: skip
+        return
+    _print(found, apply_)
+
+
+def _entry(expiry: Expiry) -> dict[str, Any]:
+    part = expiry.partition
+    return {"environment": part.environment, "model": part.model, "day": part.day.isoformat(),
+            "files": part.files, "bytes": part.bytes, "retention_days": expiry.retention_days,
+            "reason": expiry.reason}  # fmt: skip
+
+
+def _print(found: retention.RetentionPlan, applied: bool) -> None:
+    from rich.table import Table
+
+    out = console()
+    if not found.expiries:
+        out.print(f"nothing to purge: {found.partitions} day(s) of logs in {found.folder},"
+                  " all within their retention")  # fmt: skip
+        return
+    table = Table(title=f"Prediction logs past retention in {found.folder}")
+    for column in ("environment", "model", "day", "files", "bytes", "action", "why"):
+        table.add_column(column)
+    for expiry in found.expiries:
+        part = expiry.partition
+        keep = expiry.retention_days is None
+        action = "kept" if keep else "purged" if applied else "purge"
+        table.add_row(part.environment, part.model, part.day.isoformat(), str(part.files),
+                      str(part.bytes), action, expiry.reason)  # fmt: skip
+    out.print(table)
+    count = len(found.purgeable)
+    if applied:
+        out.print(f"purged {count} day(s)")
+    elif count:
+        out.print(f"{count} day(s) would be purged: run again with --apply")
