@@ -1,0 +1,89 @@
+"""`mlops monitor`: drift and data quality of one model's logged predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlops.adapters.repository import find_root
+from mlops.core.drift import BREACH, WindowError, parse_window
+from mlops.core.stages import PRODUCTION
+from mlops.errors import MlopsError, UsageError
+from mlops.flows.monitoring import Monitored, Request, monitor
+from mlops.output import console, print_json
+
+
+class Breach(MlopsError):
+    """A monitored threshold was crossed."""
+
+
+@click.command("monitor")
+@click.argument("name")
+@click.option("--env", "environment", default=PRODUCTION, show_default=True,
+              help="The environment whose predictions are compared.")  # fmt: skip
+@click.option("--window", help="How far back to look, like 7d or 36h (default: the manifest's"
+              " monitoring.drift.window_days, else 7d).")  # fmt: skip
+@click.option("--logs", type=click.Path(file_okay=False, path_type=Path),
+              help="The prediction-log folder (default: this deploy host's).")  # fmt: skip
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Where summary.json and report.html go (default: in .mlops/).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def command(obj: dict[str, Any], name: str, environment: str, window: str | None,
+            logs: Path | None, out: Path | None, as_json: bool) -> None:  # fmt: skip
+    """Compare the window's logged inputs and predictions of NAME with the serving version's
+    training data, by the manifest's drift method and threshold, and check them against the
+    feature schema.
+
+    Writes an HTML report and a JSON summary (also logged to MLflow, experiment
+    monitor/NAME). Exit 1 when a threshold is breached; a window with too few rows for a
+    verdict says so and exits 0.
+    """
+    try:
+        span = parse_window(window) if window else None
+    except WindowError as exc:
+        raise UsageError(str(exc)) from None
+    root = find_root(obj.get("repo"))
+    result = monitor(root, name, Request(environment, span, logs, out))
+    if as_json:
+        print_json(result.summary)
+    else:
+        _print(result)
+    if result.verdict.status == BREACH:
+        raise Breach(f"{name} in {environment}: " + "; ".join(result.verdict.reasons))
+
+
+def _print(result: Monitored) -> None:
+    from rich.table import Table
+
+    summary = result.summary
+    out = console()
+    table = Table(title=f"{summary['model']} v{summary['version']} in {summary['environment']},"
+                  f" {summary['window']['start']} to {summary['window']['end']}")  # fmt: skip
+    for column in ("column", "method", "statistic", "threshold", "drifted"):
+        table.add_column(column)
+    rows = [
+        *summary["drift"],
+        *([summary["prediction_drift"]] if summary["prediction_drift"] else []),
+    ]
+    for item in rows:
+        value = "-" if item["statistic"] is None else f"{item['statistic']:.4g}"
+        table.add_row(item["column"], item["method"], value, f"{item['threshold']:g}",
+                      "yes" if item["drifted"] else "no")  # fmt: skip
+    if rows:
+        out.print(table)
+    logs = summary["logs"]
+    out.print(f"{summary['rows']} row(s) from {logs['files']} log file(s);"
+              f" {logs['skipped_lines']} malformed line(s) skipped")  # fmt: skip
+    for line in logs["skipped"]:
+        out.print(f"  skipped {line}")
+    quality = summary["quality"]
+    if quality:
+        out.print(f"data quality: {quality['invalid_rows']} of {quality['rows']} row(s) fail the"
+                  " feature schema")  # fmt: skip
+    for note in summary["not_monitored"]:
+        out.print(f"not monitored: {note}")
+    out.print(f"verdict: {summary['status']}" + "".join(f"\n  {r}" for r in summary["reasons"]))
+    out.print(f"report: {result.folder}")

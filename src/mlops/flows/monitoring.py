@@ -1,0 +1,223 @@
+"""Monitoring one model in one environment: the window's logged predictions against the
+serving version's own training data, judged by the manifest's drift rules.
+
+The window's rows are the prediction-log lines of the version the environment serves
+(registry.yaml). The reference is that version's training input exactly as it recorded it
+(DVC md5), and the reference predictions are the version's own on those rows. Evidently
+computes the statistics and the HTML report; `mlops.core.drift` gives the verdicts. The
+summary and the report are written to a folder and logged to MLflow (experiment
+`monitor/<model>`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from mlops.adapters import atomic, tracking
+from mlops.adapters.batch_model import BatchModel
+from mlops.adapters.drift_report import Column, DriftReport
+from mlops.adapters.prediction_logs import LogWindow, read_window
+from mlops.adapters.recorded_data import recorded_bytes
+from mlops.adapters.row_checks import check_batch
+from mlops.adapters.settings import load_settings
+from mlops.core import drift, layout
+from mlops.core.drift import ColumnDrift, Quality, Verdict
+from mlops.core.features import Feature, ManifestError, features_from_manifest
+from mlops.core.prediction_log import pii_fields
+from mlops.core.stages import PRODUCTION
+from mlops.errors import InvalidInput, MlopsError
+from mlops.flows.repository import (
+    checked_models,
+    manifest_data,
+    registry_entry,
+    require_shared_files,
+)
+
+EXPERIMENT_PREFIX = "monitor/"
+PREDICTION = "prediction"
+
+
+@dataclass(frozen=True)
+class Request:
+    environment: str = PRODUCTION
+    window: timedelta | None = None  # default: the manifest's window_days, else 7 days
+    logs: Path | None = None  # default: this deploy host's prediction logs
+    out: Path | None = None  # default: .mlops/monitoring/<model>/<environment>/<time>
+    now: datetime | None = None
+
+
+@dataclass
+class Monitored:
+    summary: dict[str, Any]
+    verdict: Verdict
+    folder: Path
+    run_id: str | None
+
+
+def monitor(root: Path, name: str, request: Request) -> Monitored:
+    import pandas as pd
+
+    check = checked_models(root, [name], "monitored")
+    require_shared_files(check, "monitored")
+    manifest = manifest_data(check, name)
+    rules = (manifest.get("monitoring") or {}).get("drift") or {}
+    method, threshold = str(rules.get("method", "psi")), float(rules.get("threshold", 0.2))
+    try:
+        features = features_from_manifest(manifest)
+    except ManifestError as exc:
+        raise InvalidInput(f"{layout.manifest_path(name)}: {exc}") from None
+    entry = registry_entry(check, name)
+    version = (entry.get("stages") or {}).get(request.environment)
+    if version is None:
+        raise MlopsError(f"{name}: registry.yaml puts no version in {request.environment}:"
+                         " nothing serves there to monitor")  # fmt: skip
+    version = str(version)
+    record = (entry.get("versions") or {}).get(version) or {}
+    now = request.now or datetime.now(UTC)
+    window = request.window or timedelta(days=int(rules.get("window_days", 7)))
+    settings = load_settings(root)
+    logs = read_window(request.logs or settings.prediction_logs, request.environment, name,
+                       version, now - window, now)  # fmt: skip
+    watched, not_logged = _watched(features, rules.get("features"), pii_fields(manifest))
+    current = _frame([r["features"] for r in logs.records], features)
+    quality = _quality(current, features, watched) if len(current) else None
+    context = {"model": name, "environment": request.environment, "version": version,
+               "window": {"start": _stamp(now - window), "end": _stamp(now)},
+               "method": method, "threshold": threshold, "logs": _log_summary(logs),
+               "not_monitored": not_logged}  # fmt: skip
+    classifier = manifest.get("task") == "classification"
+    verdicts: list[ColumnDrift] = []
+    prediction: ColumnDrift | None = None
+    report: DriftReport | None = None
+    with contextlib.redirect_stdout(sys.stderr):  # MLflow prints download progress
+        tracking.connect(settings)
+        if len(current) >= drift.MIN_ROWS:
+            reference = _reference(root, name, manifest, record)
+            current[PREDICTION] = [r["prediction"] for r in logs.records]
+            model = BatchModel(str(record.get("model_uri") or f"models:/{name}/{version}"),
+                               classifier)  # fmt: skip
+            try:
+                reference[PREDICTION], _ = model.predict(reference[[f.name for f in features]])
+            finally:
+                model.close()
+            columns = [Column(f.name, drift.method_for(method, _numeric(f)), _numeric(f))
+                       for f in watched]  # fmt: skip
+            label = not classifier
+            columns.append(Column(PREDICTION, drift.method_for(method, label), label))
+            for column in (c for c in columns if c.numeric):
+                current[column.name] = pd.to_numeric(current[column.name], errors="coerce")
+            report = DriftReport(reference, current, columns, threshold)
+            statistics = report.statistics()
+            judged = drift.judge([(c.name, c.method) for c in columns], statistics, threshold)
+            verdicts, prediction = judged[:-1], judged[-1]
+        verdict = drift.verdict(len(current), verdicts, prediction, quality)
+        summary = drift.summary(verdict, verdicts, prediction, quality, context)
+        folder = request.out or (settings.state_dir / "monitoring" / name / request.environment
+                                 / now.strftime("%Y%m%dT%H%M%SZ"))  # fmt: skip
+        run_id = _record(settings, name, summary, report, folder)
+    summary["run_id"] = run_id
+    atomic.write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return Monitored(summary, verdict, folder, run_id)
+
+
+def _watched(features: list[Feature], named: Any, personal: frozenset[str]
+             ) -> tuple[list[Feature], list[str]]:  # fmt: skip
+    """The features to compare (the manifest's list, else all), less personal-data fields,
+    which the logs hold only hashed or not at all."""
+    wanted = [f for f in features if not named or f.name in named]
+    return [f for f in wanted if f.name not in personal], [
+        f"{f.name}: personal data (compliance.pii_fields), not logged as it came"
+        for f in wanted if f.name in personal
+    ]  # fmt: skip
+
+
+def _numeric(feature: Feature) -> bool:
+    return feature.type in ("number", "integer")
+
+
+def _frame(rows: list[dict[str, Any]], features: list[Feature]) -> Any:
+    """The logged features as a frame (missing keys are nulls)."""
+    import pandas as pd
+
+    names = [f.name for f in features]
+    return pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(columns=names)
+
+
+def _quality(current: Any, features: list[Feature], watched: list[Feature]) -> Quality:
+    """Rows that break the feature schema, and each watched feature's share of nulls."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(current[[f.name for f in features]], preserve_index=False)
+    rejected: list[dict[str, Any]] = []
+    offset = 0
+    for chunk in table.to_batches(max_chunksize=100_000):
+        rejected += check_batch(chunk, features, _numbered(offset), False).rejected
+        offset += chunk.num_rows
+    nulls = {f.name: float(current[f.name].isna().mean()) for f in watched}
+    examples = [f"row {r['row']}: {r['reason']}" for r in rejected[:5]]
+    return Quality(len(current), len(rejected), nulls, examples)
+
+
+def _numbered(offset: int) -> Callable[[int], int]:
+    return lambda index: offset + index + 1
+
+
+def _reference(root: Path, name: str, manifest: dict[str, Any], record: dict[str, Any]) -> Any:
+    """The version's training input, as it recorded it."""
+    import pandas as pd
+
+    inputs = [i for i in (manifest.get("data") or {}).get("inputs") or []
+              if i.get("role") == "train"]  # fmt: skip
+    if not inputs:
+        raise InvalidInput(f"{layout.manifest_path(name)}: no data input has `role: train`;"
+                           " drift is measured against the training data")  # fmt: skip
+    path = str(inputs[0]["path"])
+    md5 = (record.get("dvc_hashes") or {}).get(path)
+    if not md5:
+        raise MlopsError(f"{name}: the serving version records no DVC hash of {path}")
+    content = recorded_bytes(root, name, path, md5, record.get("git_commit"))
+    if path.endswith(".parquet"):
+        return pd.read_parquet(io.BytesIO(content))
+    return pd.read_csv(io.BytesIO(content))
+
+
+def _log_summary(logs: LogWindow) -> dict[str, Any]:
+    return {"files": logs.files, "rows": len(logs.records), "other_versions": logs.other_versions,
+            "skipped_lines": logs.skipped, "skipped": logs.skipped_lines}  # fmt: skip
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _record(settings: Any, name: str, summary: dict[str, Any], report: DriftReport | None,
+            folder: Path) -> str:  # fmt: skip
+    """The report in the folder, and the summary and the report in an MLflow run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"summary.json": json.dumps(summary, indent=2) + "\n"}
+    if report is not None:
+        report.save_html(folder / "report.html")
+        files["report.html"] = (folder / "report.html").read_text(encoding="utf-8")
+    experiment = tracking.experiment_id(settings, f"{EXPERIMENT_PREFIX}{name}")
+    tags = {"mlops.model": name, "mlops.environment": summary["environment"],
+            "mlops.version": summary["version"], "mlops.status": summary["status"]}  # fmt: skip
+    metrics = {"rows": float(summary["rows"]),
+               "drifted_features": float(sum(d["drifted"] for d in summary["drift"])),
+               "skipped_lines": float(summary["logs"]["skipped_lines"])}  # fmt: skip
+    for item in summary["drift"]:
+        if item["statistic"] is not None:
+            metrics[f"drift.{item['column']}"] = float(item["statistic"])
+    with tracking.run(experiment, f"{name}-{summary['environment']}", tags) as run:
+        tracking.log_run_data({"window_start": summary["window"]["start"],
+                               "window_end": summary["window"]["end"],
+                               "method": summary["method"], "threshold": summary["threshold"]},
+                              metrics, files)  # fmt: skip
+        return str(run.info.run_id)
