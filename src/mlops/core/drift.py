@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from mlops.core.performance import Performance
+
 MIN_ROWS = 100
 P_VALUE_METHODS = frozenset({"ks", "chi2"})
 NUMERIC_ONLY = frozenset({"ks", "wasserstein"})
@@ -109,14 +111,17 @@ class Verdict:
 
 
 def verdict(rows: int, features: Sequence[ColumnDrift], prediction: ColumnDrift | None,
-            quality: Quality | None) -> Verdict:  # fmt: skip
-    """Breach when a monitored feature or the prediction drifted or too many rows broke the
-    schema; no verdict below MIN_ROWS rows."""
-    if rows < MIN_ROWS:
-        return Verdict(INSUFFICIENT, rows, [
-            f"{rows} row(s) in the window; a drift verdict needs at least {MIN_ROWS}"
-        ])  # fmt: skip
+            quality: Quality | None, performance: Performance | None = None
+            ) -> Verdict:  # fmt: skip
+    """Breach when a monitored feature or the prediction drifted, too many rows broke the
+    schema, or the labelled rows' metric broke its bound; no drift verdict below MIN_ROWS
+    rows (a performance breach still counts)."""
     reasons = []
+    if performance is not None and performance.breached:
+        reasons.append(f"performance: {performance.describe()}")
+    if rows < MIN_ROWS:
+        few = f"{rows} row(s) in the window; a drift verdict needs at least {MIN_ROWS}"
+        return Verdict(BREACH if reasons else INSUFFICIENT, rows, [*reasons, few])
     moved = [d for d in features if d.drifted]
     if moved:
         listed = ", ".join(d.describe() for d in moved)
@@ -131,7 +136,8 @@ def verdict(rows: int, features: Sequence[ColumnDrift], prediction: ColumnDrift 
 
 
 def summary(verdict_: Verdict, features: Sequence[ColumnDrift], prediction: ColumnDrift | None,
-            quality: Quality | None, context: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
+            quality: Quality | None, context: Mapping[str, Any],
+            performance: Performance | None = None) -> dict[str, Any]:  # fmt: skip
     """The JSON summary of a run."""
 
     def column(d: ColumnDrift) -> dict[str, Any]:
@@ -145,6 +151,7 @@ def summary(verdict_: Verdict, features: Sequence[ColumnDrift], prediction: Colu
         "reasons": verdict_.reasons,
         "drift": [column(d) for d in features],
         "prediction_drift": column(prediction) if prediction else None,
+        "performance": None if performance is None else performance.as_dict(),
         "quality": None if quality is None else {
             "rows": quality.rows, "invalid_rows": quality.invalid_rows,
             "null_share": dict(quality.null_share), "examples": list(quality.examples),

@@ -26,6 +26,18 @@ def f1(y: Sequence[float], labels: Sequence[float]) -> float:
     return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
 
 
+def precision(y: Sequence[float], labels: Sequence[float]) -> float:
+    """Precision of the positive class (1): of the rows called 1, the share that are 1."""
+    called = [a for a, b in zip(y, labels, strict=True) if b == 1]
+    return math.nan if not called else sum(1 for a in called if a == 1) / len(called)
+
+
+def recall(y: Sequence[float], labels: Sequence[float]) -> float:
+    """Recall of the positive class (1): of the rows that are 1, the share called 1."""
+    actual = [b for a, b in zip(y, labels, strict=True) if a == 1]
+    return math.nan if not actual else sum(1 for b in actual if b == 1) / len(actual)
+
+
 def roc_auc(y: Sequence[float], scores: Sequence[float]) -> float:
     """Area under the ROC curve: the chance a positive outranks a negative (ties count half)."""
     ranked = sorted(zip(scores, y, strict=True))
@@ -102,4 +114,20 @@ def compute(
     result = {name: fn(y, predictions) for name, fn in LABEL_METRICS.items()}
     if scores is not None:
         result |= {name: fn(y, scores) for name, fn in SCORE_METRICS.items()}
+    return result
+
+
+def live(task: str, y: Sequence[float], predictions: Sequence[float],
+         scores: Sequence[float] | None = None) -> dict[str, float]:  # fmt: skip
+    """The metrics monitoring reports on labelled predictions: for classification accuracy,
+    precision, recall, F1 and (with scores) ROC AUC; for regression RMSE, MAE and R2."""
+    if not y:
+        raise ValueError("no rows to evaluate")
+    if task != "classification":
+        return {name: fn(y, predictions) for name, fn in REGRESSION_METRICS.items()}
+    result = {name: fn(y, predictions) for name, fn in
+              (("accuracy", accuracy), ("precision", precision), ("recall", recall),
+               ("f1", f1))}  # fmt: skip
+    if scores is not None:
+        result["roc_auc"] = roc_auc(y, scores)
     return result

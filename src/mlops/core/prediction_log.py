@@ -108,8 +108,16 @@ def partition_dir(environment: str, model: str, day: date) -> str:
     return f"{environment}/{model}/date={day.isoformat()}"
 
 
+LOG_FILES = "v*.jsonl"  # a partition's prediction logs
+LABEL_FILES = "labels-*.jsonl"  # outcomes attached that day (`mlops labels`)
+
+
 def file_name(version: str, instance: str) -> str:
     return f"v{version}-{instance}.jsonl"
+
+
+def labels_name(stamp: str, token: str) -> str:
+    return f"labels-{stamp}-{token}.jsonl"
 
 
 def parse_line(text: str) -> tuple[dict[str, Any] | None, str | None]:

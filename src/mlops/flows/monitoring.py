@@ -24,13 +24,14 @@ from typing import Any
 from mlops.adapters import atomic, tracking
 from mlops.adapters.batch_model import BatchModel
 from mlops.adapters.drift_report import Column, DriftReport
-from mlops.adapters.prediction_logs import LogWindow, read_window
+from mlops.adapters.prediction_logs import LogWindow, read_labels, read_window
 from mlops.adapters.recorded_data import recorded_bytes
 from mlops.adapters.row_checks import check_batch
 from mlops.adapters.settings import load_settings
-from mlops.core import drift, layout
+from mlops.core import drift, layout, performance
 from mlops.core.drift import ColumnDrift, Quality, Verdict
 from mlops.core.features import Feature, ManifestError, features_from_manifest
+from mlops.core.performance import Performance
 from mlops.core.prediction_log import pii_fields
 from mlops.core.stages import PRODUCTION
 from mlops.errors import InvalidInput, MlopsError
@@ -84,8 +85,8 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
     now = request.now or datetime.now(UTC)
     window = request.window or timedelta(days=int(rules.get("window_days", 7)))
     settings = load_settings(root)
-    logs = read_window(request.logs or settings.prediction_logs, request.environment, name,
-                       version, now - window, now)  # fmt: skip
+    folder_of_logs = request.logs or settings.prediction_logs
+    logs = read_window(folder_of_logs, request.environment, name, version, now - window, now)
     watched, not_logged = _watched(features, rules.get("features"), pii_fields(manifest))
     current = _frame([r["features"] for r in logs.records], features)
     quality = _quality(current, features, watched) if len(current) else None
@@ -118,8 +119,11 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
             statistics = report.statistics()
             judged = drift.judge([(c.name, c.method) for c in columns], statistics, threshold)
             verdicts, prediction = judged[:-1], judged[-1]
-        verdict = drift.verdict(len(current), verdicts, prediction, quality)
-        summary = drift.summary(verdict, verdicts, prediction, quality, context)
+        judged_performance = _performance(manifest, logs, request, folder_of_logs, name,
+                                          now - window, now)  # fmt: skip
+        verdict = drift.verdict(len(current), verdicts, prediction, quality, judged_performance)
+        summary = drift.summary(verdict, verdicts, prediction, quality, context,
+                                judged_performance)  # fmt: skip
         folder = request.out or (settings.state_dir / "monitoring" / name / request.environment
                                  / now.strftime("%Y%m%dT%H%M%SZ"))  # fmt: skip
         run_id = _record(settings, name, summary, report, folder)
@@ -187,6 +191,33 @@ def _reference(root: Path, name: str, manifest: dict[str, Any], record: dict[str
     if path.endswith(".parquet"):
         return pd.read_parquet(io.BytesIO(content))
     return pd.read_csv(io.BytesIO(content))
+
+
+def _performance(manifest: dict[str, Any], logs: LogWindow, request: Request, folder: Path,
+                 name: str, since: datetime, until: datetime) -> Performance | None:  # fmt: skip
+    """The labelled predictions' metrics against monitoring.performance (None when the
+    manifest sets no performance rule)."""
+    rules = (manifest.get("monitoring") or {}).get("performance")
+    if not rules:
+        return None
+    labels = performance.latest(read_labels(folder, request.environment, name, since, until))
+    truth: list[Any] = []
+    predicted: list[Any] = []
+    scores: list[float] = []
+    complete = True
+    for record in logs.records:
+        key = (record["request_id"], record["row"])
+        if key in labels:
+            truth.append(labels[key])
+            predicted.append(record["prediction"])
+            score = record.get("probability")
+            if isinstance(score, int | float) and not isinstance(score, bool):
+                scores.append(float(score))
+            else:
+                complete = False
+    complete = complete and bool(scores)
+    return performance.judge(str(manifest.get("task")), rules, truth, predicted,
+                             scores if complete else None)  # fmt: skip
 
 
 def _log_summary(logs: LogWindow) -> dict[str, Any]:
