@@ -48,7 +48,9 @@ write; a token with `can_read_org=False` gets 404 from team endpoints; an instal
 write check runs. Repository settings need a repository admin's token (`github_admin`).
 An invalid request answers 422 Validation Failed; it, an invalid response and
 an unknown route (404) are recorded in `violations`. `response_hook(method, path, body)` may
-replace response bodies (to prove the checks catch a broken answer).
+replace response bodies (to prove the checks catch a broken answer). `fail(method, path_end)`
+makes the next matching requests answer a server error, before or after doing their work
+(to prove a client retries without doing the work twice).
 
 Command line (seed and dump files share one JSON format, `github_model.State`)::
 
@@ -68,6 +70,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -91,6 +94,18 @@ WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 ResponseHook = Callable[[str, str, Any], Any]
 
 
+@dataclass
+class Outage:
+    """The next `times` requests of `method` to a path ending in `path_end` answer `status`;
+    with `after`, each is carried out first (GitHub did the work, the answer was lost)."""
+
+    method: str
+    path_end: str
+    status: int = 502
+    times: int = 1
+    after: bool = False
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log(self, type: str, message: str, *args: Any) -> None:
         """Requests are recorded in `GitHubServer.requests`, not printed."""
@@ -104,6 +119,7 @@ class GitHubServer(GitHubSeeding):
         self.host, self.port = host, port
         self.contract = Contract()
         self.response_hook: ResponseHook | None = None
+        self.outages: list[Outage] = []
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -155,6 +171,21 @@ class GitHubServer(GitHubSeeding):
     def violations(self) -> list[str]:
         return self.data.violations
 
+    def fail(self, method: str, path_end: str, status: int = 502, times: int = 1,
+             after: bool = False) -> None:  # fmt: skip
+        """Answer the next `times` `method` requests to a path ending in `path_end` with
+        `status`; with `after`, carry each out first."""
+        self.outages.append(Outage(method.upper(), path_end, status, times, after))
+
+    def _outage(self, method: str, path: str, after: bool) -> Outage | None:
+        for outage in self.outages:
+            if (outage.method, outage.after) == (method, after) and path.endswith(outage.path_end):
+                outage.times -= 1
+                if outage.times <= 0:
+                    self.outages.remove(outage)
+                return outage
+        return None
+
     # requests --------------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -189,6 +220,10 @@ class GitHubServer(GitHubSeeding):
         if method in WRITES and token.read_only:
             body = error_body(403, "Resource not accessible by integration")
             return self._reply(method, path, route, 403, body, query)
+        lost = self._outage(method, path, after=False)
+        if lost is not None:
+            body = error_body(lost.status, "Server Error")
+            return self._reply(method, path, None, lost.status, body, query)
         call = Call(self, self._payloads(), route.params, query, self._json(request), token)
         try:
             reply = HANDLERS[(route.method, route.template)](call)
@@ -198,6 +233,10 @@ class GitHubServer(GitHubSeeding):
         except Exception as error:  # a fault of this server: record it, answer like GitHub
             self.violations.append(f"{method} {path}: server error {error!r}")
             return self._reply(method, path, None, 500, error_body(500, "Server Error"), query)
+        lost = self._outage(method, path, after=True)
+        if lost is not None:
+            body = error_body(lost.status, "Server Error")
+            return self._reply(method, path, None, lost.status, body, query)
         if isinstance(reply, Listing):
             return self._page(method, path, route, reply, query)
         return self._reply(method, path, route, reply[0], reply[1], query)
