@@ -29,7 +29,10 @@ CHECK_PREFIX = "mlops: "
 
 
 class GitHubError(MlopsError):
-    """GitHub refused or failed a request."""
+    """GitHub refused or failed a request (`status`: its HTTP status, None when GitHub did
+    not answer)."""
+
+    status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,31 @@ class GitHub:
 
         return self._call(f"write the report comment on #{number}", write)
 
+    def issues(self, label: str) -> list[tuple[int, str]]:
+        """The open issues (not pull requests) carrying `label`: (number, body)."""
+
+        def read() -> list[tuple[int, str]]:
+            found = self.repo.get_issues(state="open", labels=[label])
+            return [(i.number, i.body or "") for i in found if i.pull_request is None]
+
+        return self._call(f"list the open issues labelled {label!r}", read)
+
+    def open_issue(self, title: str, body: str, labels: list[str]) -> int:
+        issue = self._call(f"open the issue {title!r}", self.repo.create_issue, title=title,
+                           body=body, labels=labels)  # fmt: skip
+        return int(issue.number)
+
+    def comment_issue(self, number: int, body: str, close: bool = False) -> None:
+        """Comment on issue `number`, then close it when `close`."""
+
+        def write() -> None:
+            issue = self.repo.get_issue(number)
+            issue.create_comment(body)
+            if close:
+                issue.edit(state="closed", state_reason="completed")
+
+        self._call(f"{'close' if close else 'comment on'} issue #{number}", write)
+
     def set_status(self, sha: str, context: str, state: str, description: str) -> None:
         commit = self.repo.get_commit(sha)
         self._call(
@@ -275,11 +303,14 @@ class GitHub:
 
     def _call(self, doing: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         from github import GithubException
+        from requests import RequestException
 
         try:
             return fn(*args, **kwargs)
         except GithubException as exc:
             raise _error(doing, exc) from None
+        except RequestException as exc:  # no answer at all: refused, reset, timed out
+            raise GitHubError(f"GitHub did not answer while trying to {doing}: {exc}") from None
 
 
 def _error(doing: str, exc: Any) -> GitHubError:
@@ -290,7 +321,9 @@ def _error(doing: str, exc: Any) -> GitHubError:
         hint = " (the token is read-only here, as for pull requests from forks)"
     elif exc.status == 401:
         hint = " (check GITHUB_TOKEN)"
-    return GitHubError(f"GitHub refused to {doing}: {exc.status} {message}{hint}")
+    error = GitHubError(f"GitHub refused to {doing}: {exc.status} {message}{hint}")
+    error.status = exc.status
+    return error
 
 
 def _clip(text: str, limit: int) -> str:

@@ -253,6 +253,24 @@ def run_data(run_id: str) -> tuple[dict[str, str], dict[str, float]]:
     return dict(run.data.tags), dict(run.data.metrics)
 
 
+@_store_call("read the runs of experiment {0}")
+def latest_run_tags(experiment: str, tags: dict[str, str], before: str | None = None
+                    ) -> dict[str, str] | None:  # fmt: skip
+    """The tags of the experiment's newest finished run carrying `tags`, other than run
+    `before`; None when there is none."""
+    from mlflow import MlflowClient
+
+    wanted = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+    found = MlflowClient().search_runs(
+        [experiment], filter_string=f"{wanted} and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"], max_results=5,
+    )  # fmt: skip
+    for run in found:
+        if run.info.run_id != before:
+            return dict(run.data.tags)
+    return None
+
+
 def log_sklearn(model_dir: Path, input_example: Any) -> str:
     """Log a pickled scikit-learn model in MLflow's native flavour; returns its model URI."""
     import pickle

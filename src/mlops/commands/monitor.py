@@ -29,30 +29,39 @@ class Breach(MlopsError):
               help="The prediction-log folder (default: this deploy host's).")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Where summary.json and report.html go (default: in .mlops/).")  # fmt: skip
+@click.option("--alert", is_flag=True, help="Deliver the alerts through the manifest's"
+              " monitoring.alerts channels (GitHub issues, e-mail, webhooks).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
 def command(obj: dict[str, Any], name: str, environment: str, window: str | None,
-            logs: Path | None, out: Path | None, as_json: bool) -> None:  # fmt: skip
+            logs: Path | None, out: Path | None, alert: bool, as_json: bool) -> None:  # fmt: skip
     """Compare the window's logged inputs and predictions of NAME with the serving version's
     training data, by the manifest's drift method and threshold, and check them against the
     feature schema.
 
     Writes an HTML report and a JSON summary (also logged to MLflow, experiment
     monitor/NAME). Exit 1 when a threshold is breached; a window with too few rows for a
-    verdict says so and exits 0.
+    verdict says so and exits 0. With --alert, a breach opens (or updates) one GitHub issue
+    per model, environment and kind, a recovery closes it, and e-mail and webhooks hear of
+    each change; an alert that could not be delivered also exits 1.
     """
     try:
         span = parse_window(window) if window else None
     except WindowError as exc:
         raise UsageError(str(exc)) from None
     root = find_root(obj.get("repo"))
-    result = monitor(root, name, Request(environment, span, logs, out))
+    result = monitor(root, name, Request(environment, span, logs, out, alert=alert))
     if as_json:
         print_json(result.summary)
     else:
         _print(result)
+    problems = []
     if result.verdict.status == BREACH:
-        raise Breach(f"{name} in {environment}: " + "; ".join(result.verdict.reasons))
+        problems.append(f"{name} in {environment}: " + "; ".join(result.verdict.reasons))
+    if result.delivery is not None and result.delivery.failures:
+        problems.append("alerts not delivered: " + "; ".join(result.delivery.failures))
+    if problems:
+        raise Breach(" | ".join(problems))
 
 
 def _print(result: Monitored) -> None:
@@ -87,3 +96,7 @@ def _print(result: Monitored) -> None:
         out.print(f"not monitored: {note}")
     out.print(f"verdict: {summary['status']}" + "".join(f"\n  {r}" for r in summary["reasons"]))
     out.print(f"report: {result.folder}")
+    if result.delivery is not None:
+        for what, items in result.delivery.as_dict().items():
+            for item in items:
+                out.print(f"alert {what}: {item}")

@@ -28,13 +28,15 @@ from mlops.adapters.prediction_logs import LogWindow, read_labels, read_window
 from mlops.adapters.recorded_data import recorded_bytes
 from mlops.adapters.row_checks import check_batch
 from mlops.adapters.settings import load_settings
-from mlops.core import drift, layout, performance
+from mlops.core import alerts, drift, layout, performance
+from mlops.core.alerts import Delivery
 from mlops.core.drift import ColumnDrift, Quality, Verdict
 from mlops.core.features import Feature, ManifestError, features_from_manifest
 from mlops.core.performance import Performance
 from mlops.core.prediction_log import pii_fields
 from mlops.core.stages import PRODUCTION
 from mlops.errors import InvalidInput, MlopsError
+from mlops.flows import alerting
 from mlops.flows.repository import (
     checked_models,
     manifest_data,
@@ -53,6 +55,7 @@ class Request:
     logs: Path | None = None  # default: this deploy host's prediction logs
     out: Path | None = None  # default: .mlops/monitoring/<model>/<environment>/<time>
     now: datetime | None = None
+    alert: bool = False  # deliver the alerts through the manifest's channels
 
 
 @dataclass
@@ -61,6 +64,7 @@ class Monitored:
     verdict: Verdict
     folder: Path
     run_id: str | None
+    delivery: Delivery | None = None
 
 
 def monitor(root: Path, name: str, request: Request) -> Monitored:
@@ -126,10 +130,31 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
                                 judged_performance)  # fmt: skip
         folder = request.out or (settings.state_dir / "monitoring" / name / request.environment
                                  / now.strftime("%Y%m%dT%H%M%SZ"))  # fmt: skip
-        run_id = _record(settings, name, summary, report, folder)
+        found = alerts.from_summary(summary)
+        run_id = _record(settings, name, summary, report, folder, found)
+        delivery = _alert(settings, manifest, summary, run_id, folder) if request.alert else None
     summary["run_id"] = run_id
     atomic.write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
-    return Monitored(summary, verdict, folder, run_id)
+    return Monitored(summary, verdict, folder, run_id, delivery)
+
+
+def _alert(settings: Any, manifest: dict[str, Any], summary: dict[str, Any], run_id: str,
+           folder: Path) -> Delivery:  # fmt: skip
+    """The run's alerts through the manifest's channels, changes judged against the states
+    the previous run of this model and environment recorded in the tracking store."""
+    found = alerts.from_summary(summary, tracking.run_url(settings, run_id) or str(folder))
+    name, environment = summary["model"], summary["environment"]
+    experiment = tracking.experiment_id(settings, f"{EXPERIMENT_PREFIX}{name}")
+    last = (
+        tracking.latest_run_tags(
+            experiment, {"mlops.model": name, "mlops.environment": environment}, run_id
+        )
+        or {}
+    )
+    previous = {kind: last.get(f"mlops.alert.{kind}", alerts.CLEAR) for kind in alerts.KINDS}
+    delivery = alerting.deliver(manifest, found, previous)
+    summary["alerts"] = delivery.as_dict()
+    return delivery
 
 
 def _watched(features: list[Feature], named: Any, personal: frozenset[str]
@@ -230,7 +255,7 @@ def _stamp(moment: datetime) -> str:
 
 
 def _record(settings: Any, name: str, summary: dict[str, Any], report: DriftReport | None,
-            folder: Path) -> str:  # fmt: skip
+            folder: Path, found: list[alerts.Alert]) -> str:  # fmt: skip
     """The report in the folder, and the summary and the report in an MLflow run."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {"summary.json": json.dumps(summary, indent=2) + "\n"}
@@ -239,7 +264,8 @@ def _record(settings: Any, name: str, summary: dict[str, Any], report: DriftRepo
         files["report.html"] = (folder / "report.html").read_text(encoding="utf-8")
     experiment = tracking.experiment_id(settings, f"{EXPERIMENT_PREFIX}{name}")
     tags = {"mlops.model": name, "mlops.environment": summary["environment"],
-            "mlops.version": summary["version"], "mlops.status": summary["status"]}  # fmt: skip
+            "mlops.version": summary["version"], "mlops.status": summary["status"],
+            **{f"mlops.alert.{a.kind}": a.state for a in found}}  # fmt: skip
     metrics = {"rows": float(summary["rows"]),
                "drifted_features": float(sum(d["drifted"] for d in summary["drift"])),
                "skipped_lines": float(summary["logs"]["skipped_lines"])}  # fmt: skip
