@@ -110,3 +110,32 @@ def worktree_add(root: Path, path: Path, commit: str) -> None:
 
 def worktree_remove(root: Path, path: Path) -> None:
     run_git(root, "worktree", "remove", "--force", str(path))
+
+
+def worktree_branch(root: Path, path: Path, branch: str, start: str) -> None:
+    """A worktree at `path` on a new branch `branch` starting at `start`."""
+    run_git(root, "worktree", "add", "-b", branch, str(path), start)
+
+
+BOT_IDENTITY = ("-c", "user.name=mlops", "-c", "user.email=mlops@users.noreply.github.com")
+
+
+def commit_paths(root: Path, paths: Sequence[str], message: str) -> str:
+    """Commit what changed under `paths`; the new commit. Where git knows no author (a CI
+    runner), the platform's own identity signs it."""
+    run_git(root, "add", "--", *paths)
+    try:
+        run_git(root, "config", "--get", "user.email")
+        identity: tuple[str, ...] = ()
+    except GitError:
+        identity = BOT_IDENTITY
+    run_git(root, *identity, "commit", "-q", "-m", message, "--", *paths)
+    return head_commit(root)
+
+
+def push_branch(root: Path, branch: str, remote: str = "origin") -> None:
+    run_git(root, "push", "-q", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+
+
+def delete_branch(root: Path, branch: str) -> None:
+    run_git(root, "branch", "-q", "-D", branch)

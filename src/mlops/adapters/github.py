@@ -216,6 +216,26 @@ class GitHub:
 
         self._call(f"{'close' if close else 'comment on'} issue #{number}", write)
 
+    def open_pulls(self) -> list[tuple[int, str, str]]:
+        """The open pull requests: (number, head branch, URL)."""
+
+        def read() -> list[tuple[int, str, str]]:
+            return [(p.number, p.head.ref, p.html_url) for p in self.repo.get_pulls(state="open")]
+
+        return self._call("list the open pull requests", read)
+
+    def create_pull(self, title: str, body: str, head: str, base: str, labels: list[str]
+                    ) -> tuple[int, str]:  # fmt: skip
+        """Open a pull request from branch `head` into `base`, labelled; (number, URL)."""
+
+        def write() -> tuple[int, str]:
+            pull = self.repo.create_pull(title=title, body=body, head=head, base=base)
+            if labels:
+                pull.add_to_labels(*labels)
+            return int(pull.number), str(pull.html_url)
+
+        return self._call(f"open a pull request from {head} into {base}", write)
+
     def set_status(self, sha: str, context: str, state: str, description: str) -> None:
         commit = self.repo.get_commit(sha)
         self._call(

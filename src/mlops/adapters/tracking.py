@@ -254,21 +254,19 @@ def run_data(run_id: str) -> tuple[dict[str, str], dict[str, float]]:
 
 
 @_store_call("read the runs of experiment {0}")
-def latest_run_tags(experiment: str, tags: dict[str, str], before: str | None = None
-                    ) -> dict[str, str] | None:  # fmt: skip
-    """The tags of the experiment's newest finished run carrying `tags`, other than run
-    `before`; None when there is none."""
+def recent_run_tags(experiment: str, tags: dict[str, str], limit: int,
+                    before: str | None = None) -> list[dict[str, str]]:  # fmt: skip
+    """The tags of the experiment's newest finished runs carrying `tags` (at most `limit`,
+    newest first, each with its `run_id`), leaving out run `before`."""
     from mlflow import MlflowClient
 
     wanted = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
     found = MlflowClient().search_runs(
         [experiment], filter_string=f"{wanted} and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"], max_results=5,
+        order_by=["attributes.start_time DESC"], max_results=limit + 1,
     )  # fmt: skip
-    for run in found:
-        if run.info.run_id != before:
-            return dict(run.data.tags)
-    return None
+    return [{**r.data.tags, "run_id": r.info.run_id} for r in found
+            if r.info.run_id != before][:limit]  # fmt: skip
 
 
 def log_sklearn(model_dir: Path, input_example: Any) -> str:

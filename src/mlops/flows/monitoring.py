@@ -145,12 +145,10 @@ def _alert(settings: Any, manifest: dict[str, Any], summary: dict[str, Any], run
     found = alerts.from_summary(summary, tracking.run_url(settings, run_id) or str(folder))
     name, environment = summary["model"], summary["environment"]
     experiment = tracking.experiment_id(settings, f"{EXPERIMENT_PREFIX}{name}")
-    last = (
-        tracking.latest_run_tags(
-            experiment, {"mlops.model": name, "mlops.environment": environment}, run_id
-        )
-        or {}
+    recent = tracking.recent_run_tags(
+        experiment, {"mlops.model": name, "mlops.environment": environment}, 1, run_id
     )
+    last = recent[0] if recent else {}
     previous = {kind: last.get(f"mlops.alert.{kind}", alerts.CLEAR) for kind in alerts.KINDS}
     delivery = alerting.deliver(manifest, found, previous)
     summary["alerts"] = delivery.as_dict()

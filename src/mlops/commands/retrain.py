@@ -1,0 +1,47 @@
+"""`mlops retrain`: open a retraining pull request when a model is stale or keeps drifting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from mlops.adapters.repository import find_root
+from mlops.flows.retraining import OPENED, PLANNED, retrain
+from mlops.output import console, print_json
+
+
+@click.command("retrain")
+@click.argument("name")
+@click.option("--apply", "apply_", is_flag=True,
+              help="Refresh the data, train on a branch and open the pull request.")  # fmt: skip
+@click.option("--base", default="main", show_default=True,
+              help="The branch the pull request merges into.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_obj
+def command(obj: dict[str, Any], name: str, apply_: bool, base: str, as_json: bool) -> None:
+    """Propose retraining NAME when monitoring.retrain says it is due: production older than
+    max_age_days, or (with on_drift) drift or a performance breach in each of the last two
+    monitoring runs.
+
+    With --apply: re-run the stage that writes the training data, train and register the
+    result on a new branch, push it and open a pull request (GITHUB_TOKEN,
+    GITHUB_REPOSITORY) that the ordinary review and gates decide on. Never promotes; never
+    opens a second pull request while one is open; says why when nothing is due.
+    """
+    root = find_root(obj.get("repo"))
+    result = retrain(root, name, apply_, base)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    out = console()
+    out.print(f"{name}: {result.status}")
+    for reason in result.reasons:
+        out.print(f"  due: {reason}")
+    for note in result.notes:
+        out.print(f"  {note}")
+    if result.status == PLANNED:
+        out.print(f"  would train on branch {result.branch} and open a pull request into {base};"
+                  " run again with --apply")  # fmt: skip
+    elif result.status == OPENED:
+        out.print(f"  version {result.version} trained on {result.branch}: {result.pull_request}")
