@@ -46,6 +46,8 @@ optional = [
   "AWS_SECRET_ACCESS_KEY", "MLOPS_DVC_ENDPOINT_URL", "MLOPS_DEPLOY_TARGET",
   "MLOPS_IMAGE_REGISTRY", "MLOPS_REGISTRY_USERNAME", "MLOPS_REGISTRY_PASSWORD",
   "MLOPS_SERVE_API_KEY", "SYSTEM_TEST_RUNNER", "BATCH_RUNNER", "AWS_ENDPOINT_URL_S3",
+  "MLOPS_SMTP_PORT", "MLOPS_SMTP_FROM", "MLOPS_SMTP_STARTTLS", "MLOPS_SMTP_USER",
+  "MLOPS_SMTP_PASSWORD", "MLOPS_SERVE_PII_KEY", "MLOPS_BOT_TOKEN",
 ]
 """
 BARE = [
@@ -57,8 +59,10 @@ BARE = [
     "variable MLOPS_DVC_REMOTE",
     "variable DEPLOY_RUNNER",
     "variable MLOPS_DEPLOY_DIR",
+    "variable MLOPS_SMTP_HOST",  # monitor.yml: breast-cancer's e-mail alert channel
     "secret MLFLOW_TRACKING_PASSWORD",
     "secret MLOPS_TEAMS_TOKEN",
+    "secret CARE_ANALYTICS_WEBHOOK",  # monitor.yml: disease-progression's webhook channel
     "online self-hosted runner labelled mlops-deploy",
 ]
 Cli = Callable[..., Result]
@@ -111,7 +115,7 @@ def test_doctor_lists_everything_a_bare_repository_misses(gh: GitHubServer, root
     assert report["ok"] is False and report["repository"] == REPO
     assert _missing(report) == BARE
     assert all(f["fix"] != "nothing" for f in report["findings"] if f["ok"] is False)
-    assert "error: 11 requirement(s) missing on acme/models" in result.err
+    assert "error: 13 requirement(s) missing on acme/models" in result.err
     assert "`mlops github setup --apply` fixes 5 of them" in result.err
     table = cli("--repo", root, "github", "doctor")
     assert table.code == 1
@@ -177,7 +181,8 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
     result, report = _doctor(cli, root)
     assert (result.code, _missing(report)) == (1, [
         "variable MLFLOW_TRACKING_URI", "variable MLOPS_DVC_REMOTE", "variable MLOPS_DEPLOY_DIR",
-        "secret MLFLOW_TRACKING_PASSWORD", "secret MLOPS_TEAMS_TOKEN",
+        "variable MLOPS_SMTP_HOST", "secret MLFLOW_TRACKING_PASSWORD", "secret MLOPS_TEAMS_TOKEN",
+        "secret CARE_ANALYTICS_WEBHOOK",
     ])  # fmt: skip
     assert "fixes" not in result.err  # setup cannot set a secret or a site's services
 
@@ -192,6 +197,8 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
     gh.set_variable(REPO, "MLFLOW_TRACKING_URI", "https://mlflow.acme.example")
     gh.set_variable(REPO, "MLOPS_DVC_REMOTE", "s3://acme-dvc/store")
     gh.set_variable(REPO, "MLOPS_DEPLOY_DIR", "/var/lib/mlops/deploy")
+    gh.set_variable(REPO, "MLOPS_SMTP_HOST", "smtp.acme.example")
+    gh.set_secret(REPO, "CARE_ANALYTICS_WEBHOOK")
     result, report = _doctor(cli, root)
     assert (result.code, _missing(report), report["ok"]) == (0, [], True)
     optional = [f for f in report["findings"] if not f["required"] and f["ok"] is None]
@@ -199,7 +206,7 @@ def test_setup_apply_makes_doctor_pass_but_for_what_a_person_sets(
     assert "variable MLOPS_IMAGE_REGISTRY" in unset
     # batch.yml's runner label and S3 endpoint: a hosted runner and AWS when unset
     assert {"variable BATCH_RUNNER", "variable AWS_ENDPOINT_URL_S3"} <= set(unset)
-    assert "runner for batch.yml: score" in unset
+    assert "runner for batch.yml: score, retrain.yml: retrain" in unset
     assert "has everything the GitOps loop relies on" in cli("--repo", root, "github",
                                                              "doctor").out  # fmt: skip
 

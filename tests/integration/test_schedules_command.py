@@ -10,6 +10,8 @@ import yaml
 from support import ROOT, commit_all, git
 
 BATCH = ".github/workflows/batch.yml"
+MONITOR = ".github/workflows/monitor.yml"
+RETRAIN = ".github/workflows/retrain.yml"
 SCHEDULES = [
     {"cron": "0 2 * * 1", "models": ["breast-cancer"]},
     {"cron": "0 4 1 * *", "models": ["fuel-efficiency"]},
@@ -68,15 +70,25 @@ def test_json_reports_path_schedules_and_whether_the_file_is_current(cli, repo: 
     (1) or current (0)."""
     stale = cli("--repo", repo, "schedules", "--check", "--json")
     assert stale.code == 1
-    assert json.loads(stale.out) == {"path": BATCH, "current": False, "schedules": SCHEDULES}
+    assert json.loads(stale.out)[0] == {"path": BATCH, "current": False, "schedules": SCHEDULES}
     wrote = cli("--repo", repo, "schedules", "--json")
     assert wrote.code == 0
-    assert json.loads(wrote.out) == {
+    assert json.loads(wrote.out)[0] == {
         "path": BATCH, "current": False, "schedules": SCHEDULES, "written": True,
     }  # fmt: skip
     current = cli("--repo", repo, "schedules", "--check", "--json")
     assert current.code == 0
-    assert json.loads(current.out) == {"path": BATCH, "current": True, "schedules": SCHEDULES}
+    reports = json.loads(current.out)
+    assert reports[0] == {"path": BATCH, "current": True, "schedules": SCHEDULES}
+    assert [r["path"] for r in reports] == [BATCH, MONITOR, RETRAIN]
+    assert reports[1]["schedules"] == [
+        {"cron": "0 5 * * 1", "models": ["fuel-efficiency"]},
+        {"cron": "0 6 * * *", "models": ["breast-cancer"]},
+        {"cron": "0 7 * * *", "models": ["disease-progression"]},
+    ]
+    assert reports[2]["schedules"] == [
+        {"cron": "0 7 * * *", "models": ["breast-cancer", "disease-progression", "fuel-efficiency"]}
+    ]
 
 
 def test_a_changed_schedule_fails_the_check_with_a_diff_until_regenerated(
@@ -114,7 +126,7 @@ def test_disabling_every_batch_leaves_a_workflow_run_on_demand(cli, repo: Path) 
         edit(repo, model, "  batch:\n    enabled: true", "  batch:\n    enabled: false")
     result = cli("--repo", repo, "schedules", "--json")
     assert result.code == 0, result.err
-    assert json.loads(result.out)["schedules"] == []
+    assert json.loads(result.out)[0]["schedules"] == []
     data = yaml.safe_load((repo / BATCH).read_text())
     assert list(data[True]) == ["workflow_dispatch"]  # YAML 1.1 reads the key `on` as true
     assert list(data["jobs"]) == ["score"]
@@ -132,8 +144,8 @@ def test_an_invalid_manifest_names_the_file_and_writes_nothing(cli, repo: Path) 
         assert f"models/breast-cancer/model.yaml:{line}:" in result.err
         assert "cron hour must be between 0 and 23, got 25" in result.err
         assert (
-            f"error: cannot generate {BATCH}: models/breast-cancer/model.yaml failed to load "
-            "or validate" in result.err
+            "error: cannot generate the scheduled workflows: models/breast-cancer/model.yaml"
+            " failed to load or validate" in result.err
         )
         assert result.out == ""
     assert not (repo / BATCH).exists()
@@ -158,7 +170,7 @@ def test_an_unreadable_manifest_names_the_file(
     result = cli("--repo", repo, "schedules")
     assert result.code == 1
     assert expected in result.err
-    assert f"error: cannot generate {BATCH}: models/iris/model.yaml" in result.err
+    assert "error: cannot generate the scheduled workflows: models/iris/model.yaml" in result.err
     assert (repo / BATCH).read_text() == "# old\n"
 
 
@@ -169,5 +181,33 @@ def test_in_actions_a_stale_file_is_annotated_and_json_stays_clean(
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     result = cli("--repo", repo, "schedules", "--check", "--json")
     assert result.code == 1
-    assert json.loads(result.out)["current"] is False
+    assert [r["current"] for r in json.loads(result.out)] == [False, False, False]
     assert f"::error file={BATCH},title=mlops schedules::" in result.err
+    assert f"::error file={MONITOR},title=mlops schedules::" in result.err
+
+
+def test_monitoring_schedules_and_webhook_secrets_shape_monitor_yml(cli, git_repo: Path) -> None:
+    """A model moved to another drift schedule and given a webhook channel: monitor.yml is
+    stale until regenerated, then monitors both models on one cron and passes the webhook's
+    secret to the job by name (never its value)."""
+    assert cli("--repo", git_repo, "schedules").code == 0
+    commit_all(git_repo, "scheduled workflows")
+    edit(git_repo, "fuel-efficiency", 'schedule: "0 5 * * 1"', 'schedule: "0 6 * * *"')
+    edit(git_repo, "fuel-efficiency", "      - type: github-issue",
+         "      - type: webhook\n        url_secret: FLEET_ALERTS_URL\n      - type: github-issue")  # fmt: skip
+    stale = cli("--repo", git_repo, "schedules", "--check")
+    assert stale.code == 1
+    assert f"error: {MONITOR} is out of date with the models' schedules" in stale.err
+    assert cli("--repo", git_repo, "schedules").code == 0
+    text = (git_repo / MONITOR).read_text()
+    assert '    - cron: "0 6 * * *" # monitors breast-cancer, fuel-efficiency\n' in text
+    assert "      FLEET_ALERTS_URL: ${{ secrets.FLEET_ALERTS_URL }}\n" in text
+    data = yaml.safe_load(text)
+    steps = [step.get("run") for step in data["jobs"]["monitor"]["steps"]]
+    assert 'mlops monitor --schedule "$SCHEDULE" --alert' in steps
+    assert "mlops retention --apply" in steps
+    assert data["jobs"]["monitor"]["permissions"] == {"contents": "read", "issues": "write"}
+    retrain = yaml.safe_load((git_repo / RETRAIN).read_text())
+    assert [s.get("run") for s in retrain["jobs"]["retrain"]["steps"]][-2:] == [
+        "mlops retrain --all --apply", 'mlops retrain "$MODEL" --apply'
+    ]  # fmt: skip

@@ -23,7 +23,8 @@ def _needs(**texts: str) -> WorkflowNeeds:
 def test_this_repositorys_workflows() -> None:
     """The platform's own workflows read the runner labels and the services' settings,
     require the `mlops gate` check of pr.yml, deploy to staging and production, and read the
-    services' credentials as secrets; batch.yml adds its runner and the batch S3 endpoint."""
+    services' credentials as secrets; batch.yml adds its runner and the batch S3 endpoint,
+    monitor.yml the mail server, and retrain.yml the token that opens pull requests."""
     folder = ROOT / ".github" / "workflows"
     texts = {f".github/workflows/{p.name}": p.read_text() for p in sorted(folder.glob("*.yml"))}
     needs = read_workflows(texts)
@@ -31,18 +32,24 @@ def test_this_repositorys_workflows() -> None:
         "DEPLOY_RUNNER", "SYSTEM_TEST_RUNNER", "BATCH_RUNNER", "MLFLOW_TRACKING_URI",
         "MLFLOW_S3_ENDPOINT_URL", "MLOPS_DVC_REMOTE", "MLOPS_DVC_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_S3", "MLOPS_DEPLOY_TARGET", "MLOPS_DEPLOY_DIR", "MLOPS_IMAGE_REGISTRY",
-        "MLOPS_REGISTRY_USERNAME",
+        "MLOPS_REGISTRY_USERNAME", "MLOPS_SMTP_HOST", "MLOPS_SMTP_PORT", "MLOPS_SMTP_FROM",
+        "MLOPS_SMTP_STARTTLS",
     ])  # fmt: skip
     assert sorted(needs.secrets) == [
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_TRACKING_PASSWORD",
-        "MLFLOW_TRACKING_USERNAME", "MLOPS_REGISTRY_PASSWORD", "MLOPS_SERVE_API_KEY",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "CARE_ANALYTICS_WEBHOOK",
+        "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_USERNAME", "MLOPS_BOT_TOKEN", "MLOPS_REGISTRY_PASSWORD",
+        "MLOPS_SERVE_API_KEY", "MLOPS_SERVE_PII_KEY", "MLOPS_SMTP_PASSWORD", "MLOPS_SMTP_USER",
         "MLOPS_TEAMS_TOKEN",
     ]  # fmt: skip
     assert needs.gate_checks == ["mlops gate"]
     assert needs.environments == ["staging", "production"]
     assert needs.runners == [
-        RunnerNeed(("batch.yml: score",), (), "BATCH_RUNNER"),
-        RunnerNeed(("main.yml: staging", "main.yml: production"), (), "DEPLOY_RUNNER"),
+        RunnerNeed(("batch.yml: score", "retrain.yml: retrain"), (), "BATCH_RUNNER"),
+        RunnerNeed(
+            ("main.yml: staging", "main.yml: production", "monitor.yml: monitor"),
+            (),
+            "DEPLOY_RUNNER",
+        ),
         RunnerNeed(("pr.yml: system-tests",), (), "SYSTEM_TEST_RUNNER"),
     ]
     assert needs.diagnostics == []

@@ -63,7 +63,10 @@ def send_email(to: str, subject: str, text: str) -> None:
     host = os.environ.get("MLOPS_SMTP_HOST", "").strip()
     if not host:
         raise DeliveryFailed(f"e-mail to {to}: MLOPS_SMTP_HOST is not set")
-    port = int(os.environ.get("MLOPS_SMTP_PORT", "25"))
+    text = os.environ.get("MLOPS_SMTP_PORT") or "25"  # a workflow passes unset as ""
+    if not text.isdigit():
+        raise DeliveryFailed(f"e-mail to {to}: MLOPS_SMTP_PORT={text!r} is not a port number")
+    port = int(text)
     message = EmailMessage()
     message["From"] = os.environ.get("MLOPS_SMTP_FROM") or f"mlops@{socket.getfqdn()}"
     message["To"] = to

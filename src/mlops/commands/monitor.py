@@ -7,11 +7,13 @@ from typing import Any
 
 import click
 
+from mlops.adapters import gha
 from mlops.adapters.repository import find_root
 from mlops.core.drift import BREACH, WindowError, parse_window
 from mlops.core.stages import PRODUCTION
 from mlops.errors import MlopsError, UsageError
 from mlops.flows.monitoring import Monitored, Request, monitor
+from mlops.flows.scheduled_monitoring import monitor_due
 from mlops.output import console, print_json
 
 
@@ -20,7 +22,9 @@ class Breach(MlopsError):
 
 
 @click.command("monitor")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--schedule", metavar="CRON", help="Check every model whose"
+              " monitoring.drift.schedule is CRON, in production (monitor.yml).")  # fmt: skip
 @click.option("--env", "environment", default=PRODUCTION, show_default=True,
               help="The environment whose predictions are compared.")  # fmt: skip
 @click.option("--window", help="How far back to look, like 7d or 36h (default: the manifest's"
@@ -33,8 +37,9 @@ class Breach(MlopsError):
               " monitoring.alerts channels (GitHub issues, e-mail, webhooks).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
-def command(obj: dict[str, Any], name: str, environment: str, window: str | None,
-            logs: Path | None, out: Path | None, alert: bool, as_json: bool) -> None:  # fmt: skip
+def command(obj: dict[str, Any], name: str | None, schedule: str | None, environment: str,
+            window: str | None, logs: Path | None, out: Path | None, alert: bool,
+            as_json: bool) -> None:  # fmt: skip
     """Compare the window's logged inputs and predictions of NAME with the serving version's
     training data, by the manifest's drift method and threshold, and check them against the
     feature schema.
@@ -45,12 +50,19 @@ def command(obj: dict[str, Any], name: str, environment: str, window: str | None
     per model, environment and kind, a recovery closes it, and e-mail and webhooks hear of
     each change; an alert that could not be delivered also exits 1.
     """
+    if (name is None) == (schedule is None):
+        raise UsageError("give a model NAME or --schedule CRON (not both)")
     try:
         span = parse_window(window) if window else None
     except WindowError as exc:
         raise UsageError(str(exc)) from None
     root = find_root(obj.get("repo"))
-    result = monitor(root, name, Request(environment, span, logs, out, alert=alert))
+    request = Request(environment, span, logs, out, alert=alert)
+    if schedule is not None:
+        _scheduled(root, schedule, request, as_json)
+        return
+    assert name is not None
+    result = monitor(root, name, request)
     if as_json:
         print_json(result.summary)
     else:
@@ -62,6 +74,27 @@ def command(obj: dict[str, Any], name: str, environment: str, window: str | None
         problems.append("alerts not delivered: " + "; ".join(result.delivery.failures))
     if problems:
         raise Breach(" | ".join(problems))
+
+
+def _scheduled(root: Path, cron: str, request: Request, as_json: bool) -> None:
+    outcomes = monitor_due(root, cron, request)
+    if as_json:
+        print_json([{"model": o.model, "status": o.status, "note": o.note,
+                     "summary": o.result.summary if o.result else None}
+                    for o in outcomes])  # fmt: skip
+    lines = ["| model | verdict | note |", "|---|---|---|"]
+    for outcome in outcomes:
+        if not as_json:
+            console().print(f"{outcome.model}: {outcome.status}"
+                            + (f" ({outcome.note})" if outcome.note else ""))  # fmt: skip
+        if outcome.status == "skipped":
+            gha.notice(f"{outcome.model}: {outcome.note}", title="mlops monitor")
+        reasons = "; ".join(outcome.result.verdict.reasons) if outcome.result else ""
+        lines.append(f"| {outcome.model} | {outcome.status} | {outcome.note or reasons} |")
+    gha.append_summary(f"## Monitoring ({cron})\n\n" + "\n".join(lines) + "\n")
+    bad = [o for o in outcomes if o.status in (BREACH, "failed") or (o.note and o.result)]
+    if bad:
+        raise Breach("; ".join(f"{o.model}: {o.note or o.status}" for o in bad))
 
 
 def _print(result: Monitored) -> None:

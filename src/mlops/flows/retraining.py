@@ -30,8 +30,8 @@ from mlops.flows.repository import checked_models, manifest_data, registry_entry
 from mlops.flows.storage import use_configured_remote
 from mlops.flows.training import train_model
 
-NOT_DUE, OPEN, PLANNED, NO_NEW_DATA, OPENED = (
-    "not due", "already open", "planned", "no new data", "opened",
+NOT_DUE, OPEN, PLANNED, NO_NEW_DATA, OPENED, FAILED = (
+    "not due", "already open", "planned", "no new data", "opened", "failed",
 )  # fmt: skip
 
 
@@ -149,3 +149,18 @@ def _created(text: Any) -> datetime | None:
         return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def retrain_all(root: Path, apply: bool, base: str) -> list[Retraining]:
+    """`retrain` for every model with a retraining rule; a model that fails is reported and
+    the others still run."""
+    from mlops.core.watch_workflows import retrained
+    from mlops.flows.schedules import sections
+
+    results = []
+    for name in retrained(sections(root, ("monitoring",))):
+        try:
+            results.append(retrain(root, name, apply, base))
+        except MlopsError as exc:
+            results.append(Retraining(name, FAILED, notes=[exc.message]))
+    return results
