@@ -264,3 +264,31 @@ def _dvc_ok(root: Path, *args: str) -> None:
     code, output = _dvc(root, *args)
     if code != 0:
         raise MlopsError(f"dvc {' '.join(args)} failed:\n{_tail(output)}")
+
+
+def remote_object(root: Path, md5: str) -> bytes | None:
+    """The content the default remote stores under `md5` (DVC 3's `files/md5/xx/...` layout),
+    or None when it holds none; a local folder or S3 (with its endpoint) remote."""
+    remote = default_remote(root)
+    if remote is None or not remote[1].get("url"):
+        return None
+    url, options = remote[1]["url"], remote[1]
+    key = f"files/md5/{md5[:2]}/{md5[2:]}"
+    if url.startswith("s3://"):
+        import s3fs
+
+        endpoint = options.get("endpointurl")
+        fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint} if endpoint else {})
+        where = f"{url.removeprefix('s3://').rstrip('/')}/{key}"
+        try:
+            with fs.open(where, "rb") as handle:
+                return bytes(handle.read())
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise RemoteFailed(f"cannot read {md5} from {describe_remote(root)}: {exc}") from None
+    if "://" in url:
+        return None  # another kind of remote: left to DVC itself
+    folder = Path(url) if Path(url).is_absolute() else (root / ".dvc" / url).resolve()
+    stored = folder / key
+    return stored.read_bytes() if stored.is_file() else None

@@ -1,9 +1,10 @@
 """A data input exactly as a registered version recorded it (its DVC md5), wherever it is.
 
 Tried in order: the checkout's own file when its content has that md5 (the usual case on
-the machine that trained), the DVC cache's object of that md5, then DVC at the version's git
-commit, which fetches from the remote on a fresh runner. Whatever is found is checked
-against the recorded md5, so a reference is never silently the wrong data.
+the machine that trained), the DVC cache's object of that md5, the DVC remote's object of that
+md5 (a fresh runner), then DVC at the version's git commit (a remote of a kind read only by
+DVC itself). Whatever is found is checked against the recorded md5, so a reference is never
+silently the wrong data.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from mlops.adapters.dvc import remote_object
 from mlops.core import layout
 from mlops.errors import MlopsError
 
@@ -31,6 +33,9 @@ def recorded_bytes(root: Path, model: str, path: str, md5: str, commit: str | No
         content = cached.read_bytes()
         if _md5(content) == md5:
             return content
+    stored = remote_object(root, md5)
+    if stored is not None and _md5(stored) == md5:
+        return stored
     if not commit:
         raise DataUnavailable(
             f"{model}: {path} as recorded (md5 {md5}) is neither in the checkout nor in the"

@@ -43,6 +43,7 @@ from mlops.flows.repository import (
     registry_entry,
     require_shared_files,
 )
+from mlops.flows.storage import use_configured_remote
 
 EXPERIMENT_PREFIX = "monitor/"
 PREDICTION = "prediction"
@@ -105,6 +106,7 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
     with contextlib.redirect_stdout(sys.stderr):  # MLflow prints download progress
         tracking.connect(settings)
         if len(current) >= drift.MIN_ROWS:
+            use_configured_remote(settings)  # where a fresh runner finds the reference data
             reference = _reference(root, name, manifest, record)
             current[PREDICTION] = [r["prediction"] for r in logs.records]
             model = BatchModel(str(record.get("model_uri") or f"models:/{name}/{version}"),
