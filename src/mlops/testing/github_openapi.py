@@ -49,6 +49,8 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", f"{_R}/collaborators/{{username}}/permission"),
     ("get", f"{_R}/contents/{{path}}"),
     ("get", f"{_R}/codeowners/errors"),
+    ("get", f"{_R}/pulls"),
+    ("post", f"{_R}/pulls"),
     ("get", f"{_R}/pulls/{{pull_number}}"),
     ("get", f"{_R}/pulls/{{pull_number}}/files"),
     ("get", f"{_R}/pulls/{{pull_number}}/reviews"),
