@@ -5,6 +5,8 @@ A handler takes a `Call` (the matched route, query, JSON body, token and state) 
 Lists come in GitHub's orders: issues, deployments, deployment statuses and commit statuses
 newest first; comments, reviews, labels, changed files and a commit's pull requests oldest
 first. Like GitHub, the issue list includes pull requests (they carry a `pull_request` key).
+Pull requests (`github_routes_pulls`) and repository settings (`github_routes_admin`) have
+their own modules, registered when the server imports them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from mlops.testing.github_payloads_admin import AdminPayloads
 from mlops.testing.github_state import GitHubError
 
 JSON = dict[str, Any]
-MAX_PULL_FILES = 3000
 
 
 @dataclass
@@ -285,39 +286,6 @@ def create_deployment_status(call: Call) -> Reply:
     status = call.state.create_deployment_status(call.repo_name, number, call.login, call.body)
     repo, deployment = call.state.deployment(call.repo_name, number)
     return 201, call.out.deployment_status(repo, deployment, status)
-
-
-# pull requests -----------------------------------------------------------------------------
-
-
-@handles("get", "{R}/pulls/{pull_number}")
-def get_pull(call: Call) -> Reply:
-    issue, _ = call.state.pull(call.repo_name, call.number("pull_number"))
-    return 200, call.out.pull(call.repo(), issue)
-
-
-@handles("get", "{R}/pulls/{pull_number}/files")
-def list_pull_files(call: Call) -> Reply:
-    repo = call.repo()
-    _, pull = call.state.pull(repo.full_name, call.number("pull_number"))
-    return Listing(pull.files[:MAX_PULL_FILES], lambda f: call.out.diff_entry(repo, pull, f))
-
-
-@handles("get", "{R}/pulls/{pull_number}/reviews")
-def list_reviews(call: Call) -> Reply:
-    repo = call.repo()
-    issue, pull = call.state.pull(repo.full_name, call.number("pull_number"))
-    ordered = sorted(pull.reviews, key=lambda r: (r.submitted_at, r.id))
-    return Listing(ordered, lambda r: call.out.review(repo, issue, r))
-
-
-@handles("get", "{R}/pulls/{pull_number}/requested_reviewers")
-def list_requested_reviewers(call: Call) -> Reply:
-    repo = call.repo()
-    _, pull = call.state.pull(repo.full_name, call.number("pull_number"))
-    users = [call.out.user(u) for u in pull.requested_reviewers]
-    teams = [call.out.team(t) for t in call.out.requested_teams(repo, pull)]
-    return 200, {"users": users, "teams": teams}
 
 
 # issues, comments, labels ------------------------------------------------------------------

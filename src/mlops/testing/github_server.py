@@ -80,7 +80,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from mlops.testing import github_routes_admin
+from mlops.testing import github_routes_admin, github_routes_pulls
 from mlops.testing.github_contract import Contract, Route, error_body
 from mlops.testing.github_model import LogEntry, State, Token
 from mlops.testing.github_payloads_admin import AdminPayloads
@@ -89,7 +89,8 @@ from mlops.testing.github_seeding import GitHubSeeding
 from mlops.testing.github_state import GitHubError
 
 PREFIX = "/api/v3"
-ROUTE_MODULES = (github_routes_admin,)  # importing a routes module registers its handlers
+# importing a routes module registers its handlers
+ROUTE_MODULES = (github_routes_admin, github_routes_pulls)
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 ResponseHook = Callable[[str, str, Any], Any]
 
