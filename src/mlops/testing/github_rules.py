@@ -9,6 +9,14 @@ Simplifications (documented, deliberate):
 - A `success` deployment status with `auto_inactive` (the default) adds an `inactive` status
   to every earlier, non-transient deployment of the same environment whose latest status is
   `success`.
+- A pull request is opened from a branch of the repository itself (`head` is `branch` or
+  `owner:branch` with the repository's owner); one from a fork is seeded instead
+  (`add_pull_request(head_repo=...)`). `head` and `base` must be branches (else 422 naming the
+  field), no open pull request may have the same head and base (422 "A pull request already
+  exists for owner:branch."), and the head must have commits the base lacks (422 "No commits
+  between base and head"). It takes the next issue number and changes no files.
+  `maintainer_can_modify` is accepted and reported false, as GitHub does for a branch of the
+  same repository; converting an `issue` into a pull request is refused (422).
 - Collaborator permission: a listed collaborator has their role; the owner account is admin;
   anyone else has `read` on a public repository and `none` on a private one.
 """
@@ -24,6 +32,7 @@ from mlops.testing.github_model import (
     Deployment,
     DeploymentStatus,
     Issue,
+    Pull,
     Repository,
     Status,
 )
@@ -33,6 +42,7 @@ MAX_STATUSES = 1000
 MAX_ANNOTATIONS = 50
 MAX_SUMMARY = 65535
 LEGACY_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write"}
+NO_ISSUE_CONVERSION = "converting an issue is not supported by the local server"
 CHECK_RUN_FIELDS = ("name", "details_url", "external_id", "started_at", "completed_at")
 
 
@@ -42,6 +52,17 @@ def invalid(resource: str, field: str, code: str = "invalid", message: str = "")
     if message:
         error["message"] = message
     return GitHubError(422, "Validation Failed", [error])
+
+
+def custom(resource: str, message: str) -> GitHubError:
+    """A 422 Validation Failed whose error carries GitHub's own message (code `custom`)."""
+    error = {"resource": resource, "code": "custom", "message": message}
+    return GitHubError(422, "Validation Failed", [error])
+
+
+def pull_key(pull: Pull) -> tuple[str | None, str, str]:
+    """What makes an open pull request unique: head repository (None: this one), head, base."""
+    return pull.head_repo, pull.head_ref, pull.base_ref
 
 
 class GitHubRules(GitHubState):
@@ -275,6 +296,40 @@ class GitHubRules(GitHubState):
         elif "state_reason" in fields:
             issue.state_reason = fields["state_reason"]
         issue.state = state
+        return issue
+
+    # pull requests ---------------------------------------------------------------------------
+
+    def create_pull(self, repo: str, user: str, fields: dict[str, Any]) -> Issue:
+        """Open a pull request from branch `head` (or `owner:branch` of this repository) into
+        branch `base`; it is an issue with the next number."""
+        record = self.repository(repo)
+        if "issue" in fields:
+            raise invalid("PullRequest", "issue", message=NO_ISSUE_CONVERSION)
+        if not fields.get("title"):
+            raise invalid("Issue", "title", "missing_field")
+        base = fields["base"]
+        owner, _, head = fields["head"].rpartition(":")
+        base_sha = self.branch_sha(record, base)
+        ours = owner.lower() in ("", record.owner.lower())
+        head_sha = self.branch_sha(record, head) if ours else None
+        if base_sha is None or head_sha is None:
+            wrong = [name for name, sha in (("base", base_sha), ("head", head_sha)) if not sha]
+            errors = [
+                {"resource": "PullRequest", "field": name, "code": "invalid"} for name in wrong
+            ]
+            raise GitHubError(422, "Validation Failed", errors)
+        key = (None, head, base)
+        if any(i.state == "open" and i.pull and pull_key(i.pull) == key for i in record.issues):
+            label = f"{record.owner}:{head}"
+            raise custom("PullRequest", f"A pull request already exists for {label}.")
+        if head_sha in self.history(record, base_sha):
+            raise custom("PullRequest", f"No commits between {base} and {head}")
+        now = self.now()
+        issue = Issue(self.next_number(record), str(fields["title"]), user, fields.get("body"))
+        issue.pull = Pull(head, head_sha, base, base_sha, draft=bool(fields.get("draft")))
+        issue.id, issue.created_at, issue.updated_at = self.new_id(), now, now
+        record.issues.append(issue)
         return issue
 
     def _known(self, login: str) -> bool:

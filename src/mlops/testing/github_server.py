@@ -40,7 +40,9 @@ Seeding, inspecting and contract checking::
         gh.save("state.json"); GitHubServer.load("state.json")
 
 Commits must be known before statuses, check runs or deployments refer to them: branch heads,
-pull request heads and bases, `push`, `merge` and `add_commit` make them known.
+pull request heads and bases, `push`, `merge` and `add_commit` make them known. Likewise a
+client opens a pull request (`POST .../pulls`) only between branches the server knows; it is
+an issue too, numbered with the issues (`github_rules` lists the checks).
 
 Behaviour: a request without a seeded token answers 401; a `read_only` token gets 403 on every
 write; a token with `can_read_org=False` gets 404 from team endpoints; an installation token

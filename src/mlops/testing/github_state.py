@@ -237,6 +237,10 @@ class GitHubState:
     def token(self, secret: str) -> Token | None:
         return next((t for t in self.data.tokens if t.token == secret), None)
 
+    def branch_sha(self, repo: Repository, name: str) -> str | None:
+        """The commit sha branch `name` points at, or None if the repository has no such branch."""
+        return repo.branches.get(name)
+
     def resolve(self, repo: Repository, ref: str) -> str | None:
         """The commit sha a branch name, `refs/heads/` name or (abbreviated) sha points at."""
         ref = ref.removeprefix("refs/heads/")
