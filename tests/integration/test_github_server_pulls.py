@@ -7,8 +7,11 @@ responses broke GitHub's published OpenAPI description.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from github import Github, GithubException
+from support import commit_all, git
 
 from mlops.testing.github_fixtures import github_client
 from mlops.testing.github_server import GitHubServer
@@ -92,3 +95,43 @@ def test_opening_a_pull_request_is_validated(gh: GitHubServer, bot: Github) -> N
     (error,) = refused("same")
     assert error["message"] == "No commits between main and same"
     assert [p.number for p in repo.get_pulls(state="all")] == [1]
+
+
+def test_branches_pushed_to_the_backing_repository(
+    gh: GitHubServer, bot: Github, tmp_path: Path
+) -> None:
+    """A branch pushed only to the bare repository backing REPO is learnt when a request names
+    it: a pull request is opened from it and labelled; a commit is learnt by its sha alone."""
+    bare, clone = tmp_path / "models.git", tmp_path / "clone"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    (clone / "train.py").write_text("print('retrained')\n", encoding="utf-8")
+    first = commit_all(clone, "Retrain a")
+    git(clone, "push", "-q", "origin", "HEAD:refs/heads/retrain/a")
+    (clone / "train.py").write_text("print('again')\n", encoding="utf-8")
+    second = commit_all(clone, "Retrain a again")
+    git(clone, "push", "-q", "origin", "HEAD:refs/heads/later")
+    gh.back_with_git(REPO, bare)
+    repo = bot.get_repo(REPO)
+    pr = repo.create_pull(title="Retrain a", body="Drift", head="retrain/a", base="main")
+    assert (pr.number, pr.head.ref, pr.head.sha, pr.base.sha) == (2, "retrain/a", first, BASE)
+    pr.add_to_labels("retraining")
+    (found,) = repo.get_pulls(state="open", head="acme:retrain/a")
+    assert [label.name for label in found.labels] == ["retraining"]
+    commit = repo.get_commit(second[:7])
+    assert (commit.sha, commit.commit.message, [p.sha for p in commit.parents]) == (
+        second, "Retrain a again", [first],
+    )  # fmt: skip
+    commit.create_status("success", context="mlops/gate")
+    branches = gh.to_json()["repositories"][0]["branches"]
+    assert (branches["retrain/a"], "later" in branches) == (first, False)
+    for head in ("retrain/b", "later~1"):
+        with pytest.raises(GithubException) as error:
+            repo.create_pull(title="Nope", body="", head=head, base="main")
+        assert error.value.data["errors"][0]["field"] == "head"
+
+
+def test_backing_must_be_a_git_repository(gh: GitHubServer, tmp_path: Path) -> None:
+    """Backing a repository with a folder that is not a git repository fails at once."""
+    with pytest.raises(ValueError, match="not a git repository"):
+        gh.back_with_git(REPO, tmp_path)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from support import commit_all, git
 
 from mlops.testing.github_model import Status
 from mlops.testing.github_seeding import GitHubSeeding
@@ -53,6 +55,25 @@ def test_refs_resolve_like_git(state: GitHubSeeding) -> None:
     assert state.resolve(repo, HEAD[:7]) == HEAD
     assert state.resolve(repo, "bbb") is None
     assert state.resolve(repo, "c" * 40) is None
+
+
+def test_a_backed_repository_learns_pushed_branches(state: GitHubSeeding, tmp_path: Path) -> None:
+    """Unknown branches and shas are read from the backing git repository, for ref resolution
+    and branch protection alike; a known branch keeps its sha, a missing one stays missing."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "init", "-q", "-b", "main", str(clone))
+    (clone / "a.txt").write_text("a\n", encoding="utf-8")
+    sha = commit_all(clone, "A")
+    git(clone, "branch", "release")
+    state.back_with_git(REPO, clone / ".git")
+    repo = state.repository(REPO)
+    assert (state.resolve(repo, "main"), state.resolve(repo, sha[:8])) == (BASE, sha)
+    assert "release" not in repo.branches
+    with pytest.raises(GitHubError, match="Branch not protected"):
+        state.protection(REPO, "release")
+    assert repo.branches["release"] == sha
+    with pytest.raises(GitHubError, match="Branch not found"):
+        state.protection(REPO, "gone")
 
 
 def _check_run(state: GitHubSeeding, **fields: Any) -> GitHubError:

@@ -83,7 +83,7 @@ class GitHubAdmin(GitHubRules):
 
     def protection(self, repo: str, branch: str) -> BranchProtection:
         record = self.repository(repo)
-        if branch not in record.branches:
+        if self.branch_sha(record, branch) is None:
             raise GitHubError(404, "Branch not found")
         for protection in record.protections:
             if protection.branch == branch:
@@ -92,7 +92,7 @@ class GitHubAdmin(GitHubRules):
 
     def put_protection(self, repo: str, branch: str, body: dict[str, Any]) -> BranchProtection:
         record = self.repository(repo)
-        if branch not in record.branches:
+        if self.branch_sha(record, branch) is None:
             raise GitHubError(404, "Branch not found")
         protection = BranchProtection(branch, enforce_admins=bool(body["enforce_admins"]))
         checks = body["required_status_checks"]

@@ -20,7 +20,8 @@ and the accounts, teams and commits a record mentions are created. A minimal see
 A repository's settings seed the same way: `"protections": [{"branch": "main",
 "contexts": ["mlops gate"]}]`, `"environments": [{"name": "production", "teams":
 ["ml-platform"]}]`, `"variables": [{"name": "X", "value": "1"}]`, `"secrets": [{"name": "S"}]`,
-`"runners": [{"name": "r1", "labels": ["self-hosted", "Linux", "X64", "deploy"]}]`.
+`"runners": [{"name": "r1", "labels": ["self-hosted", "Linux", "X64", "deploy"]}]`, and its
+bare git repository, whose pushed branches the server learns on use: `"git_dir": "/srv/a.git"`.
 
 A dump adds ids, timestamps, comments, statuses, check runs, deployments, the request `log`
 and the contract `violations`.
@@ -317,7 +318,8 @@ class Runner:
 
 @dataclass
 class Repository:
-    """A repository: `collaborators` maps login to admin, maintain, write, triage or read."""
+    """A repository: `collaborators` maps login to admin, maintain, write, triage or read;
+    `git_dir` names the bare git repository backing it (`github_git`), if any."""
 
     full_name: str
     default_branch: str = "main"
@@ -338,6 +340,7 @@ class Repository:
     variables: list[Variable] = field(default_factory=list)
     secrets: list[Secret] = field(default_factory=list)
     runners: list[Runner] = field(default_factory=list)
+    git_dir: str | None = None
     id: int = 0
     created_at: str = ""
 

@@ -8,8 +8,10 @@ Inspection methods return JSON-ready copies of the records (`github_model`), old
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from mlops.testing import github_git
 from mlops.testing.github_admin import GitHubAdmin
 from mlops.testing.github_model import (
     ChangedFile,
@@ -93,6 +95,15 @@ class GitHubSeeding(GitHubAdmin):
         self.data.repositories.append(repo)
         self.normalize()
         return repo
+
+    @synchronized
+    def back_with_git(self, repo: str, path: str | Path) -> None:
+        """Back `repo` with the bare git repository at `path`, as if it were what was pushed
+        to GitHub: a branch or commit a request names that the state does not know is read
+        from it and kept. Branches the state knows keep their shas (`set_branch` moves them)."""
+        if not github_git.is_repository(path):
+            raise ValueError(f"{path} is not a git repository")
+        self.repository(repo).git_dir = str(Path(path).resolve())
 
     @synchronized
     def add_commit(

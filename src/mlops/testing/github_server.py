@@ -13,6 +13,7 @@ Seeding, inspecting and contract checking::
         gh.add_token("pat", login="mchen")            # a personal token: reads teams, no checks
         gh.add_repository("acme/models", default_branch="main", head_sha=None, private=False)
         gh.set_file("acme/models", ref="main", path=".github/CODEOWNERS", content="* @mchen")
+        gh.back_with_git("acme/models", tmp_path / "models.git")  # a bare repository
         number = gh.add_pull_request(
             "acme/models", author="alice", head_ref="feat", head_sha="b" * 40,
             base_ref="main", base_sha=None, files=[("models/a/train.py", "modified")],
@@ -43,6 +44,15 @@ Commits must be known before statuses, check runs or deployments refer to them: 
 pull request heads and bases, `push`, `merge` and `add_commit` make them known. Likewise a
 client opens a pull request (`POST .../pulls`) only between branches the server knows; it is
 an issue too, numbered with the issues (`github_rules` lists the checks).
+
+Branches pushed with git: GitHub knows a branch because it was pushed to it. A repository
+backed by a bare git repository (`back_with_git`, or `git_dir` in a seed) is the remote a test
+pushes to; when a request names a branch or a commit sha of it that the state does not know
+(a pull request's head or base, `GET .../commits/{ref}`, a status, check run or deployment),
+the server reads it from git (`github_git`: exactly `refs/heads/<name>`, or a sha) and keeps
+the branch and commit before answering, so a client can push a branch and open a pull request
+from it. Only unknown names are read: a branch the state knows keeps its sha until
+`set_branch` moves it.
 
 Behaviour: a request without a seeded token answers 401; a `read_only` token gets 403 on every
 write; a token with `can_read_org=False` gets 404 from team endpoints; an installation token

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
+from mlops.testing import github_git
 from mlops.testing.github_model import (
     Commit,
     File,
@@ -238,16 +239,40 @@ class GitHubState:
         return next((t for t in self.data.tokens if t.token == secret), None)
 
     def branch_sha(self, repo: Repository, name: str) -> str | None:
-        """The commit sha branch `name` points at, or None if the repository has no such branch."""
-        return repo.branches.get(name)
+        """The commit sha branch `name` points at, or None if the repository has no such branch
+        (a backed repository's branch is learnt from git first)."""
+        return repo.branches.get(name) or self.learn(repo, name, commits=False)
 
     def resolve(self, repo: Repository, ref: str) -> str | None:
-        """The commit sha a branch name, `refs/heads/` name or (abbreviated) sha points at."""
+        """The commit sha a branch name, `refs/heads/` name or (abbreviated) sha points at;
+        one the state does not know is looked for in a backing git repository (`learn`)."""
         ref = ref.removeprefix("refs/heads/")
         if ref in repo.branches:
             return repo.branches[ref]
         found = [c.sha for c in repo.commits if len(ref) >= 7 and c.sha.startswith(ref)]
-        return found[0] if len(found) == 1 else None
+        if found:
+            return found[0] if len(found) == 1 else None
+        return self.learn(repo, ref)
+
+    def learn(self, repo: Repository, name: str, *, commits: bool = True) -> str | None:
+        """The sha of branch `name` (or, with `commits`, of commit `name`) read from the bare
+        git repository backing `repo`, kept as if just pushed: the branch, and the commit with
+        git's message, author time and parents (named, not read). None if `repo` is not
+        backed or git has no such branch or commit."""
+        if repo.git_dir is None:
+            return None
+        head = github_git.branch_head(repo.git_dir, name)
+        if head is None and not commits:
+            return None
+        found = github_git.read_commit(repo.git_dir, head or name)
+        if found is None:
+            return None
+        if head is not None:
+            repo.branches[name] = found.sha
+        if all(c.sha != found.sha for c in repo.commits):
+            when = datetime.fromtimestamp(found.author_time, UTC).strftime(TIME_FORMAT)
+            repo.commits.append(Commit(found.sha, found.message, None, found.parents, when))
+        return found.sha
 
     def file_at(self, repo: Repository, ref: str, path: str) -> File | None:
         """The file at `path` on `ref`, also found through the sha a branch points at."""
