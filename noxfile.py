@@ -78,6 +78,7 @@ def validate(session: nox.Session) -> None:
     session.run("mlops", "card", "--all", "--check")
     session.run("mlops", "codeowners", "--check")
     session.run("mlops", "schedules", "--check")
+    session.run("mlops", "alerts", "render", "--check")
 
 
 @nox.session(default=False)

@@ -58,6 +58,15 @@ def running(root: Path, env: str) -> list[str]:
 
 
 @pytest.mark.system
+def scraped(root: Path, environment: str) -> list[tuple[str, str, str]]:
+    """What Prometheus is told to scrape in `environment` (file-based service discovery)."""
+    path = load_settings(root).deploy_folder / "prometheus" / f"{environment}.json"
+    groups = json.loads(path.read_text())
+    assert all(len(g["targets"]) == 1 and g["targets"][0].startswith("127.0.0.1:") for g in groups)
+    return sorted((g["labels"]["environment"], g["labels"]["model"], g["labels"]["version"])
+                  for g in groups)  # fmt: skip
+
+
 def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, deploy_gh: GitHubServer) -> None:
     """v1 serves; v2 replaces it blue/green; reverting v2's promotion serves v1 again, and
     each move is a GitHub deployment. A second reconcile finds nothing to do."""
@@ -69,6 +78,7 @@ def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, deploy_gh: Gi
     first = reconcile(cli, root, gh=deploy_gh)
     assert served(root, "production") == "1" and served(root, "staging") == "1"
     assert production_alias(root) == "1"
+    assert scraped(root, "production") == [("production", MODEL, "1")]
     assert [s["kind"] for s in first["deployments"][1]["done"]] == ["start", "route"]
 
     again = reconcile(cli, root, gh=deploy_gh)
@@ -79,6 +89,7 @@ def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, deploy_gh: Gi
     reconcile(cli, root, "--env", "production", gh=deploy_gh)
     assert served(root, "production") == "2"
     assert running(root, "production") == ["1", "2"]  # v1 stays warm, unrouted
+    assert scraped(root, "production") == [("production", MODEL, "1"), ("production", MODEL, "2")]
     assert served(root, "staging") == "1"  # only production was reconciled
 
     git(root, "revert", "--no-edit", "HEAD")

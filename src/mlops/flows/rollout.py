@@ -19,9 +19,10 @@ from typing import Any, Protocol
 
 import yaml
 
-from mlops.adapters import probes
+from mlops.adapters import atomic, probes
 from mlops.adapters.nginx import Router
 from mlops.adapters.settings import Settings
+from mlops.core.alert_rules import scrape_targets
 from mlops.core.deploy import Instance, Step, kept_addresses, plan, route_table
 from mlops.core.routing import RouteTable
 from mlops.core.stages import ENVIRONMENTS
@@ -145,13 +146,24 @@ def apply(
     instances = target.instances(environment)
     steps = plan(environment, models, instances, observed, settings.deploy.standby)
     outcome = Outcome(environment, environment_url(settings, environment), steps, routes=observed)
-    if not steps:
-        return outcome
-    try:
-        _carry_out(settings, target, nginx, outcome, models, instances)
-    except MlopsError as exc:
-        outcome.failures.append(f"{environment}: {exc.message}")
+    if steps:
+        try:
+            _carry_out(settings, target, nginx, outcome, models, instances)
+        except MlopsError as exc:
+            outcome.failures.append(f"{environment}: {exc.message}")
+    _scrape_targets(settings, environment, target.instances(environment) if steps else instances)
     return outcome
+
+
+def _scrape_targets(settings: Settings, environment: str, instances: list[Instance]) -> None:
+    """What Prometheus scrapes in `environment`: its healthy instances, labelled, in
+    `<deploy folder>/prometheus/<environment>.json` (file-based service discovery)."""
+    serving = [(i.environment, i.model, i.version, i.address) for i in instances if i.healthy]
+    path = settings.deploy_folder / "prometheus" / f"{environment}.json"
+    text = scrape_targets(serving)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(path, text)
 
 
 def _carry_out(
