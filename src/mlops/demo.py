@@ -146,6 +146,77 @@ def run_demo(workdir: Path, *, deploy: bool = True) -> None:
     _production_at_head(workdir, "breast-cancer")
     _ask(workdir, sample)
 
+    _step("11. Monitor production: shifted inputs raise an alert and a retraining pull request")
+    _monitor(workdir, holdout)
+
+
+def _monitor(workdir: Path, holdout: Path) -> None:
+    """v1 back in production; clients send inputs unlike the training data (two watched
+    measurements 60% larger); two monitoring runs find the drift, open one alert issue and
+    comment on it; the upstream extract changes and `mlops retrain` opens a pull request. A
+    local GitHub API server stands in for github.com, and a bare repository for `origin`."""
+    from mlops.testing.github_server import GitHubServer
+
+    manifest = workdir / "models" / "breast-cancer" / "model.yaml"
+    email = "      - type: email\n        to: clinical-ml@acme.example\n"
+    manifest.write_text(manifest.read_text().replace(email, ""))  # no mail server here
+    _git(workdir, "commit", "-q", "-am", "On this laptop, alerts go to GitHub issues only")
+    _run(workdir, "git", "revert", "--no-edit", "HEAD~1")  # promote v1 again
+    _run(workdir, "mlops", "reconcile", "--apply")
+    _shifted_requests(workdir, holdout)
+    origin = workdir.parent / "origin.git"
+    _git(workdir.parent, "init", "-q", "--bare", "-b", "main", str(origin))
+    _git(workdir, "remote", "add", "origin", str(origin))
+    _git(workdir, "push", "-q", "origin", "main")
+    with GitHubServer() as github:
+        github.add_token("demo-token", login="mlops-bot")
+        github.add_repository("acme/models", default_branch="main")
+        github.back_with_git("acme/models", origin)
+        os.environ.update({"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": "demo-token",
+                           "GITHUB_REPOSITORY": "acme/models",
+                           "MLOPS_GITHUB_THROTTLE": "off"})  # fmt: skip
+        for _ in range(2):  # drift in two runs in a row: a trend, not one bad window
+            _run(workdir, "mlops", "monitor", "breast-cancer", "--alert", check=False)
+        (repository,) = github.data.repositories
+        for issue in repository.issues:
+            console().print(f"GitHub issue #{issue.number} [{issue.state}] {issue.title}"
+                            f" (labels: {', '.join(issue.labels)}; {len(issue.comments)}"
+                            " comment(s))", markup=False, soft_wrap=True)  # fmt: skip
+        params = workdir / "models" / "breast-cancer" / "params.yaml"
+        params.write_text(params.read_text().replace("seed: 42\ntrain:", "seed: 7\ntrain:", 1))
+        _git(workdir, "commit", "-q", "-am", "The upstream extract changed")
+        _git(workdir, "push", "-q", "origin", "main")
+        _run(workdir, "mlops", "retrain", "breast-cancer", "--apply")
+        for issue in repository.issues:
+            if issue.pull is not None:
+                console().print(f"GitHub pull request #{issue.number}: {issue.title}"
+                                f" ({issue.pull.head_ref} -> {issue.pull.base_ref})",
+                                markup=False, soft_wrap=True)  # fmt: skip
+
+
+def _shifted_requests(workdir: Path, holdout: Path) -> None:
+    """200 rows like the training data but with two watched features 60% larger, sent to
+    production through nginx in requests of ten: the service logs every one."""
+    import pandas as pd
+
+    from mlops.adapters import probes
+    from mlops.adapters.settings import load_settings
+
+    port = load_settings(workdir).deploy.ports["production"]
+    url = f"http://127.0.0.1:{port}/breast-cancer/predict"
+    train = holdout.with_name("train.csv")
+    rows = pd.read_csv(train).drop(columns=["malignant"]).sample(200, replace=True,
+                                                                  random_state=5)  # fmt: skip
+    for name in ("mean_radius", "worst_area"):
+        rows[name] = rows[name] * 1.6
+    records = rows.to_dict(orient="records")
+    answered = 0
+    for start in range(0, len(records), 10):
+        status, _ = probes.call(url, {"rows": records[start : start + 10]})
+        answered += status == 200
+    console().print(f"sent {len(records)} shifted rows in {len(records) // 10} requests:"
+                    f" {answered} answered 200")  # fmt: skip
+
 
 def _batch_input(holdout: Path, folder: Path) -> None:
     """This week's rows to score (the manifest's serving.batch.input): the holdout's features

@@ -122,6 +122,26 @@ def test_production_serves_the_promoted_version_then_the_revert_removes_it(
     assert not (isinstance(after, dict) and "version" in after), after
 
 
+@pytest.mark.system
+def test_monitoring_catches_the_shifted_inputs_alerts_once_and_proposes_retraining(
+    demo: list[str],
+) -> None:
+    """Shifted requests are answered and logged; the first monitoring run opens the drift
+    alert issue naming both shifted features, the second comments on it, and the retraining
+    pull request is opened from its own branch."""
+    require_system("nginx", nginx_installed(), "apt-get install nginx-light")
+    out = "\n".join(demo)
+    assert "sent 200 shifted rows in 20 requests: 20 answered 200" in out
+    assert re.search(r"mean_radius\W+psi\W+[\d.]+\W+0\.2\W+yes", out), out[-6000:]
+    assert "alert opened: #1 breast-cancer: drift alert in production" in out
+    assert "alert updated: #1 breast-cancer: drift alert in production" in out
+    assert ("GitHub issue #1 [open] breast-cancer: drift alert in production (labels:"
+            " mlops-alert, model-alert, breast-cancer; 1 comment(s))") in out  # fmt: skip
+    assert re.search(r"GitHub pull request #2: Retrain breast-cancer: drift fired in each of the"
+                     r" last 2 monitoring runs of production \(mlops/retrain/breast-cancer-"
+                     r"\d{8}-\d{6} -> main\)", out)  # fmt: skip
+
+
 def test_without_nginx_the_demo_stops_at_once_and_says_how_to_get_it(tmp_path: Path) -> None:
     """No silent plan: without nginx (MLOPS_NGINX names a binary that does not exist) the demo
     exits 1 before doing any work, naming the package to install and --plan-only."""
