@@ -137,7 +137,8 @@ def test_malformed_lines_and_other_rows_are_counted_not_used(root: Path, tmp_pat
     log_predictions(root, frame.head(20), logs, environment="staging")
     old = datetime.now(UTC) - timedelta(days=30)
     log_predictions(root, frame.head(20), logs, when=old)
-    (day,) = (logs / "production" / MODEL).glob(f"date={datetime.now(UTC).date()}")
+    written = (datetime.now(UTC) - timedelta(hours=1)).date()  # log_predictions' default time
+    (day,) = (logs / "production" / MODEL).glob(f"date={written}")
     broken = day / "v1-broken.jsonl"
     broken.write_text('{"time": "cut sho\n[1, 2]\n\n{"model": "x"}\n')
     result, summary = run_monitor(cli, root, logs, tmp_path / "out", "--window", "2d")

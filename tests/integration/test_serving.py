@@ -227,22 +227,27 @@ def test_every_answered_row_is_one_prediction_log_line(trained: Path, server: Se
     time, request id, row index, model, version, latency, features and the answer; refused
     requests are not logged."""
     rows = holdout_rows(trained, MODEL, "malignant", 3)
+    before = datetime.now(UTC).date().isoformat()
     answers = [server.call("/predict", {"rows": rows[: n + 1]}, {"X-Request-ID": f"log-{n}"})
                for n in range(2)]  # fmt: skip
     server.call("/predict", {"rows": [{}]}, {"X-Request-ID": "log-refused"})
     today = datetime.now(UTC).date().isoformat()
-    (folder,) = (trained.parent / "predictions" / "staging" / MODEL).iterdir()
-    assert folder.name == f"date={today}"
-    (log,) = folder.iterdir()
-    assert log.name.startswith("v1-") and log.suffix == ".jsonl"
-    records = [r for r in map(json.loads, log.read_text().splitlines())
-               if r["request_id"].startswith("log-")]  # fmt: skip
+    folders = sorted((trained.parent / "predictions" / "staging" / MODEL).iterdir())
+    assert {f.name for f in folders} <= {f"date={before}", f"date={today}"}  # midnight between
+    records = []
+    for folder in folders:
+        (log,) = folder.iterdir()  # this process's own file
+        assert log.name.startswith("v1-") and log.suffix == ".jsonl"
+        for record in map(json.loads, log.read_text().splitlines()):
+            assert folder.name == f"date={record['time'][:10]}"  # logged in its own day
+            if record["request_id"].startswith("log-"):
+                records.append(record)
     assert [(r["request_id"], r["row"]) for r in records] == [
         ("log-0", 0), ("log-1", 0), ("log-1", 1)
     ]  # fmt: skip
     for record in records:
         n, row = int(record["request_id"][-1]), record["row"]
-        assert record["time"].startswith(today) and record["time"].endswith("Z")
+        assert record["time"][:10] in (before, today) and record["time"].endswith("Z")
         assert (record["environment"], record["model"], record["version"]) == (
             "staging", MODEL, "1"
         )  # fmt: skip

@@ -127,3 +127,33 @@ def test_a_process_writes_its_own_file_and_starts_a_new_day_at_midnight(tmp_path
     (later,) = day2.iterdir()
     assert [json.loads(x)["request_id"] for x in later.read_text().splitlines()] == ["c", "c"]
     assert day2.stat().st_mode & 0o2070 == 0o2070
+
+
+def test_a_window_is_read_whole_where_it_can_and_line_by_line_where_it_must(tmp_path: Path) -> None:
+    """A clean file is read by Arrow at once; a file with a broken line is read line by
+    line, the line named; rows of another version or outside the window are not rows; a
+    feature logged as text in one file and as a number in another is kept (as text)."""
+    from datetime import timedelta
+
+    from mlops.adapters.prediction_logs import read_window
+
+    clean = PredictionLog(tmp_path, "production", "clinic", "4", Protection())
+    clean.write("a", 1.0, ROWS, ANSWERS, WHEN)
+    clean.write("old", 1.0, ROWS, ANSWERS, WHEN - timedelta(days=3))
+    clean.close()
+    other = PredictionLog(tmp_path, "production", "clinic", "5", Protection())
+    other.write("b", 1.0, ROWS[:1], ANSWERS[:1], WHEN)
+    other.close()
+    day = tmp_path / "production/clinic/date=2026-03-01"
+    broken = day / "v4-broken.jsonl"
+    line = lines(SERVED, [{"age": "sixty", "sex": "F", "bmi": 30.0}], ANSWERS[:1], Protection())
+    broken.write_text(line + '{"time": "2026-03-01T12:00:00.000Z", "cut\n')
+    window = read_window(tmp_path, "production", "clinic", "4", WHEN - timedelta(days=1),
+                         WHEN + timedelta(minutes=1))  # fmt: skip
+    assert window.files == 3
+    assert window.rows == 3 and window.other_versions == 1
+    assert window.skipped == 1 and window.skipped_lines[0].startswith(f"{broken}:2: not valid JSON")
+    assert sorted(window.column("request_id")) == ["a", "a", "req-1"]
+    found = sorted(zip(window.column("request_id"), window.column("features.age"),
+                       window.column("prediction"), window.column("probability"), strict=True))  # fmt: skip
+    assert found == [("a", "45", 0, 0.1), ("a", "61", 1, 0.8), ("req-1", "sixty", 1, 0.8)]

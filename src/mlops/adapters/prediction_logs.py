@@ -1,9 +1,12 @@
 """Reading prediction logs back (one model's lines of one environment within a time window),
 and the outcomes (labels) attached to them, which live in the same day partitions.
 
-Only the day partitions the window touches are opened. A line that is not a log record (cut
-short by a full disk, edited by hand) is counted and skipped with its file and line number;
-it never stops the read.
+Only the day partitions the window touches are opened. A file is read by Arrow's JSON reader
+(in C++, columns at once); a file it cannot read whole (a line cut short by a full disk or
+edited by hand) is read again line by line, and each line that is not a log record is
+counted and skipped with its file and line number: it never stops the read. The window is
+one Arrow table: `request_id`, `row`, `prediction`, `probability` and a column per logged
+feature (`features.<name>`).
 """
 
 from __future__ import annotations
@@ -21,11 +24,16 @@ from mlops.core import prediction_log
 MAX_LISTED = 20  # skipped lines named one by one; the rest are only counted
 
 
+KEPT = ("request_id", "row", "prediction", "probability")
+FEATURE = "features."
+
+
 @dataclass
 class LogWindow:
-    """The window's records of one version, and what was left aside."""
+    """The window's rows of one version (an Arrow table, None when there are none), and
+    what was left aside."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
+    table: Any = None
     files: int = 0
     other_versions: int = 0  # lines of other versions in the window, not used
     skipped: int = 0
@@ -36,15 +44,35 @@ class LogWindow:
         if len(self.skipped_lines) < MAX_LISTED:
             self.skipped_lines.append(f"{where}: {why}")
 
+    @property
+    def rows(self) -> int:
+        return 0 if self.table is None else int(self.table.num_rows)
+
+    def column(self, name: str) -> list[Any]:
+        """A column's values (nulls where the window has no such column)."""
+        if self.table is None:
+            return []
+        if name not in self.table.column_names:
+            return [None] * self.table.num_rows
+        return list(self.table.column(name).to_pylist())
+
 
 def read_window(folder: Path, environment: str, model: str, version: str | None,
                 since: datetime, until: datetime) -> LogWindow:  # fmt: skip
     """The lines `version` (None: any) of `model` wrote in `environment` from `since` up to
     `until`."""
     window = LogWindow()
+    low = since.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    high = until.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    parts = []
     for path in _files(folder, environment, model, since, until, prediction_log.LOG_FILES):
         window.files += 1
-        _read_file(path, version, since, until, window)
+        table = _whole(path)
+        if table is None:
+            table = _line_by_line(path, window)
+        if table is not None and table.num_rows:
+            parts.append(_in_window(table, low, high, version, window))
+    window.table = _combined([t for t in parts if t.num_rows])
     return window
 
 
@@ -99,10 +127,35 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def _read_file(path: Path, version: str | None, since: datetime, until: datetime,
-               window: LogWindow) -> None:  # fmt: skip
-    low = since.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    high = until.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _whole(path: Path) -> Any:
+    """The file as a flat table when Arrow reads all of it as log records, else None."""
+    import pyarrow as pa
+    from pyarrow import json as arrow_json
+
+    try:
+        table = arrow_json.read_json(path)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError):
+        return None
+    kinds = {"time": pa.types.is_string, "model": pa.types.is_string,
+             "version": pa.types.is_string, "request_id": pa.types.is_string,
+             "row": pa.types.is_integer, "features": pa.types.is_struct}  # fmt: skip
+    schema = table.schema
+    for name, kind in kinds.items():
+        if name not in schema.names or not kind(schema.field(name).type):
+            return None
+        if table.column(name).null_count:
+            return None
+    if "prediction" not in schema.names:
+        return None
+    return table.flatten()
+
+
+def _line_by_line(path: Path, window: LogWindow) -> Any:
+    """The file's log records, each line on its own; the others counted and named."""
+    from mlops.adapters.table_readers import json_batch
+
+    records: list[dict[str, Any]] = []
+    columns: dict[str, None] = {}
     with path.open(encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -111,9 +164,60 @@ def _read_file(path: Path, version: str | None, since: datetime, until: datetime
             if record is None:
                 window.skip(f"{path}:{number}", str(problem))
                 continue
-            if not low <= record["time"] <= high:
-                continue
-            if version is not None and record["version"] != version:
-                window.other_versions += 1
-                continue
-            window.records.append(record)
+            flat = {k: v for k, v in record.items() if k != "features"}
+            flat |= {f"{FEATURE}{k}": v for k, v in record["features"].items()}
+            columns.update(dict.fromkeys(flat))
+            records.append(flat)
+    if not records:
+        return None
+    import pyarrow as pa
+
+    return pa.Table.from_batches([json_batch(records, list(columns))])
+
+
+def _in_window(table: Any, low: str, high: str, version: str | None, window: LogWindow) -> Any:
+    import pyarrow.compute as pc
+
+    times = table.column("time")
+    inside = pc.and_(pc.greater_equal(times, low), pc.less_equal(times, high))
+    table = table.filter(inside)
+    if version is not None:
+        mine = pc.equal(table.column("version"), version)
+        window.other_versions += table.num_rows - int(pc.sum(mine).as_py() or 0)
+        table = table.filter(mine)
+    wanted = [c for c in table.column_names if c in KEPT or c.startswith(FEATURE)]
+    return table.select(wanted)
+
+
+def _combined(tables: list[Any]) -> Any:
+    """One table of the files' tables. A column whose type differs between files is made
+    one: numbers as float64, anything else (a feature logged as a number in one file and as
+    text in another) as text; the other columns keep their types."""
+    import pyarrow as pa
+
+    if not tables:
+        return None
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    kinds: dict[str, list[Any]] = {}
+    for table in tables:
+        for schema_field in table.schema:
+            kinds.setdefault(schema_field.name, []).append(schema_field.type)
+    unified = {name: _one_type(types) for name, types in kinds.items()}
+    cast = [t.cast(pa.schema([pa.field(n, unified[n]) for n in t.column_names])) for t in tables]
+    return pa.concat_tables(cast, promote_options="permissive").select(list(unified))
+
+
+def _one_type(types: list[Any]) -> Any:
+    import pyarrow as pa
+
+    known = [t for t in types if not pa.types.is_null(t)]
+    if not known:
+        return pa.null()
+    if all(t == known[0] for t in known):
+        return known[0]
+    if all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in known):
+        return pa.float64()
+    return pa.string()

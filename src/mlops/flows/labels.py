@@ -52,7 +52,7 @@ def attach(root: Path, name: str, source: Path, environment: str, logs: Path | N
     now = now or datetime.now(UTC)
     folder = logs or load_settings(root).prediction_logs
     served = read_window(folder, environment, name, None, now - since, now)
-    known = {(r["request_id"], r["row"]) for r in served.records}
+    known = set(zip(served.column("request_id"), served.column("row"), strict=True))
     result = Attached(str(source), len(records))
     kept = []
     for record in records:

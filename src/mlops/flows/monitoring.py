@@ -24,7 +24,7 @@ from typing import Any
 from mlops.adapters import atomic, tracking
 from mlops.adapters.batch_model import BatchModel
 from mlops.adapters.drift_report import Column, DriftReport
-from mlops.adapters.prediction_logs import LogWindow, read_labels, read_window
+from mlops.adapters.prediction_logs import FEATURE, LogWindow, read_labels, read_window
 from mlops.adapters.recorded_data import recorded_bytes
 from mlops.adapters.row_checks import check_batch
 from mlops.adapters.settings import load_settings
@@ -93,7 +93,7 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
     folder_of_logs = request.logs or settings.prediction_logs
     logs = read_window(folder_of_logs, request.environment, name, version, now - window, now)
     watched, not_logged = _watched(features, rules.get("features"), pii_fields(manifest))
-    current = _frame([r["features"] for r in logs.records], features)
+    current = _frame(logs, features)
     quality = _quality(current, features, watched) if len(current) else None
     context = {"model": name, "environment": request.environment, "version": version,
                "window": {"start": _stamp(now - window), "end": _stamp(now)},
@@ -108,7 +108,7 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
         if len(current) >= drift.MIN_ROWS:
             use_configured_remote(settings)  # where a fresh runner finds the reference data
             reference = _reference(root, name, manifest, record)
-            current[PREDICTION] = [r["prediction"] for r in logs.records]
+            current[PREDICTION] = logs.column("prediction")
             model = BatchModel(str(record.get("model_uri") or f"models:/{name}/{version}"),
                                classifier)  # fmt: skip
             try:
@@ -172,12 +172,21 @@ def _numeric(feature: Feature) -> bool:
     return feature.type in ("number", "integer")
 
 
-def _frame(rows: list[dict[str, Any]], features: list[Feature]) -> Any:
-    """The logged features as a frame (missing keys are nulls)."""
+def _frame(logs: LogWindow, features: list[Feature]) -> Any:
+    """The logged features as a frame, one column per feature (nulls where none was
+    logged, as for a personal-data field left out)."""
     import pandas as pd
 
     names = [f.name for f in features]
-    return pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(columns=names)
+    if logs.table is None:
+        return pd.DataFrame(columns=names)
+    present = [n for n in names if f"{FEATURE}{n}" in logs.table.column_names]
+    frame = logs.table.select([f"{FEATURE}{n}" for n in present]).to_pandas()
+    frame.columns = present
+    for name in names:
+        if name not in present:
+            frame[name] = None
+    return frame[names]
 
 
 def _quality(current: Any, features: list[Feature], watched: list[Feature]) -> Quality:
@@ -230,12 +239,13 @@ def _performance(manifest: dict[str, Any], logs: LogWindow, request: Request, fo
     predicted: list[Any] = []
     scores: list[float] = []
     complete = True
-    for record in logs.records:
-        key = (record["request_id"], record["row"])
+    served = zip(logs.column("request_id"), logs.column("row"), logs.column("prediction"),
+                 logs.column("probability"), strict=True)  # fmt: skip
+    for request_id, row, prediction, score in served:
+        key = (request_id, row)
         if key in labels:
             truth.append(labels[key])
-            predicted.append(record["prediction"])
-            score = record.get("probability")
+            predicted.append(prediction)
             if isinstance(score, int | float) and not isinstance(score, bool):
                 scores.append(float(score))
             else:
@@ -246,7 +256,7 @@ def _performance(manifest: dict[str, Any], logs: LogWindow, request: Request, fo
 
 
 def _log_summary(logs: LogWindow) -> dict[str, Any]:
-    return {"files": logs.files, "rows": len(logs.records), "other_versions": logs.other_versions,
+    return {"files": logs.files, "rows": logs.rows, "other_versions": logs.other_versions,
             "skipped_lines": logs.skipped, "skipped": logs.skipped_lines}  # fmt: skip
 
 
