@@ -23,6 +23,17 @@ BATCH_WORKFLOW_PATH = ".github/workflows/batch.yml"
 # The same pin as every other workflow of the repository (a test keeps them equal).
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
 STAGES = ("production", "staging")
+# What every scheduled job reads to reach the team's tracking store, artifacts and data remote.
+SERVICES = """\
+      MLFLOW_TRACKING_URI: ${{ vars.MLFLOW_TRACKING_URI }}
+      MLFLOW_TRACKING_USERNAME: ${{ secrets.MLFLOW_TRACKING_USERNAME }}
+      MLFLOW_TRACKING_PASSWORD: ${{ secrets.MLFLOW_TRACKING_PASSWORD }}
+      MLFLOW_S3_ENDPOINT_URL: ${{ vars.MLFLOW_S3_ENDPOINT_URL }}
+      AWS_ACCESS_KEY_ID: ${{ secrets.AWS_ACCESS_KEY_ID }}
+      AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET_ACCESS_KEY }}
+      MLOPS_DVC_REMOTE: ${{ vars.MLOPS_DVC_REMOTE }}
+      MLOPS_DVC_ENDPOINT_URL: ${{ vars.MLOPS_DVC_ENDPOINT_URL }}
+"""
 TIMEOUT_MINUTES = 120
 
 HEADER = """\
@@ -71,15 +82,7 @@ jobs:
       group: batch-${{{{ github.event.schedule || inputs.model }}}}
       cancel-in-progress: false
     env:  # the team's services (docs/github-setup.md)
-      MLFLOW_TRACKING_URI: ${{{{ vars.MLFLOW_TRACKING_URI }}}}
-      MLFLOW_TRACKING_USERNAME: ${{{{ secrets.MLFLOW_TRACKING_USERNAME }}}}
-      MLFLOW_TRACKING_PASSWORD: ${{{{ secrets.MLFLOW_TRACKING_PASSWORD }}}}
-      MLFLOW_S3_ENDPOINT_URL: ${{{{ vars.MLFLOW_S3_ENDPOINT_URL }}}}
-      AWS_ACCESS_KEY_ID: ${{{{ secrets.AWS_ACCESS_KEY_ID }}}}
-      AWS_SECRET_ACCESS_KEY: ${{{{ secrets.AWS_SECRET_ACCESS_KEY }}}}
-      MLOPS_DVC_REMOTE: ${{{{ vars.MLOPS_DVC_REMOTE }}}}
-      MLOPS_DVC_ENDPOINT_URL: ${{{{ vars.MLOPS_DVC_ENDPOINT_URL }}}}
-      # The S3 endpoint of batch inputs and outputs, when they are on storage that is not AWS.
+{services}      # The S3 endpoint of batch inputs and outputs, on storage that is not AWS.
       AWS_ENDPOINT_URL_S3: ${{{{ vars.AWS_ENDPOINT_URL_S3 }}}}
     steps:
       - uses: {checkout}
@@ -144,7 +147,7 @@ def render(found: Sequence[Schedule]) -> str:
     else:
         schedule = NO_SCHEDULE
     dispatch = DISPATCH.format(stages=", ".join(STAGES), default=STAGES[0])
-    job = JOB.format(timeout=TIMEOUT_MINUTES, checkout=CHECKOUT)
+    job = JOB.format(timeout=TIMEOUT_MINUTES, checkout=CHECKOUT, services=SERVICES)
     return f"{HEADER}\non:\n{schedule}{dispatch}{job}"
 
 
