@@ -69,8 +69,6 @@ class Monitored:
 
 
 def monitor(root: Path, name: str, request: Request) -> Monitored:
-    import pandas as pd
-
     check = checked_models(root, [name], "monitored")
     require_shared_files(check, "monitored")
     manifest = manifest_data(check, name)
@@ -99,7 +97,6 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
                "window": {"start": _stamp(now - window), "end": _stamp(now)},
                "method": method, "threshold": threshold, "logs": _log_summary(logs),
                "not_monitored": not_logged}  # fmt: skip
-    classifier = manifest.get("task") == "classification"
     verdicts: list[ColumnDrift] = []
     prediction: ColumnDrift | None = None
     report: DriftReport | None = None
@@ -109,21 +106,11 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
             use_configured_remote(settings)  # where a fresh runner finds the reference data
             reference = _reference(root, name, manifest, record)
             current[PREDICTION] = logs.column("prediction")
-            model = BatchModel(str(record.get("model_uri") or f"models:/{name}/{version}"),
-                               classifier)  # fmt: skip
-            try:
-                reference[PREDICTION], _ = model.predict(reference[[f.name for f in features]])
-            finally:
-                model.close()
-            columns = [Column(f.name, drift.method_for(method, _numeric(f)), _numeric(f))
-                       for f in watched]  # fmt: skip
-            label = not classifier
-            columns.append(Column(PREDICTION, drift.method_for(method, label), label))
-            for column in (c for c in columns if c.numeric):
-                current[column.name] = pd.to_numeric(current[column.name], errors="coerce")
-            report = DriftReport(reference, current, columns, threshold)
-            statistics = report.statistics()
-            judged = drift.judge([(c.name, c.method) for c in columns], statistics, threshold)
+            model_uri = str(record.get("model_uri") or f"models:/{name}/{version}")
+            report = _compare(model_uri, manifest, reference, current, watched, features)
+            columns = report.columns
+            judged = drift.judge([(c.name, c.method) for c in columns], report.statistics(),
+                                 threshold)  # fmt: skip
             verdicts, prediction = judged[:-1], judged[-1]
         judged_performance = _performance(manifest, logs, request, folder_of_logs, name,
                                           now - window, now)  # fmt: skip
@@ -138,6 +125,29 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
     summary["run_id"] = run_id
     atomic.write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
     return Monitored(summary, verdict, folder, run_id, delivery)
+
+
+def _compare(model_uri: str, manifest: dict[str, Any], reference: Any, current: Any,
+             watched: list[Feature], features: list[Feature]) -> DriftReport:  # fmt: skip
+    """The watched features and the prediction of the window against the reference (and
+    the version's own predictions on it), by the manifest's method."""
+    import pandas as pd
+
+    rules = (manifest.get("monitoring") or {}).get("drift") or {}
+    method, threshold = str(rules.get("method", "psi")), float(rules.get("threshold", 0.2))
+    classifier = manifest.get("task") == "classification"
+    model = BatchModel(model_uri, classifier)
+    try:
+        reference[PREDICTION], _ = model.predict(reference[[f.name for f in features]])
+    finally:
+        model.close()
+    columns = [Column(f.name, drift.method_for(method, _numeric(f)), _numeric(f))
+               for f in watched]  # fmt: skip
+    label = not classifier  # a classifier's prediction is a class: compared as a category
+    columns.append(Column(PREDICTION, drift.method_for(method, label), label))
+    for column in (c for c in columns if c.numeric):
+        current[column.name] = pd.to_numeric(current[column.name], errors="coerce")
+    return DriftReport(reference, current, columns, threshold)
 
 
 def _alert(settings: Any, manifest: dict[str, Any], summary: dict[str, Any], run_id: str,
