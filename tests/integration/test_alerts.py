@@ -188,3 +188,19 @@ def test_a_lost_answer_is_retried_without_a_second_issue_and_an_outage_is_report
     assert len([i for i in alert_issues(deploy_gh) if i.state == "open"]) == 0
     assert len(mailbox.messages) == before + 1
     assert webhook[-1]["status"] == "firing"
+
+
+def test_alerting_without_a_repository_says_so_and_still_mails(
+    root: Path, tmp_path: Path, cli, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--alert with no GitHub repository configured: the issue channel is reported as not
+    delivered (exit 1), and the e-mail still goes out."""
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    monkeypatch.delenv(HOOK, raising=False)
+    monitor(cli, root, logged(root, tmp_path / "calm", "staging", 1.0), "staging")  # clear first
+    mailbox.messages.clear()
+    result = monitor(cli, root, logged(root, tmp_path / "drifted", "staging", 1.6), "staging")
+    assert result.code == 1
+    assert "alerts not delivered: github-issue: no repository" in result.err
+    assert f"webhook: the secret {HOOK} is not set in this environment" in result.err
+    assert mailbox.subjects == [f"[firing] {MODEL}: drift alert in staging"]

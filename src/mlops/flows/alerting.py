@@ -19,6 +19,7 @@ from mlops.adapters.github import GitHub, GitHubError, repository_name
 from mlops.adapters.notify import DeliveryFailed, post_webhook, send_email
 from mlops.core import alerts
 from mlops.core.alerts import Alert, Change, Delivery
+from mlops.errors import MlopsError
 
 T = TypeVar("T")
 ATTEMPTS, PAUSE = 3, 1.0
@@ -35,7 +36,7 @@ def deliver(manifest: dict[str, Any], found: list[Alert], previous: dict[str, st
         )]))  # fmt: skip
         try:
             _issues(GitHub(repository_name()), found, labels, delivery)
-        except GitHubError as exc:
+        except MlopsError as exc:  # GitHub failed, or no repository or token is configured
             delivery.failures.append(f"github-issue: {exc.message}")
     for change in alerts.changes(found, previous):
         for channel in channels:
