@@ -84,7 +84,7 @@ def validate(session: nox.Session) -> None:
 @nox.session(default=False)
 def demo(session: nox.Session) -> None:
     """The end-to-end demo on embedded defaults, in a scratch copy of this repository."""
-    install(session, extras="monitor")  # its last step monitors production
+    install(session, extras="monitor,testing")  # step 11: monitoring, a local GitHub server
     session.run("python", "-m", "mlops.demo", *session.posargs, env=QUIET_ENV)
 
 
