@@ -77,6 +77,8 @@ class LocalTarget:
         }
         env.pop("MLOPS_SERVE_MODEL_URI", None)
         env.pop("MLOPS_SERVE_API_KEY", None)
+        for key in [k for k, v in env.items() if k.startswith("MLOPS_SERVE_") and not v]:
+            env.pop(key)  # a workflow passes an unset secret (the PII key) as ""
         if api_key:
             env["MLOPS_SERVE_API_KEY"] = api_key
         command = [sys.executable, "-m", "bentoml", "serve", SERVICE,
