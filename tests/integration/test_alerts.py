@@ -9,7 +9,6 @@ import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 from deploying import REPO
+from mailbox_server import Mailbox, smtp_server
 from support import promoted_repository
 
 from mlops.adapters.batch_model import BatchModel
-from mlops.adapters.probes import free_port
 from mlops.adapters.settings import load_settings
 from mlops.core.prediction_log import Protection
 from mlops.serving.prediction_logs import PredictionLog
@@ -45,30 +43,12 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    @property
-    def subjects(self) -> list[str]:
-        return [str(m["Subject"]) for m in self.messages]
-
-
 @pytest.fixture
 def mailbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MLOPS_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("MLOPS_SMTP_PORT", str(port))
-    monkeypatch.setenv("MLOPS_SMTP_FROM", "mlops@acme.example")
-    yield box
-    controller.stop()
+    with smtp_server() as (box, settings):
+        for key, value in settings.items():
+            monkeypatch.setenv(key, value)
+        yield box
 
 
 @pytest.fixture

@@ -8,104 +8,32 @@ its own process group.
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
-import os
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import wait_until_answers
+from serving_process import (
+    BENTOML,
+    MODEL,
+    SERVICE,
+    Server,
+    holdout_rows,
+    serve_env,
+    serving,
+)  # fmt: skip
 from support import make_repository, require_system, run_cli, runtime_present
 
 from mlops.adapters.probes import free_port
-from mlops.testing.process_groups import stop_group
-
-MODEL = "breast-cancer"
-SERVICE = "mlops.serving.service:ModelService"
-BENTOML = [sys.executable, "-m", "bentoml"]
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class Server:
-    url: str
-    log: Path
-
-    def call(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
-        """GET `path`, or POST `body` as JSON; the reply whatever its status."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.url + path, data, {"Content-Type": "application/json", **(headers or {})}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status, raw, found = response.status, response.read(), response.headers
-        except urllib.error.HTTPError as error:
-            status, raw, found = error.code, error.read(), error.headers
-        text = raw.decode()
-        is_json = found.get("content-type", "").startswith("application/json")
-        return Reply(status, {k.lower(): v for k, v in found.items()},
-                     json.loads(text) if is_json else text)  # fmt: skip
 
 
 def _train(root: Path, model: str) -> None:
     assert run_cli("--repo", root, "train", model) == 0
-
-
-def serve_env(root: Path, model: str, version: str = "1", **extra: str) -> dict[str, str]:
-    """The environment a deployer sets for one model version of `root`'s store."""
-    return {
-        **os.environ,
-        "BENTOML_DO_NOT_TRACK": "true",
-        "BENTOML_HOME": str(root.parent / "bentoml-home"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / '.mlops' / 'mlflow.db'}",
-        "MLOPS_SERVE_MODEL": model,
-        "MLOPS_SERVE_VERSION": version,
-        "MLOPS_SERVE_MANIFEST": str(root / "models" / model / "model.yaml"),
-        **extra,
-    }
-
-
-@contextmanager
-def serving(root: Path, env: dict[str, str], ready: bool = True) -> Iterator[Server]:
-    """`bentoml serve` on a free loopback port until /readyz (or /healthz) answers 200."""
-    port = free_port()
-    log = root.parent / f"serve-{port}.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [*BENTOML, "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)],
-            stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=root.parent,
-            start_new_session=True,
-        )  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", log)
-    try:
-        probe = f"{server.url}/readyz" if ready else f"{server.url}/healthz"
-        wait_until_answers(probe, process, 120, log.read_text, "bentoml serve")
-        yield server
-    finally:
-        stop_group(process, 30)
-
-
-def holdout_rows(root: Path, model: str, target: str, count: int) -> list[dict[str, Any]]:
-    path = root / "models" / model / "data" / "holdout.csv"
-    with path.open() as fh:
-        rows = list(csv.DictReader(fh))[:count]
-    return [{k: json.loads(v) for k, v in row.items() if k != target} for row in rows]
 
 
 @pytest.fixture(scope="module")
