@@ -53,6 +53,11 @@ def notice(message: str, *, title: str = "mlops") -> None:
     _command("notice", message, title)
 
 
+def warning(message: str, *, title: str = "mlops") -> None:
+    """A `::warning` annotation with no file, on stderr."""
+    _command("warning", message, title)
+
+
 def _command(kind: str, message: str, title: str) -> None:
     sys.stderr.write(f"::{kind} title={_escape_property(title)}::{_escape_data(message)}\n")
 

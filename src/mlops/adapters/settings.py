@@ -63,6 +63,7 @@ REGISTRY_ENV = "MLOPS_IMAGE_REGISTRY"
 NETWORK_ENV = "MLOPS_DOCKER_NETWORK"
 DEPLOY_DIR_ENV = "MLOPS_DEPLOY_DIR"
 SPARK_MASTER_ENV = "MLOPS_SPARK_MASTER"
+PROMETHEUS_ENV = "MLOPS_PROMETHEUS_URL"
 DEFAULT_SPARK_MASTER = "local[*]"
 NETWORK = re.compile(r"host|container:[A-Za-z0-9][A-Za-z0-9_.-]*")  # a container name or ID
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -118,6 +119,7 @@ class Settings:
     github: GitHubSettings = field(default_factory=GitHubSettings)
     deploy_root: Path | None = None  # None: <state_dir>/deploy
     spark_master: str = DEFAULT_SPARK_MASTER  # where `mlops score --engine spark` runs
+    prometheus_url: str | None = None  # where `mlops monitor` reads service health
 
     @property
     def embedded(self) -> bool:
@@ -158,7 +160,7 @@ def load_settings(root: Path) -> Settings:
     return Settings(
         root, state_dir, str(uri), deploy, _data_remote(config.get("data", {})),
         _github(config.get("github", {})), _deploy_root(root, config.get("deploy", {})),
-        _spark_master(config.get("batch", {})),
+        _spark_master(config.get("batch", {})), _prometheus(config.get("monitoring", {})),
     )  # fmt: skip
 
 
@@ -173,6 +175,16 @@ def _text_setting(env: str, section: Any, table: str, key: str, expected: str) -
         named = env if given else f"pyproject.toml [tool.mlops.{table}] {key}"
         raise MlopsError(f"{named} = {value!r}: expected {expected}")
     return value.strip()
+
+
+def _prometheus(section: Any) -> str | None:
+    """MLOPS_PROMETHEUS_URL, else `[tool.mlops.monitoring] prometheus_url`; None: not set."""
+    found = _text_setting(PROMETHEUS_ENV, section, "monitoring", "prometheus_url",
+                          "Prometheus's URL, like http://127.0.0.1:9090")  # fmt: skip
+    if found is not None and not found.startswith(("http://", "https://")):
+        raise MlopsError(f"Prometheus URL {found!r} ({PROMETHEUS_ENV} or [tool.mlops.monitoring]"
+                         " prometheus_url): expected an http:// or https:// URL")  # fmt: skip
+    return found.rstrip("/") if found else None
 
 
 def _spark_master(section: Any) -> str:

@@ -10,6 +10,7 @@ import click
 from mlops.adapters import gha
 from mlops.adapters.repository import find_root
 from mlops.core.drift import BREACH, WindowError, parse_window
+from mlops.core.service_health import UNKNOWN
 from mlops.core.stages import PRODUCTION
 from mlops.errors import MlopsError, UsageError
 from mlops.flows.monitoring import Monitored, Request, monitor
@@ -67,6 +68,9 @@ def command(obj: dict[str, Any], name: str | None, schedule: str | None, environ
         print_json(result.summary)
     else:
         _print(result)
+    service = result.summary.get("service") or {}
+    if service.get("status") == UNKNOWN and gha.in_actions():
+        gha.warning(service["note"], title=f"mlops monitor {name}")
     problems = []
     if result.verdict.status == BREACH:
         problems.append(f"{name} in {environment}: " + "; ".join(result.verdict.reasons))
@@ -95,6 +99,20 @@ def _scheduled(root: Path, cron: str, request: Request, as_json: bool) -> None:
     bad = [o for o in outcomes if o.status in (BREACH, "failed") or (o.note and o.result)]
     if bad:
         raise Breach("; ".join(f"{o.model}: {o.note or o.status}" for o in bad))
+
+
+def _print_service(service: dict[str, Any] | None) -> None:
+    if service is None:
+        return
+    out = console()
+    for item in service["versions"]:
+        p95 = "-" if item["p95_ms"] is None else f"{item['p95_ms']:.1f} ms"
+        out.print(f"service: version {item['version']}: {item['requests']:.0f} request(s),"
+                  f" p95 {p95}, {item['error_rate']:.2%} failed")  # fmt: skip
+    slo = service["slo"]
+    out.print(f"service health: {service['status']} (SLO: p95 {slo['p95_latency_ms']} ms,"
+              f" error rate {slo['error_rate']})" + (f"; {service['note']}" if service["note"]
+                                                    else ""))  # fmt: skip
 
 
 def _print(result: Monitored) -> None:
@@ -127,6 +145,7 @@ def _print(result: Monitored) -> None:
                   " feature schema")  # fmt: skip
     for note in summary["not_monitored"]:
         out.print(f"not monitored: {note}")
+    _print_service(summary.get("service"))
     out.print(f"verdict: {summary['status']}" + "".join(f"\n  {r}" for r in summary["reasons"]))
     out.print(f"report: {result.folder}")
     if result.delivery is not None:

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from mlops.core import service_health
 from mlops.core.performance import Performance
+from mlops.core.service_health import ServiceHealth
 
 MIN_ROWS = 100
 P_VALUE_METHODS = frozenset({"ks", "chi2"})
@@ -111,14 +113,16 @@ class Verdict:
 
 
 def verdict(rows: int, features: Sequence[ColumnDrift], prediction: ColumnDrift | None,
-            quality: Quality | None, performance: Performance | None = None
-            ) -> Verdict:  # fmt: skip
+            quality: Quality | None, performance: Performance | None = None,
+            service: ServiceHealth | None = None) -> Verdict:  # fmt: skip
     """Breach when a monitored feature or the prediction drifted, too many rows broke the
-    schema, or the labelled rows' metric broke its bound; no drift verdict below MIN_ROWS
-    rows (a performance breach still counts)."""
+    schema, the labelled rows' metric broke its bound, or a version broke its SLO; no drift
+    verdict below MIN_ROWS rows (a performance or service breach still counts)."""
     reasons = []
     if performance is not None and performance.breached:
         reasons.append(f"performance: {performance.describe()}")
+    if service is not None and service.status == service_health.BREACH:
+        reasons += service.reasons
     if rows < MIN_ROWS:
         few = f"{rows} row(s) in the window; a drift verdict needs at least {MIN_ROWS}"
         return Verdict(BREACH if reasons else INSUFFICIENT, rows, [*reasons, few])
@@ -137,7 +141,8 @@ def verdict(rows: int, features: Sequence[ColumnDrift], prediction: ColumnDrift 
 
 def summary(verdict_: Verdict, features: Sequence[ColumnDrift], prediction: ColumnDrift | None,
             quality: Quality | None, context: Mapping[str, Any],
-            performance: Performance | None = None) -> dict[str, Any]:  # fmt: skip
+            performance: Performance | None = None, service: ServiceHealth | None = None
+            ) -> dict[str, Any]:  # fmt: skip
     """The JSON summary of a run."""
 
     def column(d: ColumnDrift) -> dict[str, Any]:
@@ -152,6 +157,7 @@ def summary(verdict_: Verdict, features: Sequence[ColumnDrift], prediction: Colu
         "drift": [column(d) for d in features],
         "prediction_drift": column(prediction) if prediction else None,
         "performance": None if performance is None else performance.as_dict(),
+        "service": None if service is None else service.as_dict(),
         "quality": None if quality is None else {
             "rows": quality.rows, "invalid_rows": quality.invalid_rows,
             "null_share": dict(quality.null_share), "examples": list(quality.examples),

@@ -1,5 +1,7 @@
 """Monitoring one model in one environment: the window's logged predictions against the
-serving version's own training data, judged by the manifest's drift rules.
+serving version's own training data, judged by the manifest's drift rules; the labelled
+predictions against its performance rule; each version's latency and failures in Prometheus
+against its SLO.
 
 The window's rows are the prediction-log lines of the version the environment serves
 (registry.yaml). The reference is that version's training input exactly as it recorded it
@@ -36,7 +38,7 @@ from mlops.core.performance import Performance
 from mlops.core.prediction_log import pii_fields
 from mlops.core.stages import PRODUCTION
 from mlops.errors import InvalidInput, MlopsError
-from mlops.flows import alerting
+from mlops.flows import alerting, service_health
 from mlops.flows.repository import (
     checked_models,
     manifest_data,
@@ -114,9 +116,12 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
             verdicts, prediction = judged[:-1], judged[-1]
         judged_performance = _performance(manifest, logs, request, folder_of_logs, name,
                                           now - window, now)  # fmt: skip
-        verdict = drift.verdict(len(current), verdicts, prediction, quality, judged_performance)
+        service = service_health.check(settings, manifest, name, request.environment, window,
+                                       now)  # fmt: skip
+        verdict = drift.verdict(len(current), verdicts, prediction, quality, judged_performance,
+                                service)  # fmt: skip
         summary = drift.summary(verdict, verdicts, prediction, quality, context,
-                                judged_performance)  # fmt: skip
+                                judged_performance, service)  # fmt: skip
         folder = request.out or (settings.state_dir / "monitoring" / name / request.environment
                                  / now.strftime("%Y%m%dT%H%M%SZ"))  # fmt: skip
         found = alerts.from_summary(summary)
@@ -292,6 +297,11 @@ def _record(settings: Any, name: str, summary: dict[str, Any], report: DriftRepo
     for item in summary["drift"]:
         if item["statistic"] is not None:
             metrics[f"drift.{item['column']}"] = float(item["statistic"])
+    for health in (summary.get("service") or {}).get("versions", []):
+        metrics[f"service.requests.v{health['version']}"] = float(health["requests"])
+        metrics[f"service.error_rate.v{health['version']}"] = float(health["error_rate"])
+        if health["p95_ms"] is not None:
+            metrics[f"service.p95_ms.v{health['version']}"] = float(health["p95_ms"])
     with tracking.run(experiment, f"{name}-{summary['environment']}", tags) as run:
         tracking.log_run_data({"window_start": summary["window"]["start"],
                                "window_end": summary["window"]["end"],
