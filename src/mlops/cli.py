@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "promote": ("promote", "Move a version into a stage in registry.yaml (a plan unless --apply)."),
     "build": ("build", "Build a version's image, push it; record it in registry.yaml."),
     "reconcile": ("reconcile", "Make aliases and deployments match registry.yaml (or plan)."),
-    "alerts": ("alerts", "Write the Prometheus alerting rules of the models' SLOs (render)."),
+    "alerts": ("alerts", "SLO alert rules (render); Alertmanager's alerts delivered (receive)."),
     "labels": ("labels", "Attach outcomes to logged predictions (request id, row, label)."),
     "monitor": ("monitor", "Check a model's logged predictions for drift and bad data."),
     "retrain": ("retrain", "Open a retraining pull request when a model is stale or drifting."),

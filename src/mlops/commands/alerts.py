@@ -1,7 +1,9 @@
-"""`mlops alerts render`: the Prometheus rules of the models' service-level objectives."""
+"""`mlops alerts render`: the Prometheus rules of the models' service-level objectives;
+`mlops alerts receive`: Alertmanager's alerts delivered through the models' channels."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
@@ -10,6 +12,7 @@ from mlops.adapters import atomic
 from mlops.adapters.repository import find_root
 from mlops.core.alert_rules import RULES_PATH, objectives, render
 from mlops.core.text_diff import file_diff
+from mlops.flows import alert_receiver
 from mlops.flows.generated_files import read_committed, stale
 from mlops.flows.schedules import sections
 from mlops.output import print_json
@@ -17,7 +20,7 @@ from mlops.output import print_json
 
 @click.group("alerts")
 def command() -> None:
-    """Alerting rules from the models' manifests."""
+    """Alerting rules from the models' manifests, and Alertmanager's alerts delivered."""
 
 
 @command.command("render", short_help="Write the Prometheus rules of the models' SLOs.")
@@ -50,3 +53,24 @@ def render_command(obj: dict[str, Any], check: bool, as_json: bool) -> None:
     elif not check:
         click.secho(f"✓ wrote {RULES_PATH}: {len(found)} model(s) with SLOs", fg="green",
                     err=True)  # fmt: skip
+
+
+@command.command("receive", short_help="Serve Alertmanager's webhook: its alerts reach the"
+                 " models' alert channels.")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=9095, show_default=True, type=click.IntRange(0, 65535),
+              help="The port to listen on (0: any free port).")  # fmt: skip
+@click.pass_obj
+def receive_command(obj: dict[str, Any], host: str, port: int) -> None:
+    """Listen for Alertmanager's webhook (POST /alertmanager, webhook_configs with
+    send_resolved) and deliver its alerts through each model's monitoring.alerts channels,
+    like `mlops monitor --alert`: one GitHub issue per model, environment and kind, closed
+    when the alert resolves; e-mail and webhooks told of each change. Alerts without a
+    `model` label are ignored. Runs until SIGTERM or Ctrl-C."""
+    root = find_root(obj.get("repo"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    def ready(url: str) -> None:
+        click.echo(f"receiving Alertmanager's alerts at {url}", err=True)
+
+    alert_receiver.receive(root, host, port, ready)

@@ -22,6 +22,7 @@ from mlops.core.alerts import Alert, Change, Delivery
 from mlops.errors import MlopsError
 
 T = TypeVar("T")
+ISSUE_CHANNEL = "github-issue"
 ATTEMPTS, PAUSE = 3, 1.0
 
 
@@ -29,7 +30,7 @@ def deliver(manifest: dict[str, Any], found: list[Alert], previous: dict[str, st
     """Deliver `found` through the manifest's channels; `previous`: the last run's states."""
     channels = ((manifest.get("monitoring") or {}).get("alerts") or {}).get("channels") or []
     delivery = Delivery()
-    issue_channels = [c for c in channels if c.get("type") == "github-issue"]
+    issue_channels = [c for c in channels if c.get("type") == ISSUE_CHANNEL]
     if issue_channels:
         labels = list(dict.fromkeys([alerts.LABEL, *(
             label for c in issue_channels for label in c.get("labels") or ()
@@ -37,7 +38,7 @@ def deliver(manifest: dict[str, Any], found: list[Alert], previous: dict[str, st
         try:
             _issues(GitHub(repository_name()), found, labels, delivery)
         except MlopsError as exc:  # GitHub failed, or no repository or token is configured
-            delivery.failures.append(f"github-issue: {exc.message}")
+            delivery.failures.append(f"{ISSUE_CHANNEL}: {exc.message}")
     for change in alerts.changes(found, previous):
         for channel in channels:
             _notify(channel, change, delivery)
@@ -65,7 +66,7 @@ def _issues(gh: GitHub, found: list[Alert], labels: list[str], delivery: Deliver
                 _retried(functools.partial(gh.comment_issue, action.number, comment, close=True))
                 delivery.closed.append(f"#{action.number} {alert.title}")
         except GitHubError as exc:
-            delivery.failures.append(f"github-issue {alert.key}: {exc.message}")
+            delivery.failures.append(f"{ISSUE_CHANNEL} {alert.key}: {exc.message}")
 
 
 def _open_once(gh: GitHub, alert: Alert, labels: list[str],
