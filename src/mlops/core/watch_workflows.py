@@ -72,6 +72,7 @@ jobs:
       cancel-in-progress: false
     env:  # the team's services and alert channels (docs/github-setup.md)
 {services}      MLOPS_DEPLOY_DIR: ${{{{ vars.MLOPS_DEPLOY_DIR }}}}
+      MLOPS_PROMETHEUS_URL: ${{{{ vars.MLOPS_PROMETHEUS_URL }}}}  # service health; unset: unknown
       MLOPS_SMTP_HOST: ${{{{ vars.MLOPS_SMTP_HOST }}}}
       MLOPS_SMTP_PORT: ${{{{ vars.MLOPS_SMTP_PORT }}}}
       MLOPS_SMTP_FROM: ${{{{ vars.MLOPS_SMTP_FROM }}}}
