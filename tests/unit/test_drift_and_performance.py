@@ -83,7 +83,13 @@ def test_labels_are_checked_against_the_target(value: object, target: dict[str, 
 def test_the_latest_label_of_a_prediction_wins() -> None:
     found = performance.latest([{"request_id": "a", "label": 0}, {"request_id": "a", "row": 1,
                                 "label": 1}, {"request_id": "a", "row": 0, "label": 1}])  # fmt: skip
-    assert found == {("a", 0): 1, ("a", 1): 1}
+    assert found == {("a", "0"): 1, ("a", "1"): 1}
+
+
+def test_a_row_is_the_same_row_whatever_type_carries_it() -> None:
+    """An index, a batch row number or an id value: 7, 7.0 and "7" join, "007" does not."""
+    assert performance.key("r", 7) == performance.key("r", 7.0) == performance.key("r", "7")
+    assert performance.key("r", "007") != performance.key("r", 7)
 
 
 def test_live_metrics_need_enough_labels_and_hold_the_floor() -> None:

@@ -2,7 +2,8 @@
 
 Outcomes ("labels") arrive after the predictions, from whatever system learns the truth. Each
 names the prediction it belongs to by request id and row (the row's index in its request,
-0 by default) and carries the target's value, checked against `data.target`. A later label
+0 by default; for a batch output, the batch run id and the id column's value or the row's
+number) and carries the target's value, checked against `data.target`. A later label
 for the same prediction replaces an earlier one. With at least `MIN_LABELLED` labelled
 predictions in the window, the task's metrics are computed and the manifest's
 `monitoring.performance` metric is held to its `min` / `max`.
@@ -18,7 +19,7 @@ from typing import Any
 from mlops.core import metrics
 
 MIN_LABELLED = 50
-Key = tuple[str, int]
+Key = tuple[str, str]  # (request id, row), both as text: see `key`
 
 
 def check_label(value: Any, target: Mapping[str, Any]) -> tuple[Any, str | None]:
@@ -51,11 +52,20 @@ def check_label(value: Any, target: Mapping[str, Any]) -> tuple[Any, str | None]
     return value, None
 
 
+def key(request_id: Any, row: Any) -> Key:
+    """The join key of a prediction and its label. A row is an index, a row number or a
+    batch output's id value, so both are compared as text: 7, 7.0 and "7" are one row,
+    "007" is another."""
+    if isinstance(row, float) and row.is_integer():
+        row = int(row)
+    return str(request_id), str(row)
+
+
 def latest(labels: Iterable[Mapping[str, Any]]) -> dict[Key, Any]:
     """Each prediction's label, the last one given winning (records in the order given)."""
     found: dict[Key, Any] = {}
     for record in labels:
-        found[(str(record["request_id"]), int(record.get("row", 0)))] = record["label"]
+        found[key(record["request_id"], record.get("row", 0))] = record["label"]
     return found
 
 

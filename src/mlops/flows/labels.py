@@ -11,7 +11,7 @@ from typing import Any
 from mlops.adapters.prediction_logs import read_window, write_labels
 from mlops.adapters.settings import load_settings
 from mlops.core import layout
-from mlops.core.performance import check_label
+from mlops.core.performance import check_label, key
 from mlops.errors import InvalidInput, MlopsError
 from mlops.flows.repository import checked_models, manifest_data
 
@@ -52,11 +52,12 @@ def attach(root: Path, name: str, source: Path, environment: str, logs: Path | N
     now = now or datetime.now(UTC)
     folder = logs or load_settings(root).prediction_logs
     served = read_window(folder, environment, name, None, now - since, now)
-    known = set(zip(served.column("request_id"), served.column("row"), strict=True))
+    known = {key(r, n) for r, n in zip(served.column("request_id"), served.column("row"),
+                                       strict=True)}  # fmt: skip
     result = Attached(str(source), len(records))
     kept = []
     for record in records:
-        if (record["request_id"], record["row"]) in known:
+        if key(record["request_id"], record["row"]) in known:
             kept.append({**record, "labelled_at": now.isoformat(timespec="seconds")})
         else:
             result.unknown += 1

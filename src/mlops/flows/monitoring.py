@@ -257,7 +257,7 @@ def _performance(manifest: dict[str, Any], logs: LogWindow, request: Request, fo
     served = zip(logs.column("request_id"), logs.column("row"), logs.column("prediction"),
                  logs.column("probability"), strict=True)  # fmt: skip
     for request_id, row, prediction, score in served:
-        key = (request_id, row)
+        key = performance.key(request_id, row)
         if key in labels:
             truth.append(labels[key])
             predicted.append(prediction)
