@@ -1,5 +1,6 @@
 """Reading prediction logs back (one model's lines of one environment within a time window),
-and the outcomes (labels) attached to them, which live in the same day partitions.
+and the outcomes (labels) attached to them, which live in the same day partitions (those of
+batch outputs under the environment `batch`).
 
 Only the day partitions the window touches are opened. A file is read by Arrow's JSON reader
 (in C++, columns at once); a file it cannot read whole (a line cut short by a full disk or
@@ -72,7 +73,7 @@ def read_window(folder: Path, environment: str, model: str, version: str | None,
             table = _line_by_line(path, window)
         if table is not None and table.num_rows:
             parts.append(_in_window(table, low, high, version, window))
-    window.table = _combined([t for t in parts if t.num_rows])
+    window.table = combined([t for t in parts if t.num_rows])
     return window
 
 
@@ -109,7 +110,8 @@ def _label(line: str) -> dict[str, Any] | None:
         return None
     if not isinstance(record, dict) or not isinstance(record.get("request_id"), str):
         return None
-    return record if isinstance(record.get("row", 0), int) and "label" in record else None
+    row = record.get("row", 0)  # a request's row index; a batch output's id value or row number
+    return record if isinstance(row, int | str) and "label" in record else None
 
 
 def _files(folder: Path, environment: str, model: str, since: datetime, until: datetime,
@@ -189,7 +191,7 @@ def _in_window(table: Any, low: str, high: str, version: str | None, window: Log
     return table.select(wanted)
 
 
-def _combined(tables: list[Any]) -> Any:
+def combined(tables: list[Any]) -> Any:
     """One table of the files' tables. A column whose type differs between files is made
     one: numbers as float64, anything else (a feature logged as a number in one file and as
     text in another) as text; the other columns keep their types."""

@@ -33,15 +33,18 @@ class Reader:
     text: bool = False  # values arrive as text (CSV): numbers still need parsing
 
 
-def open_reader(location: Location, text_columns: list[str], batch_rows: int) -> Reader:
+def open_reader(location: Location, text_columns: list[str], batch_rows: int,
+                columns: list[str] | None = None) -> Reader:  # fmt: skip
     """A reader of `location`; `text_columns` are read as text from CSV (the feature checks
-    parse them, so one bad value rejects one row, not the file)."""
+    parse them, so one bad value rejects one row, not the file). With `columns`, Parquet
+    decodes only those of its columns (CSV and JSON lines are parsed whole); `Reader.columns`
+    still names all the file's own."""
     kind = table_format(location.uri)
     try:
         if location.fs.get_file_info(location.path).size == 0:
             raise BatchError(f"{location.uri}: the file is empty")
         if kind == "parquet":
-            return _parquet(location, batch_rows)
+            return _parquet(location, batch_rows, columns)
         if kind == "csv":
             return _csv(location, text_columns, batch_rows)
         return _jsonl(location, batch_rows)
@@ -51,16 +54,18 @@ def open_reader(location: Location, text_columns: list[str], batch_rows: int) ->
         raise BatchError(f"{location.uri}: cannot read it as {kind}: {first_line(exc)}") from None
 
 
-def _parquet(location: Location, batch_rows: int) -> Reader:
+def _parquet(location: Location, batch_rows: int, columns: list[str] | None) -> Reader:
     import pyarrow.parquet as pq
 
     handle = location.fs.open_input_file(location.path)
     # No pre-buffering: pyarrow would otherwise keep every row group read so far in memory.
     parquet = pq.ParquetFile(handle, pre_buffer=False)
+    names = list(parquet.schema_arrow.names)
+    kept = None if columns is None else [c for c in names if c in columns]
 
     def batches() -> Iterator[tuple[Any, list[BadLine]]]:
         try:
-            for batch in parquet.iter_batches(batch_size=batch_rows):
+            for batch in parquet.iter_batches(batch_size=batch_rows, columns=kept):
                 yield batch, []
         except (OSError, ValueError) as exc:
             raise BatchError(
@@ -69,7 +74,7 @@ def _parquet(location: Location, batch_rows: int) -> Reader:
         finally:
             handle.close()
 
-    return Reader(batches(), parquet.metadata.num_rows, list(parquet.schema_arrow.names))
+    return Reader(batches(), parquet.metadata.num_rows, names)
 
 
 def _csv(location: Location, text_columns: list[str], batch_rows: int) -> Reader:

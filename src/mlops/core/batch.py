@@ -21,6 +21,9 @@ BATCH_COLUMN = "mlops_batch_run_id"
 TIME_COLUMN = "mlops_scored_at"
 LINEAGE_COLUMNS = (MODEL_COLUMN, VERSION_COLUMN, RUN_COLUMN, BATCH_COLUMN, TIME_COLUMN)
 PREDICTION, PROBABILITY = "prediction", "probability"
+# The name batch outputs go by where a served environment's would: monitoring summaries and
+# alerts, and the partition of the prediction-log folder their labels are stored in.
+ENVIRONMENT = "batch"
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 QUARANTINE_SUFFIX = ".rejected.jsonl"
 DEFAULT_MAX_REJECTED = 0.01
@@ -125,6 +128,12 @@ def due_models(specs: Mapping[str, BatchSpec], schedule: str) -> list[str]:
         for name, spec in specs.items()
         if spec.enabled and spec.schedule is not None and " ".join(spec.schedule.split()) == wanted
     )
+
+
+def not_an_output(columns: list[str]) -> list[str]:
+    """The columns every output of batch scoring has that `columns` lacks (none: it reads as
+    one)."""
+    return [c for c in (PREDICTION, *LINEAGE_COLUMNS) if c not in columns]
 
 
 def output_columns(input_columns: list[str], id_column: str | None, classifier: bool) -> list[str]:
