@@ -30,6 +30,16 @@ def test_a_summary_gives_one_alert_per_kind() -> None:
     assert alerts.key_of(alerts.issue_body(found[0])) == "m/production/drift"
 
 
+def test_an_alert_on_batch_outputs_says_the_version_scored_them() -> None:
+    """Batch outputs are monitored as the environment `batch`: a separate issue per kind,
+    whose body does not claim the version serves an environment called batch."""
+    found = alerts.from_summary({**summary(reasons=["prediction drift: prediction psi 1 > 0.2"]),
+                                 "environment": "batch"})  # fmt: skip
+    assert found[0].key == "m/batch/drift"
+    assert "Version 3 scored the batch outputs." in alerts.issue_body(found[0])
+    assert "Version 3 serves production." in alerts.issue_body(alerts.from_summary(summary())[0])
+
+
 def test_too_little_data_is_unknown_not_clear() -> None:
     found = alerts.from_summary(summary("insufficient data", performance={"value": None}))
     assert states(found) == {"drift": UNKNOWN, "quality": UNKNOWN, "performance": UNKNOWN}

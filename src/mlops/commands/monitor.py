@@ -1,4 +1,5 @@
-"""`mlops monitor`: drift and data quality of one model's logged predictions."""
+"""`mlops monitor`: drift, data quality and performance of one model's logged predictions,
+served or written by batch scoring."""
 
 from __future__ import annotations
 
@@ -26,21 +27,25 @@ class Breach(MlopsError):
 @click.argument("name", required=False)
 @click.option("--schedule", metavar="CRON", help="Check every model whose"
               " monitoring.drift.schedule is CRON, in production (monitor.yml).")  # fmt: skip
-@click.option("--env", "environment", default=PRODUCTION, show_default=True,
-              help="The environment whose predictions are compared.")  # fmt: skip
+@click.option("--env", "environment", help="The environment whose served predictions are"
+              f" compared (default: {PRODUCTION}).")  # fmt: skip
+@click.option("--batch", "batch", multiple=True, is_flag=False, flag_value="", metavar="[PATH]",
+              help="Monitor batch outputs instead: PATH (a file or a folder of them; may be"
+              " repeated), else serving.batch.output.")  # fmt: skip
 @click.option("--window", help="How far back to look, like 7d or 36h (default: the manifest's"
               " monitoring.drift.window_days, else 7d).")  # fmt: skip
 @click.option("--logs", type=click.Path(file_okay=False, path_type=Path),
-              help="The prediction-log folder (default: this deploy host's).")  # fmt: skip
+              help="The prediction-log folder, where labels are too (default: this deploy"
+              " host's).")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Where summary.json and report.html go (default: in .mlops/).")  # fmt: skip
 @click.option("--alert", is_flag=True, help="Deliver the alerts through the manifest's"
               " monitoring.alerts channels (GitHub issues, e-mail, webhooks).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
-def command(obj: dict[str, Any], name: str | None, schedule: str | None, environment: str,
-            window: str | None, logs: Path | None, out: Path | None, alert: bool,
-            as_json: bool) -> None:  # fmt: skip
+def command(obj: dict[str, Any], name: str | None, schedule: str | None,
+            environment: str | None, batch: tuple[str, ...], window: str | None,
+            logs: Path | None, out: Path | None, alert: bool, as_json: bool) -> None:  # fmt: skip
     """Compare the window's logged inputs and predictions of NAME with the serving version's
     training data, by the manifest's drift method and threshold, and check them against the
     feature schema.
@@ -50,15 +55,29 @@ def command(obj: dict[str, Any], name: str | None, schedule: str | None, environ
     verdict says so and exits 0. With --alert, a breach opens (or updates) one GitHub issue
     per model, environment and kind, a recovery closes it, and e-mail and webhooks hear of
     each change; an alert that could not be delivered also exits 1.
+
+    With --batch, the rows are those the production version (the one `mlops score` uses)
+    wrote into the batch outputs within the window, by their mlops_scored_at; the summary and
+    the alerts name the environment `batch`. Outcomes attached with `mlops labels NAME FILE
+    --batch` give the performance. An output that keeps only serving.batch.id_column holds
+    no feature, so feature drift is listed as not monitored; prediction drift is still
+    measured. A relative PATH is taken from the model folder, as `mlops score --output`
+    takes it; write --batch after NAME (or as --batch=PATH).
     """
     if (name is None) == (schedule is None):
         raise UsageError("give a model NAME or --schedule CRON (not both)")
+    if batch and schedule is not None:
+        raise UsageError("--batch monitors one model's batch outputs: give NAME, not --schedule")
+    if batch and environment is not None:
+        raise UsageError("--batch monitors the production version's batch outputs; --env names"
+                         " an environment whose served predictions are monitored")  # fmt: skip
     try:
         span = parse_window(window) if window else None
     except WindowError as exc:
         raise UsageError(str(exc)) from None
     root = find_root(obj.get("repo"))
-    request = Request(environment, span, logs, out, alert=alert)
+    request = Request(environment or PRODUCTION, span, logs, out, alert=alert,
+                      batch=tuple(p for p in batch if p) if batch else None)  # fmt: skip
     if schedule is not None:
         _scheduled(root, schedule, request, as_json)
         return
@@ -73,7 +92,8 @@ def command(obj: dict[str, Any], name: str | None, schedule: str | None, environ
         gha.warning(service["note"], title=f"mlops monitor {name}")
     problems = []
     if result.verdict.status == BREACH:
-        problems.append(f"{name} in {environment}: " + "; ".join(result.verdict.reasons))
+        where = result.summary["environment"]
+        problems.append(f"{name} in {where}: " + "; ".join(result.verdict.reasons))
     if result.delivery is not None and result.delivery.failures:
         problems.append("alerts not delivered: " + "; ".join(result.delivery.failures))
     if problems:
@@ -135,7 +155,8 @@ def _print(result: Monitored) -> None:
     if rows:
         out.print(table)
     logs = summary["logs"]
-    out.print(f"{summary['rows']} row(s) from {logs['files']} log file(s);"
+    files = "batch output(s)" if "outputs" in summary else "log file(s)"
+    out.print(f"{summary['rows']} row(s) from {logs['files']} {files};"
               f" {logs['skipped_lines']} malformed line(s) skipped")  # fmt: skip
     for line in logs["skipped"]:
         out.print(f"  skipped {line}")

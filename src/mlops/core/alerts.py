@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops.core import batch
+
 DRIFT, QUALITY, PERFORMANCE = "drift", "quality", "performance"
 KINDS = (DRIFT, QUALITY, PERFORMANCE)
 FIRING, CLEAR, UNKNOWN = "firing", "clear", "unknown"
@@ -118,7 +120,9 @@ def changes(alerts: Iterable[Alert], previous: Mapping[str, str]) -> list[Change
 def issue_body(alert: Alert) -> str:
     lines = [alert.marker, f"**{alert.title}**", ""]
     lines += [f"- {reason}" for reason in alert.reasons]
-    lines += ["", f"Version {alert.version} serves {alert.environment}."]
+    serves = ("scored the batch outputs" if alert.environment == batch.ENVIRONMENT
+              else f"serves {alert.environment}")  # fmt: skip
+    lines += ["", f"Version {alert.version} {serves}."]
     if alert.report:
         lines.append(f"Report: {alert.report}")
     lines += ["", "This issue stays open while the alert fires; each monitoring run adds a"

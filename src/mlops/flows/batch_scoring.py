@@ -87,8 +87,8 @@ def score_model(
         raise InvalidInput(f"{layout.manifest_path(name)}: {exc}") from None
     pinned = batch.pinned_version(name, registry_entry(check, name), request.stage, request.version)
     folder = root / layout.model_dir(name)
-    source = _where(request.input or spec.input, folder, name, "input")
-    target = _where(request.output or spec.output, folder, name, "output")
+    source = location_of(request.input or spec.input, folder, name, "input")
+    target = location_of(request.output or spec.output, folder, name, "output")
     batch.table_format(target)
     settings = load_settings(root)
     engine = {"mlops.engine": request.engine}
@@ -127,7 +127,8 @@ def _local_only(*uris: str) -> None:
         )
 
 
-def _where(uri: str | None, folder: Path, name: str, what: str) -> str:
+def location_of(uri: str | None, folder: Path, name: str, what: str) -> str:
+    """`uri` as given when it is s3:// or absolute, else relative to the model folder."""
     if not uri:
         raise MlopsError(
             f"{name}: no {what} given",

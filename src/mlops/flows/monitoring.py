@@ -4,8 +4,10 @@ predictions against its performance rule; each version's latency and failures in
 against its SLO.
 
 The window's rows are the prediction-log lines of the version the environment serves
-(registry.yaml). The reference is that version's training input exactly as it recorded it
-(DVC md5), and the reference predictions are the version's own on those rows. Evidently
+(registry.yaml), or the rows the production version wrote into batch outputs (environment
+`batch`); `mlops.flows.windows` reads either. The reference is that version's training input
+exactly as it recorded it (DVC md5), and the reference predictions are the version's own on
+those rows. Evidently
 computes the statistics and the HTML report; `mlops.core.drift` gives the verdicts. The
 summary and the report are written to a folder and logged to MLflow (experiment
 `monitor/<model>`).
@@ -26,7 +28,7 @@ from typing import Any
 from mlops.adapters import atomic, tracking
 from mlops.adapters.batch_model import BatchModel
 from mlops.adapters.drift_report import Column, DriftReport
-from mlops.adapters.prediction_logs import FEATURE, LogWindow, read_labels, read_window
+from mlops.adapters.prediction_logs import FEATURE, LogWindow, read_labels
 from mlops.adapters.recorded_data import recorded_bytes
 from mlops.adapters.row_checks import check_batch
 from mlops.adapters.settings import load_settings
@@ -35,10 +37,9 @@ from mlops.core.alerts import Delivery
 from mlops.core.drift import ColumnDrift, Quality, Verdict
 from mlops.core.features import Feature, ManifestError, features_from_manifest
 from mlops.core.performance import Performance
-from mlops.core.prediction_log import pii_fields
 from mlops.core.stages import PRODUCTION
 from mlops.errors import InvalidInput, MlopsError
-from mlops.flows import alerting, service_health
+from mlops.flows import alerting, service_health, windows
 from mlops.flows.repository import (
     checked_models,
     manifest_data,
@@ -59,6 +60,8 @@ class Request:
     out: Path | None = None  # default: .mlops/monitoring/<model>/<environment>/<time>
     now: datetime | None = None
     alert: bool = False  # deliver the alerts through the manifest's channels
+    # Batch outputs instead of served logs: these, or none given for serving.batch.output.
+    batch: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -81,24 +84,27 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
     except ManifestError as exc:
         raise InvalidInput(f"{layout.manifest_path(name)}: {exc}") from None
     entry = registry_entry(check, name)
-    version = (entry.get("stages") or {}).get(request.environment)
-    if version is None:
-        raise MlopsError(f"{name}: registry.yaml puts no version in {request.environment}:"
-                         " nothing serves there to monitor")  # fmt: skip
-    version = str(version)
-    record = (entry.get("versions") or {}).get(version) or {}
     now = request.now or datetime.now(UTC)
     window = request.window or timedelta(days=int(rules.get("window_days", 7)))
     settings = load_settings(root)
     folder_of_logs = request.logs or settings.prediction_logs
-    logs = read_window(folder_of_logs, request.environment, name, version, now - window, now)
-    watched, not_logged = _watched(features, rules.get("features"), pii_fields(manifest))
+    if request.batch is None:
+        rows = windows.served(name, manifest, entry, request.environment, folder_of_logs,
+                              now - window, now)  # fmt: skip
+    else:
+        rows = windows.scored(root, name, manifest, entry, request.batch, now - window, now,
+                              features)  # fmt: skip
+    version, logs = rows.version, rows.rows
+    record = (entry.get("versions") or {}).get(version) or {}
+    watched, not_monitored = _watched(features, rules.get("features"), rows.unwatched)
     current = _frame(logs, features)
-    quality = _quality(current, features, watched) if len(current) else None
-    context = {"model": name, "environment": request.environment, "version": version,
+    checked = [f for f in features if f.name not in rows.absent]
+    quality = _quality(current, checked, watched) if len(current) and checked else None
+    context = {"model": name, "environment": rows.environment, "version": version,
                "window": {"start": _stamp(now - window), "end": _stamp(now)},
                "method": method, "threshold": threshold, "logs": _log_summary(logs),
-               "not_monitored": not_logged}  # fmt: skip
+               **({"outputs": rows.outputs} if rows.outputs is not None else {}),
+               "not_monitored": not_monitored}  # fmt: skip
     verdicts: list[ColumnDrift] = []
     prediction: ColumnDrift | None = None
     report: DriftReport | None = None
@@ -114,15 +120,19 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
             judged = drift.judge([(c.name, c.method) for c in columns], report.statistics(),
                                  threshold)  # fmt: skip
             verdicts, prediction = judged[:-1], judged[-1]
-        judged_performance = _performance(manifest, logs, request, folder_of_logs, name,
-                                          now - window, now)  # fmt: skip
-        service = service_health.check(settings, manifest, name, request.environment, window,
-                                       now)  # fmt: skip
+        judged_performance = _performance(manifest, logs, folder_of_logs, rows.environment,
+                                          name, now - window, now)  # fmt: skip
+        service = (
+            None
+            if request.batch is not None
+            # batch outputs are not served
+            else service_health.check(settings, manifest, name, rows.environment, window, now)
+        )
         verdict = drift.verdict(len(current), verdicts, prediction, quality, judged_performance,
                                 service)  # fmt: skip
         summary = drift.summary(verdict, verdicts, prediction, quality, context,
                                 judged_performance, service)  # fmt: skip
-        folder = request.out or (settings.state_dir / "monitoring" / name / request.environment
+        folder = request.out or (settings.state_dir / "monitoring" / name / rows.environment
                                  / now.strftime("%Y%m%dT%H%M%SZ"))  # fmt: skip
         found = alerts.from_summary(summary)
         run_id = _record(settings, name, summary, report, folder, found)
@@ -172,15 +182,15 @@ def _alert(settings: Any, manifest: dict[str, Any], summary: dict[str, Any], run
     return delivery
 
 
-def _watched(features: list[Feature], named: Any, personal: frozenset[str]
+def _watched(features: list[Feature], named: Any, unwatched: dict[str, str]
              ) -> tuple[list[Feature], list[str]]:  # fmt: skip
-    """The features to compare (the manifest's list, else all), less personal-data fields,
-    which the logs hold only hashed or not at all."""
+    """The features to compare (the manifest's list, else all), less those the rows cannot
+    show as they came (personal data the logs hash or leave out, a feature a batch output did
+    not keep), each of those named with why."""
     wanted = [f for f in features if not named or f.name in named]
-    return [f for f in wanted if f.name not in personal], [
-        f"{f.name}: personal data (compliance.pii_fields), not logged as it came"
-        for f in wanted if f.name in personal
-    ]  # fmt: skip
+    return [f for f in wanted if f.name not in unwatched], [
+        f"{f.name}: {unwatched[f.name]}" for f in wanted if f.name in unwatched
+    ]
 
 
 def _numeric(feature: Feature) -> bool:
@@ -205,7 +215,8 @@ def _frame(logs: LogWindow, features: list[Feature]) -> Any:
 
 
 def _quality(current: Any, features: list[Feature], watched: list[Feature]) -> Quality:
-    """Rows that break the feature schema, and each watched feature's share of nulls."""
+    """Rows that break the schema of `features` (those the rows hold), and each watched
+    feature's share of nulls."""
     import pyarrow as pa
 
     table = pa.Table.from_pandas(current[[f.name for f in features]], preserve_index=False)
@@ -242,14 +253,14 @@ def _reference(root: Path, name: str, manifest: dict[str, Any], record: dict[str
     return pd.read_csv(io.BytesIO(content))
 
 
-def _performance(manifest: dict[str, Any], logs: LogWindow, request: Request, folder: Path,
+def _performance(manifest: dict[str, Any], logs: LogWindow, folder: Path, environment: str,
                  name: str, since: datetime, until: datetime) -> Performance | None:  # fmt: skip
     """The labelled predictions' metrics against monitoring.performance (None when the
-    manifest sets no performance rule)."""
+    manifest sets no performance rule); the labels are those attached in `environment`."""
     rules = (manifest.get("monitoring") or {}).get("performance")
     if not rules:
         return None
-    labels = performance.latest(read_labels(folder, request.environment, name, since, until))
+    labels = performance.latest(read_labels(folder, environment, name, since, until))
     truth: list[Any] = []
     predicted: list[Any] = []
     scores: list[float] = []
