@@ -73,7 +73,7 @@ def attach(root: Path, name: str, source: Path, environment: str, logs: Path | N
         what = f"a prediction {name} logged in {environment}"
     else:
         uris = windows.batch_outputs(root, name, manifest, batch)
-        served = windows.batch_rows(manifest, name, uris, None, now - since, now, [])
+        served = windows.batch_rows(name, manifest, uris, None, now - since, now, [])
         environment, what = batches.ENVIRONMENT, f"a row of {name}'s batch output(s) scored"
     known = {key(r, n) for r, n in zip(served.column("request_id"), served.column("row"),
                                        strict=True)}  # fmt: skip

@@ -63,7 +63,7 @@ def scored(root: Path, name: str, manifest: dict[str, Any], entry: dict[str, Any
     `serving.batch.output`)."""
     version = batch.pinned_version(name, entry, PRODUCTION, None).version
     uris = batch_outputs(root, name, manifest, outputs)
-    rows = batch_rows(manifest, name, uris, version, since, until, [f.name for f in features])
+    rows = batch_rows(name, manifest, uris, version, since, until, [f.name for f in features])
     held = set(rows.table.column_names) if rows.table is not None else None
     absent = frozenset(f.name for f in features
                        if held is not None and f"{FEATURE}{f.name}" not in held)  # fmt: skip
@@ -71,7 +71,7 @@ def scored(root: Path, name: str, manifest: dict[str, Any], entry: dict[str, Any
                   absent, uris)  # fmt: skip
 
 
-def batch_rows(manifest: dict[str, Any], name: str, uris: Sequence[str], version: str | None,
+def batch_rows(name: str, manifest: dict[str, Any], uris: Sequence[str], version: str | None,
                since: datetime, until: datetime, features: Sequence[str]) -> LogWindow:  # fmt: skip
     """The rows `version` (None: any) of `name` scored into the outputs at `uris` within the
     window, each named by its batch run and its id value (or row number)."""
