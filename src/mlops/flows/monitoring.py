@@ -122,12 +122,10 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
             verdicts, prediction = judged[:-1], judged[-1]
         judged_performance = _performance(manifest, logs, folder_of_logs, rows.environment,
                                           name, now - window, now)  # fmt: skip
-        service = (
-            None
-            if request.batch is not None
-            # batch outputs are not served
-            else service_health.check(settings, manifest, name, rows.environment, window, now)
-        )
+        service = None  # batch outputs were not served: no SLO applies
+        if request.batch is None:
+            service = service_health.check(settings, manifest, name, rows.environment, window,
+                                           now)  # fmt: skip
         verdict = drift.verdict(len(current), verdicts, prediction, quality, judged_performance,
                                 service)  # fmt: skip
         summary = drift.summary(verdict, verdicts, prediction, quality, context,
