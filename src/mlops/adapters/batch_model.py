@@ -8,6 +8,8 @@ whole run and answers `prediction` (and `probability`) columns.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,14 @@ def describe(model_uri: str) -> Logged:
         raise BatchError(f"cannot load {model_uri}: {first_line(exc)}") from None
     return Logged(frozenset(logged.flavors), logged.get_input_schema(),  # type: ignore[no-untyped-call]
                   logged.get_output_schema())  # type: ignore[no-untyped-call]  # fmt: skip
+
+
+def prepare() -> None:
+    """Import MLflow's model loading and scikit-learn now, when there is time to spare."""
+    import mlflow.pyfunc  # noqa: F401
+
+    with contextlib.suppress(ImportError):  # most models here are scikit-learn's
+        importlib.import_module("sklearn.pipeline")
 
 
 class BatchModel:

@@ -8,6 +8,7 @@ extra (`pip install mlops[monitor]`), imported only here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,13 @@ class Column:
     name: str
     method: str  # the platform's name: psi, ks, wasserstein, chi2
     numeric: bool
+
+
+def prepare() -> None:
+    """Import Evidently now (seconds of work), when there is time to spare; without the
+    extra installed this does nothing and the report says what is missing."""
+    with contextlib.suppress(ImportError):
+        import evidently.metrics  # noqa: F401
 
 
 class DriftReport:

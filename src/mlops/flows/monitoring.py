@@ -20,6 +20,7 @@ import io
 import json
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,9 @@ from typing import Any
 
 from mlops.adapters import atomic, tracking
 from mlops.adapters.batch_model import BatchModel
+from mlops.adapters.batch_model import prepare as prepare_batch_model
 from mlops.adapters.drift_report import Column, DriftReport
+from mlops.adapters.drift_report import prepare as prepare_drift_report
 from mlops.adapters.prediction_logs import FEATURE, LogWindow, read_labels
 from mlops.adapters.recorded_data import recorded_bytes
 from mlops.adapters.row_checks import check_batch
@@ -88,12 +91,20 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
     window = request.window or timedelta(days=int(rules.get("window_days", 7)))
     settings = load_settings(root)
     folder_of_logs = request.logs or settings.prediction_logs
-    if request.batch is None:
-        rows = windows.served(name, manifest, entry, request.environment, folder_of_logs,
-                              now - window, now)  # fmt: skip
-    else:
-        rows = windows.scored(root, name, manifest, entry, request.batch, now - window, now,
-                              features)  # fmt: skip
+    with contextlib.redirect_stdout(sys.stderr), ThreadPoolExecutor(1) as pool:
+        # Arrow parses the window off the interpreter lock while this thread imports
+        # Evidently and MLflow's model loading and connects to the tracking store: on a
+        # million logged rows, the imports then cost no wall time.
+        if request.batch is None:
+            reading = pool.submit(windows.served, name, manifest, entry, request.environment,
+                                  folder_of_logs, now - window, now)  # fmt: skip
+        else:
+            reading = pool.submit(windows.scored, root, name, manifest, entry, request.batch,
+                                  now - window, now, features)  # fmt: skip
+        tracking.connect(settings)
+        prepare_drift_report()
+        prepare_batch_model()
+        rows = reading.result()
     version, logs = rows.version, rows.rows
     record = (entry.get("versions") or {}).get(version) or {}
     watched, not_monitored = _watched(features, rules.get("features"), rows.unwatched)
@@ -109,7 +120,6 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
     prediction: ColumnDrift | None = None
     report: DriftReport | None = None
     with contextlib.redirect_stdout(sys.stderr):  # MLflow prints download progress
-        tracking.connect(settings)
         if len(current) >= drift.MIN_ROWS:
             use_configured_remote(settings)  # where a fresh runner finds the reference data
             reference = _reference(root, name, manifest, record)
