@@ -187,3 +187,37 @@ def test_bad_outcome_files_for_batch_rows_store_nothing(root: Path, scored: Path
     assert result.code == 1
     assert message in result.err
     assert not logs.exists()
+
+
+def test_a_scheduled_run_checks_served_logs_and_the_published_batch_output(
+    root: Path, scored: Path, tmp_path: Path, cli
+) -> None:
+    """`--schedule` monitors a batch-scoring model twice: its served logs in production and
+    the output at serving.batch.output as `batch`; before anything is published there the
+    batch check is a skip, not a failure."""
+    path = root / f"models/{MODEL}/model.yaml"
+    before = path.read_text()
+    cron = yaml.safe_load(before)["monitoring"]["drift"]["schedule"]
+    data = yaml.safe_load(before)
+    data["serving"]["batch"]["output"] = str(tmp_path / "published.parquet")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        args = ("--repo", root, "monitor", "--schedule", cron, "--logs", tmp_path / "logs",
+                "--out", tmp_path / "out", "--json")  # fmt: skip
+        first = json.loads(cli(*args).out)
+        assert [(o["model"], o["status"]) for o in first] == [
+            (MODEL, "insufficient data"), (f"{MODEL} (batch)", "skipped")
+        ]  # fmt: skip
+        assert first[1]["note"].endswith("published.parquet: no such batch output")
+        (tmp_path / "published.parquet").write_bytes(scored.read_bytes())
+        second = json.loads(cli(*args).out)
+        assert second[1]["model"] == f"{MODEL} (batch)"
+        summary = second[1]["summary"]
+        assert (summary["environment"], summary["version"]) == ("batch", "1")
+        assert summary["rows"] == len(pd.read_parquet(scored))
+        for environment in ("production", "batch"):  # each its own report
+            written = json.loads((tmp_path / "out" / MODEL / environment / "summary.json")
+                                 .read_text())  # fmt: skip
+            assert written["environment"] == environment
+    finally:
+        path.write_text(before)

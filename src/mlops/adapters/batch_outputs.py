@@ -43,6 +43,10 @@ def read_outputs(uris: Sequence[str], model: str, version: str | None, since: da
     return window
 
 
+class NoBatchOutput(MlopsError):
+    """Nothing is published where a batch output should be (yet)."""
+
+
 def output_files(uris: Sequence[str]) -> list[Location]:
     """The outputs at `uris`: each a file, or every output in a folder (not the rejected
     rows beside them, nor hidden files); MlopsError for a location with none."""
@@ -70,8 +74,8 @@ def output_files(uris: Sequence[str]) -> list[Location]:
             found += [Location(f"{base}/{n}", location.fs, f"{location.path.rstrip('/')}/{n}")
                       for n in names]  # fmt: skip
         else:
-            raise MlopsError(f"{uri}: no such batch output",
-                             hint="`mlops score NAME` publishes one")  # fmt: skip
+            raise NoBatchOutput(f"{uri}: no such batch output",
+                                hint="`mlops score NAME` publishes one")  # fmt: skip
     return found
 
 

@@ -26,7 +26,9 @@ class Breach(MlopsError):
 @click.command("monitor")
 @click.argument("name", required=False)
 @click.option("--schedule", metavar="CRON", help="Check every model whose"
-              " monitoring.drift.schedule is CRON, in production (monitor.yml).")  # fmt: skip
+              " monitoring.drift.schedule is CRON, in production and, when it scores"
+              " batches, in serving.batch.output (monitor.yml); with --out, each check"
+              " writes to OUT/<model>/<environment>.")  # fmt: skip
 @click.option("--env", "environment", help="The environment whose served predictions are"
               f" compared (default: {PRODUCTION}).")  # fmt: skip
 @click.option("--batch", "batch", multiple=True, is_flag=False, flag_value="", metavar="[PATH]",
@@ -67,7 +69,8 @@ def command(obj: dict[str, Any], name: str | None, schedule: str | None,
     if (name is None) == (schedule is None):
         raise UsageError("give a model NAME or --schedule CRON (not both)")
     if batch and schedule is not None:
-        raise UsageError("--batch monitors one model's batch outputs: give NAME, not --schedule")
+        raise UsageError("--batch monitors one model's batch outputs: give NAME; --schedule"
+                         " already checks each model's serving.batch.output")  # fmt: skip
     if batch and environment is not None:
         raise UsageError("--batch monitors the production version's batch outputs; --env names"
                          " an environment whose served predictions are monitored")  # fmt: skip

@@ -34,8 +34,10 @@ MONITOR_HEADER = """\
 #
 # Monitoring. On a schedule, `mlops monitor --schedule` checks every model whose
 # monitoring.drift.schedule is that cron expression (daily at 06:00 UTC when it sets none):
-# the predictions its production version logged in the window against the version's training
-# data, and the labelled ones against monitoring.performance. A breach opens one alert issue
+# the predictions its production version logged in the window (and, for a model that scores
+# batches, the rows in serving.batch.output) against the version's training data, the
+# labelled ones against monitoring.performance, and each served version's latency and
+# failures in Prometheus against its SLO. A breach opens one alert issue
 # (later runs comment on it; recovery closes it) and tells e-mail and webhooks once. The job
 # runs on the deploy host, where the prediction logs are, and then purges the logs past each
 # model's retention. On demand, one model and environment is checked.
