@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,3 +211,20 @@ def rows_to_score(root: Path, model: str, target: str) -> Any:
     frame = pd.read_csv(root / f"models/{model}/data/holdout.csv").drop(columns=[target])
     frame.insert(0, "sample_id", [f"s{i}" for i in range(len(frame))])
     return frame
+
+
+@contextmanager
+def manifest_edited(root: Path, model: str, edit: Callable[[dict[str, Any]], None]
+                    ) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """`model`'s manifest changed by `edit` for the block's length, then restored."""
+    import yaml
+
+    path = root / "models" / model / "model.yaml"
+    before = path.read_text()
+    data = yaml.safe_load(before)
+    edit(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        yield data
+    finally:
+        path.write_text(before)

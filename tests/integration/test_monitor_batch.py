@@ -7,15 +7,14 @@ input one clear error that stores nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
 import pytest
-import yaml
-from support import promoted_repository, rows_to_score, run_cli
+from support import manifest_edited, promoted_repository, rows_to_score, run_cli
 
 from mlops.adapters.settings import load_settings
 from mlops.core.batch import LINEAGE_COLUMNS
@@ -44,18 +43,10 @@ def truth(root: Path) -> list[int]:
     return pd.read_csv(root / f"models/{MODEL}/data/holdout.csv")["malignant"].tolist()
 
 
-@contextmanager
-def ids_only(root: Path) -> Iterator[None]:
+def ids_only(root: Path) -> AbstractContextManager[dict[str, Any]]:
     """The manifest with serving.batch.id_column: sample_id, for the block's length."""
-    path = root / f"models/{MODEL}/model.yaml"
-    before = path.read_text()
-    data = yaml.safe_load(before)
-    data["serving"]["batch"]["id_column"] = "sample_id"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    try:
-        yield
-    finally:
-        path.write_text(before)
+    return manifest_edited(root, MODEL, lambda m: m["serving"]["batch"].update(
+        id_column="sample_id"))  # fmt: skip
 
 
 def test_a_batch_output_is_monitored_as_a_log_with_its_outcomes(root: Path, scored: Path,
@@ -195,13 +186,10 @@ def test_a_scheduled_run_checks_served_logs_and_the_published_batch_output(
     """`--schedule` monitors a batch-scoring model twice: its served logs in production and
     the output at serving.batch.output as `batch`; before anything is published there the
     batch check is a skip, not a failure."""
-    path = root / f"models/{MODEL}/model.yaml"
-    before = path.read_text()
-    cron = yaml.safe_load(before)["monitoring"]["drift"]["schedule"]
-    data = yaml.safe_load(before)
-    data["serving"]["batch"]["output"] = str(tmp_path / "published.parquet")
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    try:
+    published = tmp_path / "published.parquet"
+    with manifest_edited(root, MODEL, lambda m: m["serving"]["batch"].update(
+            output=str(published))) as manifest:  # fmt: skip
+        cron = manifest["monitoring"]["drift"]["schedule"]
         args = ("--repo", root, "monitor", "--schedule", cron, "--logs", tmp_path / "logs",
                 "--out", tmp_path / "out", "--json")  # fmt: skip
         first = json.loads(cli(*args).out)
@@ -209,7 +197,7 @@ def test_a_scheduled_run_checks_served_logs_and_the_published_batch_output(
             (MODEL, "insufficient data"), (f"{MODEL} (batch)", "skipped")
         ]  # fmt: skip
         assert first[1]["note"].endswith("published.parquet: no such batch output")
-        (tmp_path / "published.parquet").write_bytes(scored.read_bytes())
+        published.write_bytes(scored.read_bytes())
         second = json.loads(cli(*args).out)
         assert second[1]["model"] == f"{MODEL} (batch)"
         summary = second[1]["summary"]
@@ -219,5 +207,3 @@ def test_a_scheduled_run_checks_served_logs_and_the_published_batch_output(
             written = json.loads((tmp_path / "out" / MODEL / environment / "summary.json")
                                  .read_text())  # fmt: skip
             assert written["environment"] == environment
-    finally:
-        path.write_text(before)

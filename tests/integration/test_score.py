@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from servers import s3_server
-from support import promoted_repository, rows_to_score
+from support import manifest_edited, promoted_repository, rows_to_score
 
 from mlops.adapters.settings import load_settings
 from mlops.core.batch import LINEAGE_COLUMNS
@@ -262,18 +262,12 @@ def test_an_id_column_replaces_the_input_columns(
     root: Path, holdout: pd.DataFrame, tmp_path: Path, cli
 ) -> None:
     """serving.batch.id_column keeps the output lean: the id, predictions and lineage."""
-    path = root / f"models/{MODEL}/model.yaml"
-    before = path.read_text()
-    data = yaml.safe_load(before)
-    data["serving"]["batch"]["id_column"] = "sample_id"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    try:
+    with manifest_edited(root, MODEL, lambda m: m["serving"]["batch"].update(
+            id_column="sample_id")):  # fmt: skip
         holdout.to_parquet(tmp_path / "in.parquet")
         result = score(
             cli, root, "--input", tmp_path / "in.parquet", "--output", tmp_path / "o.parquet"
         )
-    finally:
-        path.write_text(before)
     assert result.code == 0, result.err
     columns = list(pd.read_parquet(tmp_path / "o.parquet").columns)
     assert columns == ["sample_id", "prediction", "probability", *LINEAGE_COLUMNS]
