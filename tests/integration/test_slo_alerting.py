@@ -210,3 +210,31 @@ def test_the_receiver_refuses_what_alertmanager_would_not_send_and_opens_nothing
         assert post(hook.replace("/alertmanager", "/elsewhere"), b"{}")[0] == 404
     (repository,) = [r for r in deploy_gh.data.repositories if r.full_name == REPO]
     assert repository.issues == []
+
+
+def test_a_github_outage_is_a_502_and_the_retry_opens_exactly_one_issue(
+    root: Path, tmp_path: Path, deploy_gh: GitHubServer
+) -> None:
+    """While GitHub fails, the receiver answers 502 (Alertmanager sends again); the first
+    message after it recovers opens the issue, and a repeat only comments on it."""
+    message = json.dumps({"alerts": [{
+        "status": "firing",
+        "labels": {"alertname": "ModelErrorRateSLO", "model": MODEL, "kind": "slo",
+                   "environment": "production", "version": "1"},
+        "annotations": {"summary": "share of failed requests is above its objective"},
+    }]}).encode()  # fmt: skip
+    deploy_gh.fail("POST", f"/repos/{REPO}/issues", times=10)
+    with receiver(root, tmp_path, {}) as hook:
+        status, answer = post(hook, message)
+        assert status == 502
+        assert answer["delivered"][0]["failures"][0].startswith(
+            f"github-issue {MODEL}/production/slo: "
+        )
+        assert slo_issues(deploy_gh) == []
+        deploy_gh.outages.clear()
+        assert post(hook, message)[0] == 200
+        status, answer = post(hook, message)
+        assert (status, answer["delivered"][0]["updated"]) == (
+            200, [f"#1 {MODEL}: slo alert in production"]
+        )  # fmt: skip
+    assert len(slo_issues(deploy_gh)) == 1
