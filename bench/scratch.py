@@ -60,6 +60,16 @@ def bentoml_command(port: int) -> list[str]:
             "--port", str(port)]  # fmt: skip
 
 
+def check_answer(name: str, url: str, body: Any) -> None:
+    """One request must answer 200 with one prediction, or the load would measure errors."""
+    request = urllib.request.Request(url, json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.loads(response.read())
+    if len(answer.get("predictions", ())) != 1:
+        raise SystemExit(f"{name}: unexpected answer {answer}")
+
+
 def holdout_rows(root: Path, count: int) -> list[dict[str, Any]]:
     """The first `count` holdout rows as JSON values, without the target."""
     with (root / "models" / MODEL / "data" / "holdout.csv").open() as fh:

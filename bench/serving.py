@@ -21,13 +21,11 @@ machine; compare the ratio of servers measured in the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -36,7 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from load import LoadResult, run_wrk, wrk_path
-from scratch import bentoml_command, holdout_rows, serve_env, server, trained_repository
+from scratch import (
+    bentoml_command,
+    check_answer,
+    holdout_rows,
+    serve_env,
+    server,
+    trained_repository,
+)
 from train_overhead import MODEL
 
 from mlops.adapters.probes import free_port
@@ -86,16 +91,6 @@ def fronted(target: Server, folder: Path) -> Iterator[Server]:
         router.stop()
 
 
-def check_answer(target: Server) -> None:
-    """One request must answer 200 with one prediction, or the load would measure errors."""
-    request = urllib.request.Request(target.url, json.dumps(target.body).encode(),
-                                     {"Content-Type": "application/json"})  # fmt: skip
-    with urllib.request.urlopen(request, timeout=30) as response:
-        answer = json.loads(response.read())
-    if len(answer.get("predictions", ())) != 1:
-        raise SystemExit(f"{target.name}: unexpected answer {answer}")
-
-
 def measure(
     target: Server, env: dict[str, str], log: Path, connections: list[int], seconds: float
 ) -> tuple[float, dict[int, LoadResult]]:
@@ -103,7 +98,7 @@ def measure(
     with server(target.command, target.probe, env, log) as started, ExitStack() as stack:
         if target.name == "ours":
             target = stack.enter_context(fronted(target, log.parent / f"{log.stem}-router"))
-        check_answer(target)
+        check_answer(target.name, target.url, target.body)
         run_wrk(target.url, target.body, max(connections), WARMUP_SECONDS)
         results = {c: run_wrk(target.url, target.body, c, seconds) for c in connections}
     return started, results
