@@ -1,0 +1,214 @@
+"""Benchmark: what the prediction log costs in serving throughput, logging on against off.
+
+Target (the issue's limit): with MLOPS_SERVE_PREDICTION_LOGS set, our service answers under
+5% fewer requests per second than without it, measured in the same run. breast-cancer
+(StandardScaler + LogisticRegression, 30 features) is trained once into a scratch
+repository's embedded MLflow store; then, for each run, `bentoml serve
+mlops.serving.service:ModelService` (one worker) is started twice on loopback: once with
+logging off and once logging to a fresh temporary folder, the order alternating between
+runs. Each server is checked with one request, warmed up, and loaded with wrk (2 threads)
+at each concurrency for `--seconds`, one JSON row per request. The service is called
+directly, not behind nginx, so that the router's share of each request does not dilute the
+log's. Requests per second, p50/p99 latency and failed requests are printed per run and
+mode, then the throughput ratio on/off per run and the median drop in percent.
+
+Correctness, not timing, decides the exit status: it is non-zero when a request failed,
+when logging on wrote no line, when a log line is not a whole record, or when the lines a
+load added to the log do not match the requests wrk counted. A request's line is written
+before its answer is sent, so there are at least as many lines as answered requests, and
+at most one more per connection: requests in flight when wrk stopped were still answered
+and logged.
+
+wrk runs on the same 2 cores as the server it measures, so absolute numbers move with the
+machine; compare the two modes measured in the same run.
+
+    python bench/prediction_logging.py [--seconds 10] [--runs 2] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from load import LoadResult, run_wrk, wrk_path
+from scratch import (
+    bentoml_command,
+    check_answer,
+    holdout_rows,
+    serve_env,
+    server,
+    trained_repository,
+)
+from train_overhead import MODEL
+
+from mlops.adapters.probes import free_port
+from mlops.core.prediction_log import LOG_FILES, parse_line
+
+TARGET_DROP = 5.0  # percent fewer requests per second with logging on
+WARMUP_SECONDS = 2.0
+SETTLE_SECONDS = 0.5  # for requests still in flight when wrk stops to be answered and logged
+LOGS_VARIABLE = "MLOPS_SERVE_PREDICTION_LOGS"
+
+
+@dataclass(frozen=True)
+class LogCount:
+    """The prediction log's lines: whole records, and lines that are not one."""
+
+    records: int = 0
+    broken: int = 0
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One load on one server: `lines` is what it added to the log (None: logging off)."""
+
+    run: int
+    logging: bool
+    connections: int
+    load: LoadResult
+    warmup_failures: int
+    lines: LogCount | None
+
+    @property
+    def mode(self) -> str:
+        return "on" if self.logging else "off"
+
+    def log_problem(self) -> str | None:
+        """Why the log does not account for this load's requests, or None."""
+        if self.lines is None:
+            return None
+        if self.lines.broken:
+            return f"{self.lines.broken} lines are not whole log records"
+        if self.lines.records == 0:
+            return "no line was logged"
+        low, high = self.load.requests, self.load.requests + self.connections
+        if not low <= self.lines.records <= high:
+            return f"{self.lines.records} lines for {low} requests: expected {low} to {high}"
+        return None
+
+
+def count_lines(folder: Path) -> LogCount:
+    """The lines of every prediction log under `folder`, each checked as a record."""
+    records = broken = 0
+    for path in folder.rglob(LOG_FILES):
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                record, _ = parse_line(line)
+                if record is None or not line.endswith("\n"):
+                    broken += 1
+                else:
+                    records += 1
+    return LogCount(records, broken)
+
+
+def added(before: LogCount, after: LogCount) -> LogCount:
+    return LogCount(after.records - before.records, after.broken - before.broken)
+
+
+def server_env(root: Path, logs: Path | None) -> dict[str, str]:
+    """The serving environment, logging to `logs` or (None) not at all."""
+    if logs is None:
+        env = serve_env(root)
+        env.pop(LOGS_VARIABLE, None)
+        return env
+    logs.mkdir()
+    return serve_env(root, **{LOGS_VARIABLE: str(logs)})
+
+
+def measure(root: Path, folder: Path, run: int, logging: bool, body: dict[str, Any],
+            connections: list[int], seconds: float) -> list[Measured]:  # fmt: skip
+    """Start the service alone, logging or not, warm it up and load it at each concurrency."""
+    folder.mkdir()
+    logs = folder / "logs" if logging else None
+    env = server_env(root, logs)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    url = f"{base}/predict"
+    results = []
+    with server(bentoml_command(port), f"{base}/readyz", env, folder / "server.log"):
+        check_answer(f"logging {'on' if logging else 'off'}", url, body)
+        warmup = run_wrk(url, body, max(connections), WARMUP_SECONDS)
+        for conns in connections:
+            time.sleep(SETTLE_SECONDS)
+            before = count_lines(logs) if logs is not None else LogCount()
+            load = run_wrk(url, body, conns, seconds)
+            time.sleep(SETTLE_SECONDS)
+            lines = added(before, count_lines(logs)) if logs is not None else None
+            results.append(Measured(run, logging, conns, load, warmup.failures, lines))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="load per measurement")
+    parser.add_argument("--runs", type=int, default=2, help="start both servers this often")
+    parser.add_argument("--connections", type=int, nargs="+", default=[16])
+    args = parser.parse_args()
+    wrk_path()  # fail before training when wrk is missing
+    began = time.perf_counter()
+    measured: list[Measured] = []
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-logging-") as tmp:
+        root = trained_repository(Path(tmp) / "repo")
+        body = {"rows": holdout_rows(root, 1)}
+        for run in range(1, args.runs + 1):
+            for logging in (False, True) if run % 2 else (True, False):
+                folder = Path(tmp) / f"run{run}-{'on' if logging else 'off'}"
+                measured += measure(root, folder, run, logging, body, args.connections,
+                                    args.seconds)  # fmt: skip
+    report(args, measured, time.perf_counter() - began)
+    return verdict(measured)
+
+
+def report(args: argparse.Namespace, measured: list[Measured], elapsed: float) -> None:
+    print(f"{MODEL}, one JSON row per request, wrk -t2 for {args.seconds:g}s per row, "
+          f"{args.runs} runs, {os.cpu_count()} cores shared by wrk and the server; "
+          f"bentoml {version('bentoml')}, 1 worker, called directly\n")  # fmt: skip
+    print(f"{'run':>3}  {'logging':<8}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'failures':>10}{'requests':>10}{'log lines':>11}")  # fmt: skip
+    for m in measured:
+        r = m.load
+        lines = "-" if m.lines is None else str(m.lines.records)
+        print(f"{m.run:>3}  {m.mode:<8}{m.connections:>6}{r.rps:>9.0f}{r.p50_ms:>9.1f}"
+              f"{r.p99_ms:>9.1f}{r.failures:>10}{r.requests:>10}{lines:>11}")  # fmt: skip
+    by = {(m.run, m.logging, m.connections): m.load for m in measured}
+    print(f"\nthroughput logging on / off (target: under {TARGET_DROP:g}% fewer req/s)")
+    for conns in args.connections:
+        ratios = [by[run, True, conns].rps / by[run, False, conns].rps
+                  for run in range(1, args.runs + 1)]  # fmt: skip
+        drop = statistics.median((1 - ratio) * 100 for ratio in ratios)
+        listed = ", ".join(f"{ratio:.3f}x" for ratio in ratios)
+        print(f"  c{conns:<4} runs {listed}; median drop {drop:.2f}%: "
+              f"{'ok' if drop < TARGET_DROP else 'MISS'}")  # fmt: skip
+    print(f"\nbenchmark took {elapsed:.0f}s")
+
+
+def verdict(measured: list[Measured]) -> int:
+    """0 when every request was answered and logged as expected; else say what was not."""
+    problems = []
+    for m in measured:
+        where = f"run {m.run}, logging {m.mode}, c{m.connections}"
+        if m.load.failures or m.warmup_failures:
+            problems.append(f"{where}: {m.load.failures} failed requests {m.load.errors},"
+                            f" {m.warmup_failures} while warming up")  # fmt: skip
+        log_problem = m.log_problem()
+        if log_problem:
+            problems.append(f"{where}: {log_problem}")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if not problems:
+        print("every request answered 200; logging on logged each one's row as a whole line")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
