@@ -12,6 +12,14 @@ directly, not behind nginx, so that the router's share of each request does not 
 log's. Requests per second, p50/p99 latency and failed requests are printed per run and
 mode, then the throughput ratio on/off per run and the median drop in percent.
 
+Other programs on the machine can move the requests per second from one load to the next by
+more than the log costs, so two more figures are printed. Each load records the server's
+CPU milliseconds per request (its processes' time from /proc): when it differs between loads
+of the same mode, the machine was busy. And the write path alone (`PredictionLog.write` of
+the same row, configured as the service configures it) is timed in this process, best of 7
+rounds, and shown as a share of the server's CPU per request: the server is one worker bound
+by its CPU, so that share is the drop in throughput the log causes on a quiet machine.
+
 Correctness, not timing, decides the exit status: it is non-zero when a request failed,
 when logging on wrote no line, when a log line is not a whole record, or when the lines a
 load added to the log do not match the requests wrk counted. A request's line is written
@@ -33,6 +41,7 @@ import statistics
 import sys
 import tempfile
 import time
+import timeit
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -44,8 +53,9 @@ from scratch import (
     check_answer,
     holdout_rows,
     serve_env,
-    server,
+    server_process,
     trained_repository,
+    tree_cpu_seconds,
 )
 from train_overhead import MODEL
 
@@ -56,6 +66,7 @@ TARGET_DROP = 5.0  # percent fewer requests per second with logging on
 WARMUP_SECONDS = 2.0
 SETTLE_SECONDS = 0.5  # for requests still in flight when wrk stops to be answered and logged
 LOGS_VARIABLE = "MLOPS_SERVE_PREDICTION_LOGS"
+WRITES = 2000  # per round of timing the write path in this process
 
 
 @dataclass(frozen=True)
@@ -74,12 +85,18 @@ class Measured:
     logging: bool
     connections: int
     load: LoadResult
+    cpu_seconds: float  # the server's, all its processes, during the load
     warmup_failures: int
     lines: LogCount | None
 
     @property
     def mode(self) -> str:
         return "on" if self.logging else "off"
+
+    @property
+    def cpu_ms(self) -> float:
+        """The server's CPU milliseconds per answered request."""
+        return self.cpu_seconds * 1000 / max(self.load.requests, 1)
 
     def log_problem(self) -> str | None:
         """Why the log does not account for this load's requests, or None."""
@@ -124,8 +141,10 @@ def server_env(root: Path, logs: Path | None) -> dict[str, str]:
 
 
 def measure(root: Path, folder: Path, run: int, logging: bool, body: dict[str, Any],
-            connections: list[int], seconds: float) -> list[Measured]:  # fmt: skip
-    """Start the service alone, logging or not, warm it up and load it at each concurrency."""
+            connections: list[int], seconds: float
+            ) -> tuple[list[Measured], dict[str, Any]]:  # fmt: skip
+    """Start the service alone, logging or not, warm it up and load it at each concurrency;
+    the loads, and the answer to the request the body holds."""
     folder.mkdir()
     logs = folder / "logs" if logging else None
     env = server_env(root, logs)
@@ -133,17 +152,38 @@ def measure(root: Path, folder: Path, run: int, logging: bool, body: dict[str, A
     base = f"http://127.0.0.1:{port}"
     url = f"{base}/predict"
     results = []
-    with server(bentoml_command(port), f"{base}/readyz", env, folder / "server.log"):
-        check_answer(f"logging {'on' if logging else 'off'}", url, body)
+    log = folder / "server.log"
+    with server_process(bentoml_command(port), f"{base}/readyz", env, log) as (process, _):
+        answer = check_answer(f"logging {'on' if logging else 'off'}", url, body)
         warmup = run_wrk(url, body, max(connections), WARMUP_SECONDS)
         for conns in connections:
             time.sleep(SETTLE_SECONDS)
             before = count_lines(logs) if logs is not None else LogCount()
+            cpu = tree_cpu_seconds(process.pid)
             load = run_wrk(url, body, conns, seconds)
+            cpu = tree_cpu_seconds(process.pid) - cpu
             time.sleep(SETTLE_SECONDS)
             lines = added(before, count_lines(logs)) if logs is not None else None
-            results.append(Measured(run, logging, conns, load, warmup.failures, lines))
-    return results
+            results.append(Measured(run, logging, conns, load, cpu, warmup.failures, lines))
+    return results, answer
+
+
+def write_cost_us(root: Path, folder: Path, rows: list[dict[str, Any]],
+                  predictions: list[dict[str, Any]]) -> float:  # fmt: skip
+    """The microseconds `PredictionLog.write` takes for one request of `rows` in this process,
+    configured as the service configures it (best of 7 rounds)."""
+    from mlops.serving.config import load_config
+    from mlops.serving.prediction_logs import PredictionLog
+
+    config = load_config(server_env(root, folder))
+    writer = PredictionLog(folder, config.environment, config.model, config.version,
+                           config.protection)  # fmt: skip
+    try:
+        rounds = timeit.repeat(lambda: writer.write("0" * 32, 1.0, rows, predictions),
+                               number=WRITES, repeat=7)  # fmt: skip
+    finally:
+        writer.close()
+    return min(rounds) / WRITES * 1e6
 
 
 def main() -> int:
@@ -157,38 +197,51 @@ def main() -> int:
     wrk_path()  # fail before training when wrk is missing
     began = time.perf_counter()
     measured: list[Measured] = []
+    answer: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="mlops-bench-logging-") as tmp:
         root = trained_repository(Path(tmp) / "repo")
         body = {"rows": holdout_rows(root, 1)}
         for run in range(1, args.runs + 1):
             for logging in (False, True) if run % 2 else (True, False):
                 folder = Path(tmp) / f"run{run}-{'on' if logging else 'off'}"
-                measured += measure(root, folder, run, logging, body, args.connections,
-                                    args.seconds)  # fmt: skip
-    report(args, measured, time.perf_counter() - began)
+                loads, answer = measure(root, folder, run, logging, body, args.connections,
+                                        args.seconds)  # fmt: skip
+                measured += loads
+        cost = write_cost_us(root, Path(tmp) / "write-cost", body["rows"], answer["predictions"])
+    report(args, measured, cost, time.perf_counter() - began)
     return verdict(measured)
 
 
-def report(args: argparse.Namespace, measured: list[Measured], elapsed: float) -> None:
+def report(args: argparse.Namespace, measured: list[Measured], cost_us: float, elapsed: float
+           ) -> None:  # fmt: skip
     print(f"{MODEL}, one JSON row per request, wrk -t2 for {args.seconds:g}s per row, "
           f"{args.runs} runs, {os.cpu_count()} cores shared by wrk and the server; "
           f"bentoml {version('bentoml')}, 1 worker, called directly\n")  # fmt: skip
     print(f"{'run':>3}  {'logging':<8}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'failures':>10}{'requests':>10}{'log lines':>11}")  # fmt: skip
+          f"{'cpu ms/req':>12}{'failures':>10}{'requests':>10}{'log lines':>11}")  # fmt: skip
     for m in measured:
         r = m.load
         lines = "-" if m.lines is None else str(m.lines.records)
         print(f"{m.run:>3}  {m.mode:<8}{m.connections:>6}{r.rps:>9.0f}{r.p50_ms:>9.1f}"
-              f"{r.p99_ms:>9.1f}{r.failures:>10}{r.requests:>10}{lines:>11}")  # fmt: skip
-    by = {(m.run, m.logging, m.connections): m.load for m in measured}
+              f"{r.p99_ms:>9.1f}{m.cpu_ms:>12.3f}{r.failures:>10}{r.requests:>10}"
+              f"{lines:>11}")  # fmt: skip
+    by = {(m.run, m.logging, m.connections): m for m in measured}
+    runs = range(1, args.runs + 1)
     print(f"\nthroughput logging on / off (target: under {TARGET_DROP:g}% fewer req/s)")
     for conns in args.connections:
-        ratios = [by[run, True, conns].rps / by[run, False, conns].rps
-                  for run in range(1, args.runs + 1)]  # fmt: skip
+        ratios = [by[run, True, conns].load.rps / by[run, False, conns].load.rps for run in runs]
         drop = statistics.median((1 - ratio) * 100 for ratio in ratios)
         listed = ", ".join(f"{ratio:.3f}x" for ratio in ratios)
         print(f"  c{conns:<4} runs {listed}; median drop {drop:.2f}%: "
               f"{'ok' if drop < TARGET_DROP else 'MISS'}")  # fmt: skip
+    print(f"the write path alone: {cost_us:.1f} us per request (timed in this process, best"
+          f" of 7 x {WRITES}); as a share of the server's CPU per request, the drop it costs"
+          " a CPU-bound server")  # fmt: skip
+    for conns in args.connections:
+        off_ms = statistics.median(by[run, False, conns].cpu_ms for run in runs)
+        share = cost_us / (cost_us + off_ms * 1000) * 100
+        print(f"  c{conns:<4} {share:.2f}% of {off_ms:.3f} ms (median with logging off)"
+              f" + {cost_us / 1000:.3f} ms")  # fmt: skip
     print(f"\nbenchmark took {elapsed:.0f}s")
 
 

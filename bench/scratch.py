@@ -3,13 +3,14 @@
 `trained_repository` copies the platform files and breast-cancer into a scratch git repository
 (as bench/train_overhead.py does) and trains version 1 into its embedded MLflow store.
 `server` starts a command in its own process group, waits until a URL answers 200 and stops
-the whole group afterwards.
+the whole group afterwards; `tree_cpu_seconds` is the CPU time a server's processes used.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import time
@@ -60,14 +61,15 @@ def bentoml_command(port: int) -> list[str]:
             "--port", str(port)]  # fmt: skip
 
 
-def check_answer(name: str, url: str, body: Any) -> None:
-    """One request must answer 200 with one prediction, or the load would measure errors."""
+def check_answer(name: str, url: str, body: Any) -> dict[str, Any]:
+    """The answer to one request: 200 with one prediction, or the load would measure errors."""
     request = urllib.request.Request(url, json.dumps(body).encode(),
                                      {"Content-Type": "application/json"})  # fmt: skip
     with urllib.request.urlopen(request, timeout=30) as response:
         answer = json.loads(response.read())
     if len(answer.get("predictions", ())) != 1:
         raise SystemExit(f"{name}: unexpected answer {answer}")
+    return dict(answer)
 
 
 def holdout_rows(root: Path, count: int) -> list[dict[str, Any]]:
@@ -78,10 +80,11 @@ def holdout_rows(root: Path, count: int) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def server(
+def server_process(
     command: list[str], probe: str, env: dict[str, str], log: Path, timeout: float = 120
-) -> Iterator[float]:
-    """Run `command` until `probe` answers 200; yields the seconds that took."""
+) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+    """Run `command` until `probe` answers 200; yields the process (the leader of its own
+    process group) and the seconds that took."""
     start = time.perf_counter()
     with log.open("w") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env,
@@ -98,6 +101,35 @@ def server(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{command[2:4]} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
-        yield time.perf_counter() - start
+        yield process, time.perf_counter() - start
     finally:
         stop_group(process, 30)
+
+
+@contextmanager
+def server(
+    command: list[str], probe: str, env: dict[str, str], log: Path, timeout: float = 120
+) -> Iterator[float]:
+    """Run `command` until `probe` answers 200; yields the seconds that took."""
+    with server_process(command, probe, env, log, timeout) as (_, started):
+        yield started
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """The user and system CPU seconds that process `pid` and its live descendants have used
+    (Linux /proc; BentoML's workers start sessions of their own, so a process group misses
+    them). Other programs on the machine slow a server down but barely change this."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # the process ended
+            continue
+        child = int(stat.parent.name)  # after the name: state, ppid, ... utime, stime
+        parents[child], ticks[child] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, found = {pid}, {pid}
+    while found:
+        found = {child for child, parent in parents.items() if parent in found} - tree
+        tree |= found
+    return sum(ticks.get(member, 0) for member in tree) / os.sysconf("SC_CLK_TCK")
