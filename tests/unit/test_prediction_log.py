@@ -21,7 +21,7 @@ from mlops.core.prediction_log import (
     pii_fields,
     retention_days,
 )
-from mlops.serving.prediction_logs import PredictionLog
+from mlops.serving.prediction_logs import Answered, PredictionLog
 
 WHEN = datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC)
 SERVED = Served(WHEN, "production", "clinic", "4", "req-1", 12.34567)
@@ -127,6 +127,25 @@ def test_a_process_writes_its_own_file_and_starts_a_new_day_at_midnight(tmp_path
     (later,) = day2.iterdir()
     assert [json.loads(x)["request_id"] for x in later.read_text().splitlines()] == ["c", "c"]
     assert day2.stat().st_mode & 0o2070 == 0o2070
+
+
+def test_requests_scored_together_are_appended_in_one_write_each_whole(tmp_path: Path) -> None:
+    """A batch's requests land in order, each with its own id and latency, in one write; a
+    batch of no request writes nothing, not even an empty file."""
+    writer = PredictionLog(tmp_path, "production", "clinic", "4", Protection())
+    writer.write_many([], WHEN)
+    assert not (tmp_path / "production").exists()
+    batch = [Answered("a", 2.0, ROWS, ANSWERS), Answered("b", 3.0, ROWS[:1], ANSWERS[:1])]
+    writer.write_many(batch, WHEN)
+    writer.close()
+    (log,) = (tmp_path / "production/clinic/date=2026-03-01").iterdir()
+    text = log.read_text()
+    assert text.endswith("\n")
+    records = [json.loads(x) for x in text.splitlines()]
+    assert [(r["request_id"], r["row"], r["latency_ms"]) for r in records] == [
+        ("a", 0, 2.0), ("a", 1, 2.0), ("b", 0, 3.0)
+    ]  # fmt: skip
+    assert [r["features"] for r in records] == [*ROWS, ROWS[0]]
 
 
 def test_a_window_is_read_whole_where_it_can_and_line_by_line_where_it_must(tmp_path: Path) -> None:
