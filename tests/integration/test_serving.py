@@ -258,6 +258,45 @@ def test_one_failing_request_does_not_fail_the_others_in_its_batch() -> None:
     assert calls == [4, 1, 1, 2]  # all four rows in one call, then each request alone
 
 
+@pytest.mark.parametrize("log_fails", [False, True])
+def test_a_batch_is_logged_before_any_of_its_requests_is_answered(
+    log_fails: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The prediction log sees a batch's requests (rows, results and tags) in one call
+    before any of them is answered; when logging fails, that is logged and the answers
+    stand."""
+    from mlops.serving.service import Batcher
+
+    events: list[Any] = []
+
+    def score(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"prediction": row["x"] * 2} for row in rows]
+
+    def scored(batch: list[Any]) -> None:
+        events.append(batch)
+        if log_fails:
+            raise OSError("no space left on device")
+
+    async def request(batcher: Batcher, rows: list[dict[str, Any]], tag: str) -> Any:
+        answer = await batcher.score(rows, tag)
+        events.append(("answered", tag))
+        return answer
+
+    async def scenario() -> list[Any]:
+        batcher = Batcher(score, scored=scored)
+        return await asyncio.gather(request(batcher, [{"x": 1}], "a"),
+                                    request(batcher, [{"x": 2}, {"x": 3}], "b"))  # fmt: skip
+
+    one, two = asyncio.run(scenario())
+    assert one == [{"prediction": 2}] and two == [{"prediction": 4}, {"prediction": 6}]
+    assert events == [
+        [([{"x": 1}], one, "a"), ([{"x": 2}, {"x": 3}], two, "b")],
+        ("answered", "a"),
+        ("answered", "b"),
+    ]
+    assert ("after scoring 2 requests" in caplog.text) is log_fails
+
+
 @pytest.mark.system
 def test_an_r_model_is_served_the_same_way(tmp_path: Path, cli) -> None:
     """The R example behind its worker-backed pyfunc: the same endpoint and response shape,

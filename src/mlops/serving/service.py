@@ -19,10 +19,12 @@ binary classifier also gives the positive-class probability.
 - Every response carries `X-Request-ID`: the client's own, or a new one.
 
 Batching: requests that arrive while the model is busy are scored together in its next call
-(`Batcher`); an idle server scores a request at once. BentoML's `batchable` APIs are not used:
-they share one request context per batch, so each request could not get its own status code
-and problems, and routing through a second, batchable API goes over BentoML's internal HTTP
-client, which dropped requests under concurrent load in bentoml 1.4.
+(`Batcher`); an idle server scores a request at once. With a prediction log, the thread that
+scored a batch appends its lines in one write before any of its requests is answered.
+BentoML's `batchable` APIs are not used: they share one request context per batch, so each
+request could not get its own status code and problems, and routing through a second,
+batchable API goes over BentoML's internal HTTP client, which dropped requests under
+concurrent load in bentoml 1.4.
 """
 
 from __future__ import annotations
@@ -47,13 +49,14 @@ from mlops.core.features import model_schema
 from mlops.errors import MlopsError, first_line
 from mlops.serving import requests
 from mlops.serving.config import ServeConfig, load_config
-from mlops.serving.prediction_logs import PredictionLog
+from mlops.serving.prediction_logs import Answered, PredictionLog
 from mlops.serving.requests import RequestRefused
 
 log = logging.getLogger("bentoml.mlops")
 MAX_BATCH_ROWS = 1000  # the most rows one model call takes when it merges waiting requests
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 Rows = list[dict[str, Any]]
+Scored = list[tuple[Rows, Rows, Any]]  # a batch: each request's rows, results and tag
 
 
 @dataclass
@@ -118,17 +121,23 @@ class Gate:
 
 
 class Batcher:
-    """Scores requests that wait while the model is busy together, in its next call."""
+    """Scores requests that wait while the model is busy together, in its next call.
 
-    def __init__(self, score: Callable[[Rows], Rows], max_rows: int = MAX_BATCH_ROWS) -> None:
+    `scored`, when given, sees each batch's requests (rows, results and the tag each came
+    with) in the scoring thread, before any of them is answered; if it fails, that is logged
+    and the answers stand."""
+
+    def __init__(self, score: Callable[[Rows], Rows], max_rows: int = MAX_BATCH_ROWS,
+                 scored: Callable[[Scored], None] | None = None) -> None:  # fmt: skip
         self.score_rows = score
         self.max_rows = max_rows
-        self.waiting: list[tuple[Rows, asyncio.Future[Rows]]] = []
+        self.scored = scored
+        self.waiting: list[tuple[Rows, asyncio.Future[Rows], Any]] = []
         self.task: asyncio.Task[None] | None = None
 
-    async def score(self, rows: Rows) -> Rows:
+    async def score(self, rows: Rows, tag: Any = None) -> Rows:
         future: asyncio.Future[Rows] = asyncio.get_running_loop().create_future()
-        self.waiting.append((rows, future))
+        self.waiting.append((rows, future, tag))
         if self.task is None:
             self.task = asyncio.create_task(self._drain())
         return await future
@@ -145,10 +154,9 @@ class Batcher:
         finally:
             self.task = None
 
-    async def _run(self, batch: list[tuple[Rows, asyncio.Future[Rows]]]) -> None:
-        merged = [row for rows, _ in batch for row in rows]
+    async def _run(self, batch: list[tuple[Rows, asyncio.Future[Rows], Any]]) -> None:
         try:
-            results = await asyncio.to_thread(self.score_rows, merged)
+            results = await asyncio.to_thread(self._score, batch)
         except Exception as exc:
             if len(batch) > 1:  # score each alone: one bad request must not fail the others
                 for item in batch:
@@ -157,11 +165,24 @@ class Batcher:
             if not batch[0][1].done():
                 batch[0][1].set_exception(exc)
             return
-        start = 0
-        for rows, future in batch:
+        for (_, future, _), result in zip(batch, results, strict=True):
             if not future.done():  # the client may have gone away
-                future.set_result(results[start : start + len(rows)])
+                future.set_result(result)
+
+    def _score(self, batch: list[tuple[Rows, asyncio.Future[Rows], Any]]) -> list[Rows]:
+        """Each request's results, from one model call (in a worker thread)."""
+        merged = self.score_rows([row for rows, _, _ in batch for row in rows])
+        results, start = [], 0
+        for rows, _, _ in batch:
+            results.append(merged[start : start + len(rows)])
             start += len(rows)
+        if self.scored is not None:
+            try:
+                self.scored([(rows, result, tag) for (rows, _, tag), result in
+                             zip(batch, results, strict=True)])  # fmt: skip
+            except Exception:
+                log.exception("after scoring %d requests", len(batch))
+        return results
 
 
 class Predictor:
@@ -278,9 +299,19 @@ class ModelService:
             HEALTH.reason = f"cannot serve {self.config.model_uri}: {first_line(exc)}"
             log.exception(HEALTH.reason)
         else:
-            self.batcher = Batcher(self.predictor)
+            self.batcher = Batcher(self.predictor, scored=self._log_batch if self.log else None)
             HEALTH.ready = True
             log.info("serving %s", self.config.model_uri)
+
+    def _log_batch(self, batch: Scored) -> None:
+        """Log a batch's requests, tagged with their ids and start times (scoring thread)."""
+        if self.log is None:
+            return
+        now = time.perf_counter()
+        self.log.write_many(
+            Answered(request_id, (now - started) * 1000, rows, predictions)
+            for rows, predictions, (request_id, started) in batch
+        )
 
     @bentoml.on_shutdown  # type: ignore[untyped-decorator]
     def close(self) -> None:
@@ -309,14 +340,11 @@ class ModelService:
             ctx.response.status_code = refused.status
             return {**answer, **refused.body()}
         try:
-            predictions = await self.batcher.score(checked)
+            predictions = await self.batcher.score(checked, (request_id, started))
         except Exception as exc:
             log.exception("request %s: the model failed", request_id)
             ctx.response.status_code = 500
             return {**answer, "error": f"the model failed to score the rows: {first_line(exc)}"}
-        if self.log is not None:
-            latency_ms = (time.perf_counter() - started) * 1000
-            self.log.write(request_id, latency_ms, checked, predictions)
         return {**answer, "predictions": predictions}
 
 
