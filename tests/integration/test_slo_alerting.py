@@ -30,6 +30,7 @@ from monitoring_servers import alertmanager, binary, prometheus, receiver
 from serving_process import MODEL, Server, holdout_rows, serve_env, serving
 from support import promoted_repository, run_cli
 
+from mlops.adapters import atomic
 from mlops.adapters.probes import free_port
 from mlops.core.alert_rules import RULES_PATH, scrape_targets
 from mlops.testing.github_server import GitHubServer
@@ -125,9 +126,8 @@ def test_load_on_a_slow_version_opens_one_issue_and_its_end_closes_it(
         prometheus(tmp_path, fast_rules(root, tmp_path), targets, manager) as prom,
     ):
         address = server.url.removeprefix("http://")
-        (targets / "production.json").write_text(
-            scrape_targets([("production", MODEL, "1", address)])
-        )
+        atomic.write_text(targets / "production.json",  # as reconcile writes it: whole
+                          scrape_targets([("production", MODEL, "1", address)]))  # fmt: skip
         with load(server, rows) as statuses:
             wait_for("the SLO issue opened", lambda: bool(slo_issues(deploy_gh)), 120, tmp_path)
             alerts = firing(prom)
@@ -155,6 +155,8 @@ def test_load_on_a_slow_version_opens_one_issue_and_its_end_closes_it(
                  120, tmp_path)  # fmt: skip
         (issue,) = slo_issues(deploy_gh)
         assert issue.comments[-1].body.startswith("Recovered")
+        # the issue closes first; the e-mails go after it, in the same delivery
+        wait_for("the recovery e-mail", lambda: len(mailbox.subjects) >= 2, 30, tmp_path)
         assert mailbox.subjects == [f"[firing] {MODEL}: slo alert in production",
                                     f"[resolved] {MODEL}: slo alert in production"]  # fmt: skip
 
