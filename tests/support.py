@@ -228,3 +228,12 @@ def manifest_edited(root: Path, model: str, edit: Callable[[dict[str, Any]], Non
         yield data
     finally:
         path.write_text(before)
+
+
+def bare_origin(root: Path, path: Path) -> Path:
+    """A bare repository at `path` as `root`'s `origin`, with `main` pushed to it."""
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(path)], check=True,
+                   env=GIT_ENV | {"PATH": "/usr/bin:/bin"})  # fmt: skip
+    git(root, "remote", "add", "origin", str(path))
+    git(root, "push", "-q", "origin", "main")
+    return path

@@ -12,16 +12,15 @@ self-hosted runner, the tracking store is in a host folder (an absolute `state_d
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 from act_harness import REPO, TOKEN, run_act
 from support import (
-    GIT_ENV,
     ROOT,
     act_available,
+    bare_origin,
     commit_all,
     git,
     make_repository,
@@ -57,11 +56,7 @@ def stale(tmp_path: Path) -> Path:
     params = root / f"models/{MODEL}/params.yaml"
     params.write_text(params.read_text().replace("seed: 42\ntrain:", "seed: 7\ntrain:", 1))
     commit_all(root, "v1 is old; the upstream extract changed")
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True,
-                   env=GIT_ENV | {"PATH": "/usr/bin:/bin"})  # fmt: skip
-    git(root, "remote", "add", "origin", str(origin))
-    git(root, "push", "-q", "origin", "main")
+    bare_origin(root, tmp_path / "origin.git")
     return root
 
 

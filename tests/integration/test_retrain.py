@@ -9,7 +9,6 @@ changes when main changes the ingest seed, as an upstream extract would.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import mlflow
 import pytest
 import yaml
 from deploying import REPO
-from support import GIT_ENV, commit_all, git, promoted_repository
+from support import bare_origin, commit_all, git, promoted_repository
 
 from mlops.adapters.settings import load_settings
 from mlops.testing.github_server import GitHubServer
@@ -31,11 +30,7 @@ def root(tmp_path: Path, deploy_gh: GitHubServer) -> Path:
     GitHub server's acme/models."""
     root = promoted_repository(tmp_path / "repo", MODEL)
     commit_all(root, "v1 in production")
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True,
-                   env=GIT_ENV | {"PATH": "/usr/bin:/bin"})  # fmt: skip
-    git(root, "remote", "add", "origin", str(origin))
-    git(root, "push", "-q", "origin", "main")
+    origin = bare_origin(root, tmp_path / "origin.git")
     deploy_gh.back_with_git(REPO, origin)
     return root
 

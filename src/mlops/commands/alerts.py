@@ -12,7 +12,6 @@ from mlops.adapters import atomic
 from mlops.adapters.repository import find_root
 from mlops.core.alert_rules import RULES_PATH, objectives, render
 from mlops.core.text_diff import file_diff
-from mlops.flows import alert_receiver
 from mlops.flows.generated_files import read_committed, stale
 from mlops.flows.schedules import sections
 from mlops.output import print_json
@@ -67,6 +66,8 @@ def receive_command(obj: dict[str, Any], host: str, port: int) -> None:
     like `mlops monitor --alert`: one GitHub issue per model, environment and kind, closed
     when the alert resolves; e-mail and webhooks told of each change. Alerts without a
     `model` label are ignored. Runs until SIGTERM or Ctrl-C."""
+    from mlops.flows import alert_receiver  # the server and GitHub: not `render`'s start-up
+
     root = find_root(obj.get("repo"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
