@@ -3,22 +3,25 @@
 Target (the issue's limit): with MLOPS_SERVE_PREDICTION_LOGS set, our service answers under
 5% fewer requests per second than without it, measured in the same run. breast-cancer
 (StandardScaler + LogisticRegression, 30 features) is trained once into a scratch
-repository's embedded MLflow store; then, for each run, `bentoml serve
-mlops.serving.service:ModelService` (one worker) is started twice on loopback: once with
-logging off and once logging to a fresh temporary folder, the order alternating between
-runs. Each server is checked with one request, warmed up, and loaded with wrk (2 threads)
-at each concurrency for `--seconds`, one JSON row per request. The service is called
-directly, not behind nginx, so that the router's share of each request does not dilute the
-log's. Requests per second, p50/p99 latency and failed requests are printed per run and
-mode, then the throughput ratio on/off per run and the median drop in percent.
+repository's embedded MLflow store. Each run starts `bentoml serve
+mlops.serving.service:ModelService` (one worker) twice on loopback, one logging to a fresh
+temporary folder and one not, checks each with one request and warms both up. Then, round
+after round, it loads one and then the other with wrk (2 threads) at each concurrency for
+`--seconds`, one JSON row per request, the order alternating between rounds. Only the loaded
+server works (the other is idle), so the two loads of a round see the same machine: the
+ratio of their requests per second is the log's cost, and the median over every round of
+every run is the figure judged. Servers started at different moments answer at different
+speeds on a shared machine (5-10% here), which one load per start cannot tell from the log's
+cost. The service is called directly, not behind nginx, so that the router's share of each
+request does not dilute the log's. Requests per second, p50/p99 latency and failed requests
+are printed per load.
 
-Other programs on the machine can move the requests per second from one load to the next by
-more than the log costs, so two more figures are printed. Each load records the server's
-CPU milliseconds per request (its processes' time from /proc): when it differs between loads
-of the same mode, the machine was busy. And the write path alone (`PredictionLog.write` of
-the same row, configured as the service configures it) is timed in this process, best of 7
-rounds, and shown as a share of the server's CPU per request: the server is one worker bound
-by its CPU, so that share is the drop in throughput the log causes on a quiet machine.
+Two more figures check the ratios. Each load records the server's CPU milliseconds per
+request (its processes' time from /proc): when it differs between loads of the same mode,
+the machine was busy. And the write path alone (`PredictionLog.write` of the same row,
+configured as the service configures it) is timed in this process, best of 7 rounds, and
+shown as a share of the server's CPU per request: the server is one worker bound by its CPU,
+so that share is the drop in throughput the log causes on a quiet machine.
 
 Correctness, not timing, decides the exit status: it is non-zero when a request failed,
 when logging on wrote no line, when a log line is not a whole record, or when the lines a
@@ -28,9 +31,9 @@ at most one more per connection: requests in flight when wrk stopped were still 
 and logged.
 
 wrk runs on the same 2 cores as the server it measures, so absolute numbers move with the
-machine; compare the two modes measured in the same run.
+machine; compare the two modes measured in the same round.
 
-    python bench/prediction_logging.py [--seconds 10] [--runs 2] [--connections 16]
+    python bench/prediction_logging.py [--seconds 5] [--runs 2] [--rounds 3] [--connections 16]
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import sys
 import tempfile
 import time
 import timeit
+from contextlib import ExitStack
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -82,6 +86,7 @@ class Measured:
     """One load on one server: `lines` is what it added to the log (None: logging off)."""
 
     run: int
+    round: int
     logging: bool
     connections: int
     load: LoadResult
@@ -140,31 +145,64 @@ def server_env(root: Path, logs: Path | None) -> dict[str, str]:
     return serve_env(root, **{LOGS_VARIABLE: str(logs)})
 
 
-def measure(root: Path, folder: Path, run: int, logging: bool, body: dict[str, Any],
-            connections: list[int], seconds: float
-            ) -> tuple[list[Measured], dict[str, Any]]:  # fmt: skip
-    """Start the service alone, logging or not, warm it up and load it at each concurrency;
-    the loads, and the answer to the request the body holds."""
+@dataclass
+class Server:
+    """One started service: its process, URL and log folder (None: logging off)."""
+
+    logging: bool
+    pid: int
+    url: str
+    logs: Path | None
+    warmup_failures: int = 0
+
+    @property
+    def mode(self) -> str:
+        return "on" if self.logging else "off"
+
+
+def start(stack: ExitStack, root: Path, folder: Path, logging: bool, body: dict[str, Any],
+          connections: int) -> tuple[Server, dict[str, Any]]:  # fmt: skip
+    """Start the service in `folder`, logging or not, check one answer and warm it up."""
     folder.mkdir()
     logs = folder / "logs" if logging else None
-    env = server_env(root, logs)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    url = f"{base}/predict"
+    process, _ = stack.enter_context(server_process(
+        bentoml_command(port), f"{base}/readyz", server_env(root, logs), folder / "server.log"
+    ))  # fmt: skip
+    server = Server(logging, process.pid, f"{base}/predict", logs)
+    answer = check_answer(f"logging {server.mode}", server.url, body)
+    server.warmup_failures = run_wrk(server.url, body, connections, WARMUP_SECONDS).failures
+    return server, answer
+
+
+def load_once(server: Server, run: int, round_: int, body: dict[str, Any], connections: int,
+              seconds: float) -> Measured:  # fmt: skip
+    """One load on `server`, with the CPU it used and the lines it added to the log."""
+    time.sleep(SETTLE_SECONDS)
+    before = count_lines(server.logs) if server.logs is not None else LogCount()
+    cpu = tree_cpu_seconds(server.pid)
+    load = run_wrk(server.url, body, connections, seconds)
+    cpu = tree_cpu_seconds(server.pid) - cpu
+    time.sleep(SETTLE_SECONDS)
+    lines = added(before, count_lines(server.logs)) if server.logs is not None else None
+    return Measured(run, round_, server.logging, connections, load, cpu,
+                    server.warmup_failures, lines)  # fmt: skip
+
+
+def measure_run(root: Path, folder: Path, run: int, body: dict[str, Any], args: argparse.Namespace
+                ) -> tuple[list[Measured], dict[str, Any]]:  # fmt: skip
+    """Both servers of one run, loaded in turn round after round at each concurrency."""
+    folder.mkdir()
     results = []
-    log = folder / "server.log"
-    with server_process(bentoml_command(port), f"{base}/readyz", env, log) as (process, _):
-        answer = check_answer(f"logging {'on' if logging else 'off'}", url, body)
-        warmup = run_wrk(url, body, max(connections), WARMUP_SECONDS)
-        for conns in connections:
-            time.sleep(SETTLE_SECONDS)
-            before = count_lines(logs) if logs is not None else LogCount()
-            cpu = tree_cpu_seconds(process.pid)
-            load = run_wrk(url, body, conns, seconds)
-            cpu = tree_cpu_seconds(process.pid) - cpu
-            time.sleep(SETTLE_SECONDS)
-            lines = added(before, count_lines(logs)) if logs is not None else None
-            results.append(Measured(run, logging, conns, load, cpu, warmup.failures, lines))
+    with ExitStack() as stack:
+        off, _ = start(stack, root, folder / "off", False, body, max(args.connections))
+        on, answer = start(stack, root, folder / "on", True, body, max(args.connections))
+        for round_ in range(1, args.rounds + 1):
+            order = (off, on) if (run + round_) % 2 else (on, off)
+            for conns in args.connections:
+                for server in order:
+                    results.append(load_once(server, run, round_, body, conns, args.seconds))
     return results, answer
 
 
@@ -190,8 +228,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=10.0, help="load per measurement")
+    parser.add_argument("--seconds", type=float, default=5.0, help="load per measurement")
     parser.add_argument("--runs", type=int, default=2, help="start both servers this often")
+    parser.add_argument("--rounds", type=int, default=3, help="loads of each server per run")
     parser.add_argument("--connections", type=int, nargs="+", default=[16])
     args = parser.parse_args()
     wrk_path()  # fail before training when wrk is missing
@@ -202,11 +241,8 @@ def main() -> int:
         root = trained_repository(Path(tmp) / "repo")
         body = {"rows": holdout_rows(root, 1)}
         for run in range(1, args.runs + 1):
-            for logging in (False, True) if run % 2 else (True, False):
-                folder = Path(tmp) / f"run{run}-{'on' if logging else 'off'}"
-                loads, answer = measure(root, folder, run, logging, body, args.connections,
-                                        args.seconds)  # fmt: skip
-                measured += loads
+            loads, answer = measure_run(root, Path(tmp) / f"run{run}", run, body, args)
+            measured += loads
         cost = write_cost_us(root, Path(tmp) / "write-cost", body["rows"], answer["predictions"])
     report(args, measured, cost, time.perf_counter() - began)
     return verdict(measured)
@@ -214,31 +250,39 @@ def main() -> int:
 
 def report(args: argparse.Namespace, measured: list[Measured], cost_us: float, elapsed: float
            ) -> None:  # fmt: skip
-    print(f"{MODEL}, one JSON row per request, wrk -t2 for {args.seconds:g}s per row, "
-          f"{args.runs} runs, {os.cpu_count()} cores shared by wrk and the server; "
-          f"bentoml {version('bentoml')}, 1 worker, called directly\n")  # fmt: skip
-    print(f"{'run':>3}  {'logging':<8}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'cpu ms/req':>12}{'failures':>10}{'requests':>10}{'log lines':>11}")  # fmt: skip
+    print(f"{MODEL}, one JSON row per request, wrk -t2 for {args.seconds:g}s per load, "
+          f"{args.runs} runs of {args.rounds} rounds, {os.cpu_count()} cores shared by wrk and"
+          f" the server; bentoml {version('bentoml')}, 1 worker, called directly\n")  # fmt: skip
+    print(f"{'run':>3}{'round':>6}  {'logging':<8}{'conns':>6}{'req/s':>9}{'p50 ms':>9}"
+          f"{'p99 ms':>9}{'cpu ms/req':>12}{'failures':>10}{'requests':>10}"
+          f"{'log lines':>11}")  # fmt: skip
     for m in measured:
         r = m.load
         lines = "-" if m.lines is None else str(m.lines.records)
-        print(f"{m.run:>3}  {m.mode:<8}{m.connections:>6}{r.rps:>9.0f}{r.p50_ms:>9.1f}"
-              f"{r.p99_ms:>9.1f}{m.cpu_ms:>12.3f}{r.failures:>10}{r.requests:>10}"
-              f"{lines:>11}")  # fmt: skip
-    by = {(m.run, m.logging, m.connections): m for m in measured}
-    runs = range(1, args.runs + 1)
-    print(f"\nthroughput logging on / off (target: under {TARGET_DROP:g}% fewer req/s)")
+        print(f"{m.run:>3}{m.round:>6}  {m.mode:<8}{m.connections:>6}{r.rps:>9.0f}"
+              f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{m.cpu_ms:>12.3f}{r.failures:>10}"
+              f"{r.requests:>10}{lines:>11}")  # fmt: skip
+    by = {(m.run, m.round, m.logging, m.connections): m for m in measured}
+    pairs = [(run, round_) for run in range(1, args.runs + 1)
+             for round_ in range(1, args.rounds + 1)]  # fmt: skip
+    print(f"\nthroughput logging on / off, per round (target: under {TARGET_DROP:g}% fewer"
+          " req/s)")  # fmt: skip
     for conns in args.connections:
-        ratios = [by[run, True, conns].load.rps / by[run, False, conns].load.rps for run in runs]
+        ratios = [by[*pair, True, conns].load.rps / by[*pair, False, conns].load.rps
+                  for pair in pairs]  # fmt: skip
         drop = statistics.median((1 - ratio) * 100 for ratio in ratios)
         listed = ", ".join(f"{ratio:.3f}x" for ratio in ratios)
-        print(f"  c{conns:<4} runs {listed}; median drop {drop:.2f}%: "
+        print(f"  c{conns:<4} {listed}; median drop {drop:.2f}%: "
               f"{'ok' if drop < TARGET_DROP else 'MISS'}")  # fmt: skip
+        cpu = {mode: statistics.median(by[*pair, mode, conns].cpu_ms for pair in pairs)
+               for mode in (False, True)}  # fmt: skip
+        print(f"  c{conns:<4} server CPU per request, median: {cpu[False]:.3f} ms off,"
+              f" {cpu[True]:.3f} ms on ({(cpu[True] / cpu[False] - 1) * 100:+.1f}%)")  # fmt: skip
     print(f"the write path alone: {cost_us:.1f} us per request (timed in this process, best"
           f" of 7 x {WRITES}); as a share of the server's CPU per request, the drop it costs"
           " a CPU-bound server")  # fmt: skip
     for conns in args.connections:
-        off_ms = statistics.median(by[run, False, conns].cpu_ms for run in runs)
+        off_ms = statistics.median(by[*pair, False, conns].cpu_ms for pair in pairs)
         share = cost_us / (cost_us + off_ms * 1000) * 100
         print(f"  c{conns:<4} {share:.2f}% of {off_ms:.3f} ms (median with logging off)"
               f" + {cost_us / 1000:.3f} ms")  # fmt: skip
@@ -249,7 +293,7 @@ def verdict(measured: list[Measured]) -> int:
     """0 when every request was answered and logged as expected; else say what was not."""
     problems = []
     for m in measured:
-        where = f"run {m.run}, logging {m.mode}, c{m.connections}"
+        where = f"run {m.run}, round {m.round}, logging {m.mode}, c{m.connections}"
         if m.load.failures or m.warmup_failures:
             problems.append(f"{where}: {m.load.failures} failed requests {m.load.errors},"
                             f" {m.warmup_failures} while warming up")  # fmt: skip
