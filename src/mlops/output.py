@@ -13,13 +13,15 @@ if TYPE_CHECKING:
 
 
 @cache
-def console(*, stderr: bool = False) -> Console:
+def console(*, stderr: bool = False, markup: bool = True) -> Console:
+    """A console for a command's output; `markup=False` for one that prints text from
+    files, logs or services, where `[tool.mlops]` is text, not a style."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
     # Rich assumes 80 columns when output is piped; logs and CI pages are wider than that.
     width = None if stream.isatty() else 160
-    return Console(stderr=stderr, highlight=False, width=width)
+    return Console(stderr=stderr, highlight=False, width=width, markup=markup)
 
 
 def print_json(data: Any) -> None:

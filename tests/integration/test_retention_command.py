@@ -84,3 +84,54 @@ def test_an_invalid_manifest_purges_nothing(cli, repo: Path, logs: dict[str, Pat
     assert "models/fuel-efficiency/model.yaml:" in result.err
     assert "retention_days" in result.err
     assert all(path.exists() for path in logs.values())
+
+
+def test_it_compacts_the_closed_days_it_keeps_and_monitor_reads_them(cli, repo: Path,
+                                                                      tmp_path: Path) -> None:  # fmt: skip
+    """A closed day's log is planned, then compacted into Parquet with --apply; today's stays
+    JSON lines (still written to); a day past retention is purged, not compacted; a file
+    with a broken line is kept as it is and named; the window reads the same rows after."""
+    from mlops.adapters.prediction_logs import read_window
+    from mlops.core.prediction_log import Protection
+    from mlops.serving.prediction_logs import PredictionLog
+
+    folder = tmp_path / "logs"
+    now = datetime.now(UTC)
+    writer = PredictionLog(folder, "production", "breast-cancer", "1", Protection())
+    for days_ago in (0, 2, 731):  # (yesterday is not closed until 01:00 UTC)
+        when = now - timedelta(days=days_ago)
+        writer.write(f"r{days_ago}", 2.0, [{"mean_radius": 14.1}, {"mean_radius": 15.2}],
+                     [{"prediction": 0}, {"prediction": 1}], when)  # fmt: skip
+    writer.close()
+    broken = write_day(folder, "staging", "breast-cancer", 3)  # lines that are not records
+
+    def window() -> list[tuple[str, int]]:
+        found = read_window(folder, "production", "breast-cancer", "1", now - timedelta(days=4),
+                            now)  # fmt: skip
+        return sorted(zip(found.column("request_id"), found.column("row"), strict=True))
+
+    before = window()
+    assert before == [("r0", 0), ("r0", 1), ("r2", 0), ("r2", 1)]
+    planned = cli("--repo", repo, "retention", "--logs", folder, "--json")
+    assert planned.code == 0, planned.err
+    compact = json.loads(planned.out)["compact"]
+    assert [Path(p).parent.name for p in compact] == [f"date={day(2)}", f"date={day(3)}"]
+    assert "would be compacted" in cli("--repo", repo, "retention", "--logs", folder).out
+
+    applied = cli("--repo", repo, "retention", "--logs", folder, "--apply", "--json")
+    assert applied.code == 0, applied.err
+    result = json.loads(applied.out)
+    assert [e["day"] for e in result["purged"]] == [day(731)]
+    done = {Path(c["file"]).parent.name: c for c in result["compacted"]}
+    assert done[f"date={day(2)}"]["rows"] == 2 and done[f"date={day(2)}"]["kept"] is None
+    assert done[f"date={day(3)}"]["kept"] == "it holds lines that are not log records"
+    production = folder / "production" / "breast-cancer"
+    assert [p.suffix for p in (production / f"date={day(2)}").iterdir()] == [".parquet"]
+    assert [p.suffix for p in (production / f"date={day(0)}").iterdir()] == [".jsonl"]
+    assert (broken / "v1-0.jsonl").exists()
+    assert window() == before
+
+    again = cli("--repo", repo, "retention", "--logs", folder, "--apply")
+    assert again.code == 0, again.err
+    assert "kept as JSON lines" in again.out
+    assert not [line for line in again.out.splitlines() if line.startswith("compacted")]

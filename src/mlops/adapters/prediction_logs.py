@@ -5,7 +5,9 @@ batch outputs under the environment `batch`).
 Only the day partitions the window touches are opened. A file is read by Arrow's JSON reader
 (in C++, columns at once); a file it cannot read whole (a line cut short by a full disk or
 edited by hand) is read again line by line, and each line that is not a log record is
-counted and skipped with its file and line number: it never stops the read. The window is
+counted and skipped with its file and line number: it never stops the read. A closed day's
+files compacted into Parquet (`compact`) are read as they are, and one that cannot be read
+is counted and named like a bad line. The window is
 one Arrow table: `request_id`, `row`, `prediction`, `probability` and a column per logged
 feature (`features.<name>`).
 """
@@ -13,6 +15,7 @@ feature (`features.<name>`).
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -21,6 +24,7 @@ from typing import Any
 
 from mlops.adapters.shared_folders import make_dirs
 from mlops.core import prediction_log
+from mlops.errors import first_line
 
 MAX_LISTED = 20  # skipped lines named one by one; the rest are only counted
 
@@ -57,6 +61,14 @@ class LogWindow:
             return [None] * self.table.num_rows
         return list(self.table.column(name).to_pylist())
 
+    def values(self, name: str) -> Any:
+        """A column as a NumPy array (nulls where the window has no such column)."""
+        import numpy as np
+
+        if self.table is None or name not in self.table.column_names:
+            return np.full(self.rows, None, dtype=object)
+        return self.table.column(name).to_numpy()
+
 
 def read_window(folder: Path, environment: str, model: str, version: str | None,
                 since: datetime, until: datetime) -> LogWindow:  # fmt: skip
@@ -66,11 +78,14 @@ def read_window(folder: Path, environment: str, model: str, version: str | None,
     low = since.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     high = until.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     parts = []
-    for path in _files(folder, environment, model, since, until, prediction_log.LOG_FILES):
+    for path in _log_files(folder, environment, model, since, until):
         window.files += 1
-        table = _whole(path)
-        if table is None:
-            table = _line_by_line(path, window)
+        if path.suffix == ".parquet":
+            table = _compacted(path, window)
+        else:
+            table = _whole(path)
+            if table is None:
+                table = _line_by_line(path, window)
         if table is not None and table.num_rows:
             parts.append(_in_window(table, low, high, version, window))
     window.table = combined([t for t in parts if t.num_rows])
@@ -125,12 +140,28 @@ def _files(folder: Path, environment: str, model: str, since: datetime, until: d
     return found
 
 
+def _log_files(folder: Path, environment: str, model: str, since: datetime, until: datetime
+               ) -> list[Path]:  # fmt: skip
+    """The window's log files: each compacted one, and each of JSON lines that has none."""
+    compacted = _files(folder, environment, model, since, until, prediction_log.COMPACTED_FILES)
+    done = {path.with_suffix(".jsonl") for path in compacted}
+    lines = _files(folder, environment, model, since, until, prediction_log.LOG_FILES)
+    return sorted(compacted + [path for path in lines if path not in done])
+
+
 def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _whole(path: Path) -> Any:
     """The file as a flat table when Arrow reads all of it as log records, else None."""
+    table = _records(path)
+    return None if table is None else table.flatten()
+
+
+def _records(path: Path) -> Any:
+    """The file's records as Arrow reads them (features as one struct column) when every
+    line is a log record, else None."""
     import pyarrow as pa
     from pyarrow import json as arrow_json
 
@@ -149,7 +180,62 @@ def _whole(path: Path) -> Any:
             return None
     if "prediction" not in schema.names:
         return None
-    return table.flatten()
+    return table
+
+
+def _compacted(path: Path, window: LogWindow) -> Any:
+    """A compacted file's records as a flat table, or None (counted) when it cannot be read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path).flatten()
+    except (pa.ArrowException, OSError) as exc:
+        window.skip(str(path), f"not a readable Parquet file ({first_line(exc)})")
+        return None
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """One file of JSON lines compacted (or, with `kept`, why it stays as it is)."""
+
+    source: Path
+    rows: int
+    bytes: int
+    compacted_bytes: int = 0
+    kept: str | None = None
+
+
+def compact(path: Path) -> Compaction:
+    """`path`'s records as a Parquet file of the same name beside it, then `path` removed.
+    The Parquet file is written aside and renamed into place whole, so a reader sees the
+    JSON lines, or the Parquet file, or both (and takes the Parquet file); a file holding
+    lines that are not log records stays as it is, so readers keep naming them."""
+    import pyarrow.parquet as pq
+
+    target = path.with_suffix(".parquet")
+    size = path.stat().st_size
+    if target.exists():  # compacted before, stopped before the source was removed
+        try:
+            rows = pq.read_metadata(target).num_rows
+        except Exception:  # written aside and renamed whole: not ours, or damaged since
+            return Compaction(path, 0, size, 0, f"{target.name} exists but cannot be read")
+        path.unlink()
+        return Compaction(path, rows, size, target.stat().st_size)
+    table = _records(path)
+    if table is None:
+        return Compaction(path, 0, size, 0, "it holds lines that are not log records")
+    aside = path.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        pq.write_table(table, aside, compression="zstd")
+        aside.chmod(path.stat().st_mode & 0o777)
+        with aside.open("rb") as written:
+            os.fsync(written.fileno())
+        aside.replace(target)
+    finally:
+        aside.unlink(missing_ok=True)
+    path.unlink()
+    return Compaction(path, table.num_rows, size, target.stat().st_size)
 
 
 def _line_by_line(path: Path, window: LogWindow) -> Any:

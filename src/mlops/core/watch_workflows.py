@@ -40,7 +40,8 @@ MONITOR_HEADER = """\
 # failures in Prometheus against its SLO. A breach opens one alert issue
 # (later runs comment on it; recovery closes it) and tells e-mail and webhooks once. The job
 # runs on the deploy host, where the prediction logs are, and then purges the logs past each
-# model's retention. On demand, one model and environment is checked.
+# model's retention and compacts the closed days into Parquet. On demand, one model and
+# environment is checked.
 name: monitor
 """
 MONITOR_DISPATCH = """\
@@ -102,7 +103,7 @@ jobs:
         env:
           MODEL: ${{{{ inputs.model }}}}
           ENVIRONMENT: ${{{{ inputs.environment }}}}
-      - name: Purge prediction logs past their retention
+      - name: Purge prediction logs past their retention, compact the closed days
         if: always() && github.event_name == 'schedule'
         run: mlops retention --apply
 """
