@@ -151,6 +151,8 @@ def test_malformed_lines_and_other_rows_are_counted_not_used(root: Path, tmp_pat
     ]  # fmt: skip
     human = cli("--repo", root, "monitor", MODEL, "--logs", logs, "--out", tmp_path / "o2")
     assert f"skipped {broken}:2: not a JSON object" in human.out
+    # text from settings and logs is printed as it is, brackets included
+    assert "[tool.mlops.monitoring])" in human.out
 
 
 def test_the_reference_is_the_recorded_training_data_even_when_the_checkout_changed(

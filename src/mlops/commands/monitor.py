@@ -112,7 +112,7 @@ def _scheduled(root: Path, cron: str, request: Request, as_json: bool) -> None:
     lines = ["| model | verdict | note |", "|---|---|---|"]
     for outcome in outcomes:
         if not as_json:
-            console().print(f"{outcome.model}: {outcome.status}"
+            console(markup=False).print(f"{outcome.model}: {outcome.status}"
                             + (f" ({outcome.note})" if outcome.note else ""))  # fmt: skip
         if outcome.status == "skipped":
             gha.notice(f"{outcome.model}: {outcome.note}", title="mlops monitor")
@@ -127,7 +127,7 @@ def _scheduled(root: Path, cron: str, request: Request, as_json: bool) -> None:
 def _print_service(service: dict[str, Any] | None) -> None:
     if service is None:
         return
-    out = console()
+    out = console(markup=False)
     for item in service["versions"]:
         p95 = "-" if item["p95_ms"] is None else f"{item['p95_ms']:.1f} ms"
         out.print(f"service: version {item['version']}: {item['requests']:.0f} request(s),"
@@ -142,7 +142,7 @@ def _print(result: Monitored) -> None:
     from rich.table import Table
 
     summary = result.summary
-    out = console()
+    out = console(markup=False)
     table = Table(title=f"{summary['model']} v{summary['version']} in {summary['environment']},"
                   f" {summary['window']['start']} to {summary['window']['end']}")  # fmt: skip
     for column in ("column", "method", "statistic", "threshold", "drifted"):

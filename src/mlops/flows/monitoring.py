@@ -29,8 +29,7 @@ from typing import Any
 from mlops.adapters import atomic, tracking
 from mlops.adapters.batch_model import BatchModel
 from mlops.adapters.batch_model import prepare as prepare_batch_model
-from mlops.adapters.drift_report import Column, DriftReport
-from mlops.adapters.drift_report import prepare as prepare_drift_report
+from mlops.adapters.drift_report import Column, DriftEngine, DriftReport
 from mlops.adapters.prediction_logs import FEATURE, LogWindow, read_labels
 from mlops.adapters.recorded_data import recorded_bytes
 from mlops.adapters.row_checks import check_batch
@@ -77,6 +76,12 @@ class Monitored:
 
 
 def monitor(root: Path, name: str, request: Request) -> Monitored:
+    """The window of `name` judged, reported, recorded and (with `request.alert`) alerted."""
+    with DriftEngine() as engine:  # Evidently's import starts now, on another core
+        return _monitor(root, name, request, engine)
+
+
+def _monitor(root: Path, name: str, request: Request, engine: DriftEngine) -> Monitored:
     check = checked_models(root, [name], "monitored")
     require_shared_files(check, "monitored")
     manifest = manifest_data(check, name)
@@ -93,8 +98,9 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
     folder_of_logs = request.logs or settings.prediction_logs
     with contextlib.redirect_stdout(sys.stderr), ThreadPoolExecutor(1) as pool:
         # Arrow parses the window off the interpreter lock while this thread imports
-        # Evidently and MLflow's model loading and connects to the tracking store: on a
-        # million logged rows, the imports then cost no wall time.
+        # MLflow's model loading and connects to the tracking store (and the engine's
+        # process imports Evidently): on a million logged rows, the imports then cost no
+        # wall time.
         if request.batch is None:
             reading = pool.submit(windows.served, name, manifest, entry, request.environment,
                                   folder_of_logs, now - window, now)  # fmt: skip
@@ -102,7 +108,6 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
             reading = pool.submit(windows.scored, root, name, manifest, entry, request.batch,
                                   now - window, now, features)  # fmt: skip
         tracking.connect(settings)
-        prepare_drift_report()
         prepare_batch_model()
         rows = reading.result()
     version, logs = rows.version, rows.rows
@@ -123,9 +128,10 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
         if len(current) >= drift.MIN_ROWS:
             use_configured_remote(settings)  # where a fresh runner finds the reference data
             reference = _reference(root, name, manifest, record)
-            current[PREDICTION] = logs.column("prediction")
+            current[PREDICTION] = logs.values("prediction")
             model_uri = str(record.get("model_uri") or f"models:/{name}/{version}")
-            report = _compare(model_uri, manifest, reference, current, watched, features)
+            report = _compare(engine, model_uri, manifest, reference, current, watched,
+                              features)  # fmt: skip
             columns = report.columns
             judged = drift.judge([(c.name, c.method) for c in columns], report.statistics(),
                                  threshold)  # fmt: skip
@@ -150,8 +156,9 @@ def monitor(root: Path, name: str, request: Request) -> Monitored:
     return Monitored(summary, verdict, folder, run_id, delivery)
 
 
-def _compare(model_uri: str, manifest: dict[str, Any], reference: Any, current: Any,
-             watched: list[Feature], features: list[Feature]) -> DriftReport:  # fmt: skip
+def _compare(engine: DriftEngine, model_uri: str, manifest: dict[str, Any], reference: Any,
+             current: Any, watched: list[Feature], features: list[Feature]
+             ) -> DriftReport:  # fmt: skip
     """The watched features and the prediction of the window against the reference (and
     the version's own predictions on it), by the manifest's method."""
     import pandas as pd
@@ -170,7 +177,7 @@ def _compare(model_uri: str, manifest: dict[str, Any], reference: Any, current: 
     columns.append(Column(PREDICTION, drift.method_for(method, label), label))
     for column in (c for c in columns if c.numeric):
         current[column.name] = pd.to_numeric(current[column.name], errors="coerce")
-    return DriftReport(reference, current, columns, threshold)
+    return engine.compare(reference, current, columns, threshold)
 
 
 def _alert(settings: Any, manifest: dict[str, Any], summary: dict[str, Any], run_id: str,
@@ -269,6 +276,8 @@ def _performance(manifest: dict[str, Any], logs: LogWindow, folder: Path, enviro
     if not rules:
         return None
     labels = performance.latest(read_labels(folder, environment, name, since, until))
+    if not labels:  # nothing attached yet: no row to match
+        return performance.judge(str(manifest.get("task")), rules, [], [], None)
     truth: list[Any] = []
     predicted: list[Any] = []
     scores: list[float] = []
