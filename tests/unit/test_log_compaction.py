@@ -90,9 +90,19 @@ def test_a_compaction_cut_short_never_counts_a_row_twice(tmp_path: Path) -> None
 
 
 def test_an_unreadable_compacted_file_is_counted_and_named(tmp_path: Path) -> None:
+    """Alone, it is a skipped file; beside its source (which compaction then keeps), the
+    source's rows are read instead."""
     logged(tmp_path)
     bad = tmp_path / DAY / "v4-damaged.parquet"
     bad.write_bytes(b"PAR1 not really")
     window = read_window(tmp_path, "production", "clinic", "4", WHEN, WHEN + timedelta(hours=2))
     assert window.rows == 6 and window.skipped == 1
     assert window.skipped_lines[0].startswith(f"{bad}: not a readable Parquet file")
+    (source,) = (tmp_path / DAY).glob("v4-*.jsonl")
+    bad.unlink()
+    twin = source.with_suffix(".parquet")
+    twin.write_bytes(b"PAR1 damaged")
+    window = read_window(tmp_path, "production", "clinic", "4", WHEN, WHEN + timedelta(hours=2))
+    assert (window.rows, window.skipped) == (6, 0)
+    kept = compact(source)
+    assert kept.kept == f"{twin.name} exists but cannot be read" and source.exists()

@@ -6,10 +6,10 @@ Only the day partitions the window touches are opened. A file is read by Arrow's
 (in C++, columns at once); a file it cannot read whole (a line cut short by a full disk or
 edited by hand) is read again line by line, and each line that is not a log record is
 counted and skipped with its file and line number: it never stops the read. A closed day's
-files compacted into Parquet (`compact`) are read as they are, and one that cannot be read
-is counted and named like a bad line. The window is
-one Arrow table: `request_id`, `row`, `prediction`, `probability` and a column per logged
-feature (`features.<name>`).
+files compacted into Parquet (`compact`) are read as they are; one that cannot be read is
+counted and named like a bad line (or, while its source is still there, the source is read
+instead). The window is one Arrow table: `request_id`, `row`, `prediction`, `probability`
+and a column per logged feature (`features.<name>`).
 """
 
 from __future__ import annotations
@@ -80,12 +80,7 @@ def read_window(folder: Path, environment: str, model: str, version: str | None,
     parts = []
     for path in _log_files(folder, environment, model, since, until):
         window.files += 1
-        if path.suffix == ".parquet":
-            table = _compacted(path, window)
-        else:
-            table = _whole(path)
-            if table is None:
-                table = _line_by_line(path, window)
+        table = _compacted(path, window) if path.suffix == ".parquet" else _lines(path, window)
         if table is not None and table.num_rows:
             parts.append(_in_window(table, low, high, version, window))
     window.table = combined([t for t in parts if t.num_rows])
@@ -153,6 +148,12 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+def _lines(path: Path, window: LogWindow) -> Any:
+    """A file of JSON lines as a flat table: at once where it can, line by line where it must."""
+    table = _whole(path)
+    return _line_by_line(path, window) if table is None else table
+
+
 def _whole(path: Path) -> Any:
     """The file as a flat table when Arrow reads all of it as log records, else None."""
     table = _records(path)
@@ -184,13 +185,17 @@ def _records(path: Path) -> Any:
 
 
 def _compacted(path: Path, window: LogWindow) -> Any:
-    """A compacted file's records as a flat table, or None (counted) when it cannot be read."""
+    """A compacted file's records as a flat table; when it cannot be read, its source if that
+    is still there, else None (counted and named)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         return pq.read_table(path).flatten()
     except (pa.ArrowException, OSError) as exc:
+        source = path.with_suffix(".jsonl")
+        if source.exists():
+            return _lines(source, window)
         window.skip(str(path), f"not a readable Parquet file ({first_line(exc)})")
         return None
 
