@@ -204,6 +204,44 @@ def test_an_api_key_guards_predict_but_not_health_or_metrics(trained: Path) -> N
             assert guarded.call(path).status == 200
 
 
+def test_requests_over_the_manifests_limits_are_413s_naming_them(trained: Path,
+                                                                  tmp_path: Path) -> None:  # fmt: skip
+    """serving.api.limits: more rows than max_rows, and a body over max_body (declared by
+    Content-Length, or sent in chunks without one), are refused with 413 naming the limit,
+    before the body is parsed; a request within both is answered."""
+    import http.client
+
+    import yaml
+
+    manifest = yaml.safe_load((trained / "models" / MODEL / "model.yaml").read_text())
+    manifest["serving"]["api"]["limits"] = {"max_rows": 3, "max_body": "8Ki"}
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    rows = holdout_rows(trained, MODEL, "malignant", 4)
+    with serving(trained, serve_env(trained, MODEL, MLOPS_SERVE_MANIFEST=str(path))) as limited:
+        assert limited.call("/predict", {"rows": rows[:1]}).status == 200
+        many = limited.call("/predict", {"rows": rows})
+        assert many.status == 413, many.body
+        assert many.body["error"].startswith("field 'rows': 4 rows; the limit is 3 per request")
+        assert "serving.api.limits.max_rows" in many.body["error"]
+        large = limited.call("/predict", {"rows": rows[:1], "padding": "x" * 9000})
+        assert large.status == 413, large.body
+        assert large.body["limit"] == "8Ki" and "serving.api.limits.max_body" in large.body["error"]
+        assert large.headers["x-request-id"] == large.body["request_id"]
+        host, port = limited.url.removeprefix("http://").split(":")
+        chunks = [b'{"rows": [', json.dumps(rows[0]).encode(), b"], ", b'"pad": "' +
+                  b"y" * 9000 + b'"}']  # fmt: skip
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            connection.request("POST", "/predict", iter(chunks), encode_chunked=True,
+                               headers={"Content-Type": "application/json"})  # fmt: skip
+            answer = connection.getresponse()
+            assert answer.status == 413
+            assert json.loads(answer.read())["limit"] == "8Ki"
+        finally:
+            connection.close()
+
+
 def test_a_model_that_cannot_load_is_not_ready_and_says_why(trained: Path, tmp_path: Path) -> None:
     """A manifest that lacks a feature the model takes: /healthz answers, /readyz is 503 with
     the reason, /predict is 503 rather than a wrong answer."""

@@ -139,18 +139,28 @@ def test_the_problem_list_is_capped_but_counted() -> None:
         ({"columns": "radius", "data": []}, "columns", "got a string"),
         ({"columns": ["radius", "radius"], "data": [[1, 2]]}, "columns", "names a column twice"),
         ({"columns": list(ROW), "data": 5}, "data", "got the number 5"),
-        ({"rows": [ROW] * 11}, "rows", "11 rows; the limit is 10 per request"),
     ],
 )
 def test_a_request_of_the_wrong_shape_is_a_400(
     body: dict[str, Any], field: str | None, message: str
 ) -> None:
-    """No rows, both forms, non-list rows, bad columns and too many rows."""
+    """No rows, both forms, non-list rows and bad columns."""
     error = refused(body)
     assert error.status == 400
     (problem,) = error.problems
     assert (problem.row, problem.field) == (None, field)
     assert problem.message.startswith(message)
+
+
+def test_more_rows_than_the_limit_is_a_413_naming_it() -> None:
+    for body in ({"rows": [ROW] * 11}, {"columns": list(ROW), "data": [list(ROW.values())] * 11}):
+        error = refused(body)
+        assert error.status == 413
+        (problem,) = error.problems
+        assert problem.message == "11 rows; the limit is 10 per request"
+        assert problem.field in ("rows", "data")
+        assert problem.expected == ("at most 10 rows (serving.api.limits.max_rows): split the"
+                                    " request")  # fmt: skip
 
 
 def test_a_row_that_is_not_an_object_is_named() -> None:
@@ -238,6 +248,7 @@ def test_the_configuration_pins_one_version(tmp_path: Path) -> None:
     assert (config.model_uri, config.max_rows, config.api_key, config.prediction_logs) == (
         "models:/cars/3", 1000, None, None
     )  # fmt: skip
+    assert (config.max_body, config.max_body_text) == (10 * 1024**2, "10Mi")
     assert config.environment == "local"
     assert config.protection.fields == frozenset()
     assert [f.name for f in config.features] == ["hp"] and config.task == "regression"
@@ -256,6 +267,8 @@ def test_the_configuration_pins_one_version(tmp_path: Path) -> None:
         ({"MLOPS_SERVE_MANIFEST": "/nope.yaml"}, "cannot read it"),
         ({"MLOPS_SERVE_API_KEY": " "}, "MLOPS_SERVE_API_KEY is set but empty"),
         ({"MLOPS_SERVE_MAX_ROWS": "0"}, "expected a positive whole number"),
+        ({"MLOPS_SERVE_MAX_BODY": "1Gi"}, "MLOPS_SERVE_MAX_BODY='1Gi': expected a size from 1Ki"),
+        ({"MLOPS_SERVE_MAX_BODY": "101Mi"}, "expected a size from 1Ki to 100Mi"),
         (
             {"MLOPS_SERVE_PREDICTION_LOGS": "/nope/logs"},
             "PREDICTION_LOGS=/nope/logs: no such folder",
@@ -270,6 +283,17 @@ def test_a_configuration_that_cannot_serve_is_refused(
     with pytest.raises(ConfigError) as caught:
         load_config(env(tmp_path, **overrides))
     assert message in caught.value.message
+
+
+def test_the_manifests_limits_apply_unless_the_environment_sets_its_own(tmp_path: Path) -> None:
+    manifest = tmp_path / "limited.yaml"
+    manifest.write_text(MANIFEST + "serving:\n  api:\n    enabled: true\n"
+                        "    limits: {max_rows: 5, max_body: 512Ki}\n")  # fmt: skip
+    config = load_config(env(tmp_path, MLOPS_SERVE_MANIFEST=str(manifest)))
+    assert (config.max_rows, config.max_body, config.max_body_text) == (5, 512 * 1024, "512Ki")
+    config = load_config(env(tmp_path, MLOPS_SERVE_MANIFEST=str(manifest),
+                             MLOPS_SERVE_MAX_ROWS="7", MLOPS_SERVE_MAX_BODY="3Mi"))  # fmt: skip
+    assert (config.max_rows, config.max_body) == (7, 3 * 1024**2)
 
 
 def test_other_immutable_uris_are_served_as_given(tmp_path: Path) -> None:

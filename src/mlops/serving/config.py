@@ -19,7 +19,12 @@ MLOPS_SERVE_ENVIRONMENT     the environment this instance serves, recorded in ev
                             (default `local`)
 MLOPS_SERVE_PII_KEY         the secret the personal-data fields are hashed with in the logs;
                             unset, they are left out of the logs
-MLOPS_SERVE_MAX_ROWS        the most rows one request may carry (default 1000)
+MLOPS_SERVE_MAX_ROWS        the most rows one request may carry (default: the manifest's
+                            serving.api.limits.max_rows, else 1000)
+MLOPS_SERVE_MAX_BODY        the largest request body, as 512Ki or 10Mi (default: the
+                            manifest's serving.api.limits.max_body, else 10Mi)
+
+A request over either limit is refused with 413 naming it, before its body is parsed.
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ from mlops.errors import MlopsError
 
 PREFIX = "MLOPS_SERVE_"
 DEFAULT_MAX_ROWS = 1000
+DEFAULT_MAX_BODY = "10Mi"
 _VERSION = re.compile(r"[1-9][0-9]*")
+_SIZE = re.compile(r"([1-9][0-9]*)(Ki|Mi)")
 
 
 class ConfigError(MlopsError):
@@ -61,6 +68,8 @@ class ServeConfig:
     environment: str
     protection: Protection
     max_rows: int
+    max_body: int  # bytes
+    max_body_text: str = DEFAULT_MAX_BODY  # as configured, e.g. 10Mi
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
@@ -107,7 +116,15 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
     if not MODEL_NAME.match(environment):
         problems.append(f"{PREFIX}ENVIRONMENT={environment!r}: expected a name like production")
     pii_key = value(f"{PREFIX}PII_KEY")
-    max_rows = _positive(value(f"{PREFIX}MAX_ROWS"), f"{PREFIX}MAX_ROWS", problems)
+    limits = ((manifest.get("serving") or {}).get("api") or {}).get("limits") or {}
+    rows_text = value(f"{PREFIX}MAX_ROWS")
+    max_rows = _positive(rows_text, f"{PREFIX}MAX_ROWS", problems)
+    if rows_text is None and isinstance(limits.get("max_rows"), int):
+        max_rows = limits["max_rows"]
+    body_env = value(f"{PREFIX}MAX_BODY")
+    body_text = body_env or str(limits.get("max_body") or DEFAULT_MAX_BODY)
+    where = f"{PREFIX}MAX_BODY" if body_env else f"{manifest_path}: serving.api.limits.max_body"
+    max_body = _size(body_text, where, problems)
     if problems or model is None or version is None or uri is None or manifest_path is None:
         bullets = "".join(f"\n  - {problem}" for problem in problems)
         listed = f" {problems[0]}" if len(problems) == 1 else bullets
@@ -120,7 +137,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
         manifest=Path(manifest_path), features=tuple(features), task=task, api_key=api_key,
         prediction_logs=Path(log_dir) if log_dir else None, environment=environment,
         protection=Protection(pii_fields(manifest), pii_key.encode() if pii_key else None),
-        max_rows=max_rows,
+        max_rows=max_rows, max_body=max_body, max_body_text=body_text,
     )  # fmt: skip
 
 
@@ -167,6 +184,16 @@ def _features(manifest: dict[str, Any], path: Path, problems: list[str]
         problems.append(f"{PREFIX}MANIFEST={path}: {exc}")
         return [], ""
     return features, str(manifest.get("task", ""))
+
+
+def _size(text: str, where: str, problems: list[str]) -> int:
+    """Bytes of a size such as 512Ki or 10Mi (at most 100Mi, what the router passes)."""
+    match = _SIZE.fullmatch(text)
+    size = int(match.group(1)) * (1024 if match.group(2) == "Ki" else 1024**2) if match else 0
+    if not 0 < size <= 100 * 1024**2:
+        problems.append(f"{where}={text!r}: expected a size from 1Ki to 100Mi, such as 10Mi")
+        return 10 * 1024**2
+    return size
 
 
 def _positive(text: str | None, name: str, problems: list[str]) -> int:

@@ -43,7 +43,8 @@ class Problem:
 
 
 class RequestRefused(Exception):
-    """The request cannot be scored: `status` is 400 (its shape) or 422 (its values)."""
+    """The request cannot be scored: `status` is 400 (its shape), 413 (over a limit) or 422
+    (its values)."""
 
     def __init__(self, status: int, problems: Sequence[Problem]) -> None:
         self.status = status
@@ -138,8 +139,10 @@ def _request_rows(
     if not rows:
         raise _shape("the request has no rows", where, "at least one row")
     if len(rows) > max_rows:
-        raise _shape(f"{len(rows)} rows; the limit is {max_rows} per request", where,
-                     f"at most {max_rows} rows: split the request")  # fmt: skip
+        problem = Problem(f"{len(rows)} rows; the limit is {max_rows} per request", None, where,
+                          f"at most {max_rows} rows (serving.api.limits.max_rows):"
+                          " split the request")  # fmt: skip
+        raise RequestRefused(413, [problem])
     return rows, problems, tabular
 
 

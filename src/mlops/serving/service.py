@@ -10,8 +10,9 @@ loads the model, so scikit-learn and R or Julia worker models answer alike; a sc
 binary classifier also gives the positive-class probability.
 
 - `POST /predict` takes `{"rows": [{feature: value, ...}]}` or `{"columns": [...], "data":
-  [[...]]}`, checked against model.yaml's features (400 for the request's shape, 422 for its
-  values, each problem naming row and field), and answers `{"model", "version", "request_id",
+  [[...]]}`, checked against model.yaml's features (400 for the request's shape, 413 for a
+  body or a row count over `serving.api.limits`, 422 for its values, each problem naming row
+  and field), and answers `{"model", "version", "request_id",
   "predictions": [{"prediction": ..., "probability": ...}]}`; a model failure is a 500 that
   says what failed, a model that is not loaded a 503.
 - `GET /healthz` (the process answers) and `GET /readyz` (the model loaded and a one-row smoke
@@ -100,9 +101,19 @@ class Gate:
             await send(message)
 
         answer = self.answer(scope["path"], headers, request_id)
-        if answer is None:
+        if answer is not None:
+            return await answer(scope, receive, send_with_id)
+        config = HEALTH.config
+        if config is None or scope["method"] != "POST":
             return await self.app(scope, receive, send_with_id)
-        return await answer(scope, receive, send_with_id)
+        body = await _read_within(receive, headers.get("content-length"), config.max_body)
+        if body is None:
+            error = (f"the request body is over {config.max_body_text} ({config.max_body} bytes),"
+                     " the limit of serving.api.limits.max_body: split the request")  # fmt: skip
+            refusal = JSONResponse({"error": error, "limit": config.max_body_text,
+                                    "request_id": request_id}, 413)  # fmt: skip
+            return await refusal(scope, receive, send_with_id)
+        return await self.app(scope, _replay(body, receive), send_with_id)
 
     def answer(self, path: str, headers: Headers, request_id: str) -> JSONResponse | None:
         """The health answer, or a refusal for a missing or wrong API key (else None)."""
@@ -118,6 +129,34 @@ class Gate:
         status, error = refusal
         challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"error": error, "request_id": request_id}, status, challenge)
+
+
+async def _read_within(receive: Receive, declared: str | None, limit: int) -> list[Message] | None:
+    """The request's body messages, or None as soon as the body is over `limit` bytes (by
+    its Content-Length, or by what arrived): the rest is never read, let alone parsed."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":  # the client went away
+            return messages
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            return messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that gives the messages already read, then whatever comes next."""
+
+    async def replayed() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replayed
 
 
 class Batcher:
