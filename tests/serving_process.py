@@ -37,6 +37,25 @@ class Reply:
 class Server:
     url: str
     log: Path
+    pid: int = 0  # of `bentoml serve`, the leader of its process group
+
+    def workers(self) -> int:
+        """The worker processes serving the model: `bentoml serve`'s descendants that run
+        the service (they start sessions of their own, so /proc is read, not the group)."""
+        parents: dict[int, int] = {}
+        commands: dict[int, bytes] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+                commands[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes()
+            except OSError:
+                continue
+            parents[int(stat.parent.name)] = int(fields[1])
+        tree, found = {self.pid}, {self.pid}
+        while found:
+            found = {child for child, parent in parents.items() if parent in found} - tree
+            tree |= found
+        return sum(b"_bentoml_impl.worker.service" in commands.get(pid, b"") for pid in tree)
 
     def call(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
         """GET `path`, or POST `body` as JSON; the reply whatever its status."""
@@ -80,7 +99,7 @@ def serving(root: Path, env: dict[str, str], ready: bool = True) -> Iterator[Ser
             stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=root.parent,
             start_new_session=True,
         )  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", log)
+    server = Server(f"http://127.0.0.1:{port}", log, process.pid)
     try:
         probe = f"{server.url}/readyz" if ready else f"{server.url}/healthz"
         wait_until_answers(probe, process, 120, log.read_text, "bentoml serve")

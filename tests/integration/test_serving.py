@@ -204,21 +204,24 @@ def test_an_api_key_guards_predict_but_not_health_or_metrics(trained: Path) -> N
             assert guarded.call(path).status == 200
 
 
-def test_requests_over_the_manifests_limits_are_413s_naming_them(trained: Path,
-                                                                  tmp_path: Path) -> None:  # fmt: skip
-    """serving.api.limits: more rows than max_rows, and a body over max_body (declared by
-    Content-Length, or sent in chunks without one), are refused with 413 naming the limit,
-    before the body is parsed; a request within both is answered."""
+def test_the_manifests_workers_and_limits_are_what_the_instance_runs(trained: Path,
+                                                                      tmp_path: Path) -> None:  # fmt: skip
+    """serving.api.resources.workers worker processes serve the model. serving.api.limits:
+    more rows than max_rows, and a body over max_body (declared by Content-Length, or sent
+    in chunks without one), are refused with 413 naming the limit, before the body is
+    parsed; a request within both is answered."""
     import http.client
 
     import yaml
 
     manifest = yaml.safe_load((trained / "models" / MODEL / "model.yaml").read_text())
     manifest["serving"]["api"]["limits"] = {"max_rows": 3, "max_body": "8Ki"}
+    manifest["serving"]["api"]["resources"]["workers"] = 2
     path = tmp_path / "model.yaml"
     path.write_text(yaml.safe_dump(manifest, sort_keys=False))
     rows = holdout_rows(trained, MODEL, "malignant", 4)
     with serving(trained, serve_env(trained, MODEL, MLOPS_SERVE_MANIFEST=str(path))) as limited:
+        assert limited.workers() == 2
         assert limited.call("/predict", {"rows": rows[:1]}).status == 200
         many = limited.call("/predict", {"rows": rows})
         assert many.status == 413, many.body

@@ -296,6 +296,26 @@ def test_the_manifests_limits_apply_unless_the_environment_sets_its_own(tmp_path
     assert (config.max_rows, config.max_body) == (7, 3 * 1024**2)
 
 
+def test_the_workers_come_from_the_manifest_unless_the_environment_sets_them(tmp_path: Path
+                                                                            ) -> None:  # fmt: skip
+    """The count bentoml starts is read before the configuration is checked: anything
+    unclear is one worker, and the check then names a bad setting."""
+    from mlops.serving.config import serving_workers
+
+    manifest = tmp_path / "workers.yaml"
+    manifest.write_text(MANIFEST + "serving:\n  api:\n    enabled: true\n"
+                        "    resources: {workers: 3}\n")  # fmt: skip
+    assert serving_workers(env(tmp_path, MLOPS_SERVE_MANIFEST=str(manifest))) == 3
+    assert load_config(env(tmp_path, MLOPS_SERVE_MANIFEST=str(manifest))).workers == 3
+    assert serving_workers(env(tmp_path, MLOPS_SERVE_MANIFEST=str(manifest),
+                               MLOPS_SERVE_WORKERS="2")) == 2  # fmt: skip
+    assert serving_workers(env(tmp_path)) == 1
+    assert serving_workers(env(tmp_path, MLOPS_SERVE_MANIFEST="/nope.yaml")) == 1
+    assert serving_workers(env(tmp_path, MLOPS_SERVE_WORKERS="many")) == 1
+    with pytest.raises(ConfigError, match="MLOPS_SERVE_WORKERS='many': expected a whole number"):
+        load_config(env(tmp_path, MLOPS_SERVE_WORKERS="many"))
+
+
 def test_other_immutable_uris_are_served_as_given(tmp_path: Path) -> None:
     """A runs:/ URI or a model directory is pinned by nature."""
     uri = str(tmp_path / "model")

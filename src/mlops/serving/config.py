@@ -23,12 +23,16 @@ MLOPS_SERVE_MAX_ROWS        the most rows one request may carry (default: the ma
                             serving.api.limits.max_rows, else 1000)
 MLOPS_SERVE_MAX_BODY        the largest request body, as 512Ki or 10Mi (default: the
                             manifest's serving.api.limits.max_body, else 10Mi)
+MLOPS_SERVE_WORKERS         worker processes of this instance, each with its own copy of
+                            the model (default: the manifest's serving.api.resources.workers,
+                            else 1)
 
 A request over either limit is refused with 413 naming it, before its body is parsed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -70,6 +74,7 @@ class ServeConfig:
     max_rows: int
     max_body: int  # bytes
     max_body_text: str = DEFAULT_MAX_BODY  # as configured, e.g. 10Mi
+    workers: int = 1
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
@@ -125,6 +130,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
     body_text = body_env or str(limits.get("max_body") or DEFAULT_MAX_BODY)
     where = f"{PREFIX}MAX_BODY" if body_env else f"{manifest_path}: serving.api.limits.max_body"
     max_body = _size(body_text, where, problems)
+    workers_text = value(f"{PREFIX}WORKERS")
+    workers = _workers(workers_text, manifest)
+    if workers_text is not None and (not workers_text.isdigit() or not 1 <= workers <= 64):
+        problems.append(f"{PREFIX}WORKERS={workers_text!r}: expected a whole number from 1 to 64")
     if problems or model is None or version is None or uri is None or manifest_path is None:
         bullets = "".join(f"\n  - {problem}" for problem in problems)
         listed = f" {problems[0]}" if len(problems) == 1 else bullets
@@ -137,8 +146,27 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
         manifest=Path(manifest_path), features=tuple(features), task=task, api_key=api_key,
         prediction_logs=Path(log_dir) if log_dir else None, environment=environment,
         protection=Protection(pii_fields(manifest), pii_key.encode() if pii_key else None),
-        max_rows=max_rows, max_body=max_body, max_body_text=body_text,
+        max_rows=max_rows, max_body=max_body, max_body_text=body_text, workers=workers,
     )  # fmt: skip
+
+
+def serving_workers(environ: Mapping[str, str] | None = None) -> int:
+    """The worker processes to start, read before any configuration is checked (a bad
+    configuration then stops the start with its own message): 1 when unclear."""
+    env = os.environ if environ is None else environ
+    manifest: Any = {}
+    with contextlib.suppress(KeyError, OSError, yaml.YAMLError, TypeError):
+        manifest = yaml.safe_load(Path(env[f"{PREFIX}MANIFEST"]).read_text(encoding="utf-8"))
+    found = _workers(env.get(f"{PREFIX}WORKERS"), manifest if isinstance(manifest, dict) else {})
+    return found if 1 <= found <= 64 else 1
+
+
+def _workers(text: str | None, manifest: Mapping[str, Any]) -> int:
+    if text is not None:
+        return int(text) if text.strip().isdigit() else 0
+    resources = ((manifest.get("serving") or {}).get("api") or {}).get("resources") or {}
+    workers = resources.get("workers", 1)
+    return workers if isinstance(workers, int) and not isinstance(workers, bool) else 1
 
 
 def _uri_problems(uri: str, model: str, version: str) -> list[str]:

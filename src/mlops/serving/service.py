@@ -19,6 +19,9 @@ binary classifier also gives the positive-class probability.
   prediction succeeded at startup) answer JSON; `GET /metrics` is BentoML's Prometheus output.
 - Every response carries `X-Request-ID`: the client's own, or a new one.
 
+Workers: `serving.api.resources.workers` (or MLOPS_SERVE_WORKERS) worker processes share the
+port, each with its own copy of the model, its own batcher and its own prediction-log file.
+
 Batching: requests that arrive while the model is busy are scored together in its next call
 (`Batcher`); an idle server scores a request at once. With a prediction log, the thread that
 scored a batch appends its lines in one write before any of its requests is answered.
@@ -49,7 +52,7 @@ from mlops.adapters import tracking
 from mlops.core.features import model_schema
 from mlops.errors import MlopsError, first_line
 from mlops.serving import requests
-from mlops.serving.config import ServeConfig, load_config
+from mlops.serving.config import ServeConfig, load_config, serving_workers
 from mlops.serving.prediction_logs import Answered, PredictionLog
 from mlops.serving.requests import RequestRefused
 
@@ -307,7 +310,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@bentoml.service(traffic={"timeout": 120})
+@bentoml.service(traffic={"timeout": 120}, workers=serving_workers())
 class ModelService:
     """One pinned model version behind POST /predict (see the module docstring)."""
 
