@@ -130,7 +130,7 @@ def test_build_pushes_the_image_and_a_revert_pulls_it_by_digest(
     store, which staging then runs without a build); delete v1's local image and revert: the
     plan says pull, v1 is pulled by digest and runs again, nothing built, the production
     alias back on v1, and three GitHub deployments. /predict needs the API key through
-    nginx."""
+    nginx; each container runs within the manifest's CPU and memory."""
     root = trained
     built = cli("--repo", root, "build", MODEL, "1", "--apply", "--json")
     assert built.code == 0, built.err
@@ -166,6 +166,9 @@ def test_build_pushes_the_image_and_a_revert_pulls_it_by_digest(
     [(version, _, started_from)] = running_images("production")
     assert version == "2" and started_from.startswith(f"{registry}/acme/{MODEL}@sha256:")
     assert manifest_status(registry, started_from) == 200  # pushed before it ran
+    (running,) = containers.containers({"mlops.environment": "production", "mlops.model": MODEL})
+    host = containers.engine().containers.get(running.id).attrs["HostConfig"]
+    assert (host["NanoCpus"], host["Memory"]) == (10**9, 1024**3)  # resources: cpu 1, 1Gi
     assert "image" not in version_entry(root, "2")  # reconcile wrote nothing into the checkout
     # Staging on another runner: registry.yaml names no image of v2, the tracking store does.
     staging = reconcile(cli, root, "--env", "staging", gh=deploy_gh)

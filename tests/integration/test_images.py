@@ -29,6 +29,7 @@ from support import make_repository, require_system, run_cli, runtime_present
 from mlops.adapters import containers, images
 from mlops.adapters.images import BuiltImage, ImageSpec
 from mlops.adapters.probes import free_port
+from mlops.core.resources import Limits
 
 MODEL = "breast-cancer"
 BASE = images.LOCAL_PYTHON_BASE
@@ -91,15 +92,15 @@ def built(spec: ImageSpec, tmp_path_factory: pytest.TempPathFactory) -> BuiltIma
 
 @contextmanager
 def started(
-    image: str, ready: bool, model: str = MODEL
+    image: str, ready: bool, model: str = MODEL, limits: Limits | None = None
 ) -> Iterator[tuple[containers.Container, str]]:
     """`image` as a uniquely named container on a free loopback port (until /readyz answers
-    when `ready`); removed afterwards."""
+    when `ready`), with `limits`; removed afterwards."""
     name = f"mlops-test-{RUN}-{uuid.uuid4().hex[:6]}"
     port = free_port()
     labels = {"mlops.model": model, "mlops.version": "1", "mlops.test-run": RUN}
     try:
-        running = containers.run_container(image, name, port, labels, {})
+        running = containers.run_container(image, name, port, labels, {}, limits=limits)
         url = f"http://127.0.0.1:{port}"
         if ready:
             _wait_ready(url, name, 180)
@@ -188,9 +189,15 @@ def test_the_image_holds_the_serving_code_and_mlflow_skinny_only(built: BuiltIma
 @pytest.mark.system
 def test_the_container_serves_the_baked_in_version(spec: ImageSpec, built: BuiltImage) -> None:
     """With no configuration at all the container is ready and answers /predict for the
-    model and version its image pins; it runs the image ID it was started from."""
-    with started(built.digest, ready=True) as (running, url):
+    model and version its image pins; it runs the image ID it was started from, within the
+    CPU and memory limits it was given (no swap beyond the memory)."""
+    limits = Limits(nano_cpus=10**9, memory_bytes=1024**3)
+    with started(built.digest, ready=True, limits=limits) as (running, url):
         assert running.running and running.image_id == built.digest
+        host = containers.engine().containers.get(running.name).attrs["HostConfig"]
+        assert (host["NanoCpus"], host["Memory"], host["MemorySwap"]) == (
+            10**9, 1024**3, 1024**3
+        )  # fmt: skip
         status, body = _call(f"{url}/predict", {"rows": _holdout_rows(spec, "malignant")})
     assert status == 200, body
     assert (body["model"], body["version"]) == (MODEL, "1")

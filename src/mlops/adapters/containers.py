@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mlops.core.resources import Limits
 from mlops.errors import MlopsError
 
 SOCKET_HINT = "start it with scripts/start-docker (or set DOCKER_HOST to an engine that answers)"
@@ -69,10 +70,13 @@ def run_container(
     *,
     network: str = "host",
     shared: Mapping[str, str] | None = None,
+    limits: Limits | None = None,
 ) -> Container:
     """Start `image` as container `name`, serving on 127.0.0.1:`port` of its `network`: the
     host's (the default), or `container:<name>`, the network namespace another container
     holds (as a pod's containers share one), where the router and checks must run too.
+
+    `limits` caps the container's CPU and memory (memory with no swap beyond it).
 
     `shared` maps host folders to the paths they are mounted at (read-write). The container
     also runs with this process's group, so what it writes into a setgid folder of that
@@ -114,6 +118,7 @@ def run_container(
             group_add=[str(os.getgid())] if shared else None,
             init=True,  # tini as PID 1: SIGTERM reaches the server, R/Julia workers are reaped
             detach=True,
+            **_limits(limits or Limits()),
         )
         container.start()
     except docker.errors.APIError as exc:
@@ -122,6 +127,15 @@ def run_container(
         ) from None
     container.reload()
     return _describe(container)
+
+
+def _limits(limits: Limits) -> dict[str, int]:
+    found = {}
+    if limits.nano_cpus is not None:
+        found["nano_cpus"] = limits.nano_cpus
+    if limits.memory_bytes is not None:
+        found["mem_limit"] = found["memswap_limit"] = limits.memory_bytes
+    return found
 
 
 def containers(labels: Mapping[str, str]) -> list[Container]:

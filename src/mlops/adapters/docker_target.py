@@ -1,7 +1,8 @@
 """The `docker` deploy target: one container per (environment, model, version).
 
-Containers run the version's image on the host network, bound to a free loopback port, and
-carry labels saying what they serve; what is running is read back from the engine through
+Containers run the version's image on the host network, bound to a free loopback port, with
+the model's `serving.api.resources` as CPU and memory limits, and carry labels saying what
+they serve; what is running is read back from the engine through
 those labels and confirmed by each container's own `/healthz`.
 
 Which image runs (`mlops.core.image_reference.choose_image`): a version whose registry.yaml
@@ -34,6 +35,7 @@ from mlops.core.image_reference import (
     image_mismatch,
     references,
 )
+from mlops.core.resources import Limits
 
 LABEL_ENV = "mlops.environment"
 LABEL_PORT = "mlops.port"
@@ -57,6 +59,7 @@ class DockerTarget:
         pushed: Callable[[str, str], str | None] | None = None,
         network: str = "host",
         prediction_logs: Path | None = None,
+        limits: Callable[[str], Limits] | None = None,
     ) -> None:
         self.models = models
         self.build = build
@@ -64,6 +67,7 @@ class DockerTarget:
         self.pushed = pushed  # the reference a build elsewhere pushed and recorded, if any
         self.network = network
         self.prediction_logs = prediction_logs  # a host folder mounted into every container
+        self.limits = limits  # a model's CPU and memory limits (its serving.api.resources)
         self.built: dict[tuple[str, str], str] = {}  # what this run built: run exactly that
         self._pushed: dict[tuple[str, str], str | None] = {}
 
@@ -125,8 +129,9 @@ class DockerTarget:
             shared_folder(self.prediction_logs)
             shared[str(self.prediction_logs)] = LOGS_INSIDE
             env["MLOPS_SERVE_PREDICTION_LOGS"] = LOGS_INSIDE
+        limits = self.limits(model) if self.limits else None
         containers.run_container(image, name, port, labels, env, network=self.network,
-                                 shared=shared)  # fmt: skip
+                                 shared=shared, limits=limits)  # fmt: skip
         return Instance(environment, model, version, f"127.0.0.1:{port}", name, False)
 
     def instances(self, environment: str) -> list[Instance]:

@@ -24,6 +24,7 @@ from mlops.adapters.nginx import Router
 from mlops.adapters.settings import Settings
 from mlops.core.alert_rules import scrape_targets
 from mlops.core.deploy import Instance, Step, kept_addresses, plan, route_table
+from mlops.core.resources import Limits, limits_of
 from mlops.core.routing import RouteTable
 from mlops.core.stages import ENVIRONMENTS
 from mlops.errors import MlopsError
@@ -91,10 +92,15 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
             built = build_version(settings, model, version, entry, language)
             return publish(settings, model, version, built) or built.digest
 
+        def limits(model: str) -> Limits:
+            """The model's serving.api.resources, as the checkout's manifest sets them."""
+            manifest = settings.root / "models" / model / "model.yaml"
+            return limits_of(yaml.safe_load(manifest.read_text()) or {})
+
         return DockerTarget(models, build, registry=settings.deploy.registry is not None,
                             pushed=functools.partial(pushed_image, settings),
                             network=settings.deploy.network,
-                            prediction_logs=settings.prediction_logs)  # fmt: skip
+                            prediction_logs=settings.prediction_logs, limits=limits)  # fmt: skip
     from mlops.adapters.local_target import LocalTarget
 
     return LocalTarget(settings)
