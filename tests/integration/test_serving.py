@@ -275,6 +275,35 @@ def test_a_version_that_is_not_pinned_refuses_to_start(trained: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_numeric_rows_reach_the_estimator_as_one_array_with_the_pyfuncs_answers(
+    trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scikit-learn model whose features are all numbers is called on one float array in
+    its fitted column order, answering what the pyfunc answers for a DataFrame; a
+    row with a missing value goes the DataFrame way."""
+    from mlops.serving.config import load_config
+    from mlops.serving.requests import check_request
+    from mlops.serving.service import Predictor
+
+    env = serve_env(trained, MODEL)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    predictor = Predictor(load_config(env))
+    assert predictor.direct is not None
+    rows = holdout_rows(trained, MODEL, "malignant", 40)
+    checked = check_request({"rows": [dict(reversed(r.items())) for r in rows]},
+                            predictor.features, 100)  # fmt: skip
+    direct = predictor(checked)
+    predictor.direct = None
+    by_frame = predictor(checked)
+    assert [p["prediction"] for p in direct] == [p["prediction"] for p in by_frame]
+    assert [p["probability"] for p in direct] == pytest.approx(
+        [p["probability"] for p in by_frame], abs=1e-12
+    )  # the same sums in another order
+    assert {p["prediction"] for p in direct} == {0, 1}
+    _, order = predictor._direct() or ((), [])
+    assert predictor.matrix([{**checked[0], "mean_radius": None}], order) is None
+
+
 def test_one_failing_request_does_not_fail_the_others_in_its_batch() -> None:
     """Requests waiting together are merged into one model call; when that call fails each is
     scored alone, so only the request that broke it gets the error."""

@@ -339,3 +339,17 @@ def check_request_problems(body: dict[str, Any], features: list[Feature]) -> lis
     with pytest.raises(RequestRefused) as caught:
         check_request(body, features, 10)
     return caught.value.problems
+
+
+def test_the_access_log_and_tracing_are_off_unless_turned_on(tmp_path: Path) -> None:
+    """Every prediction is in the prediction log already, and spans need an exporter:
+    BentoML's per-request log line and spans are made only when asked for."""
+    from mlops.serving.config import service_options
+
+    quiet = service_options(env(tmp_path))
+    assert quiet["logging"] == {"access": {"enabled": False}}
+    assert quiet["tracing"] == {"excluded_urls": [".*"]}
+    assert (quiet["workers"], quiet["traffic"]) == (1, {"timeout": 120})
+    loud = service_options(env(tmp_path, MLOPS_SERVE_ACCESS_LOG="on", MLOPS_SERVE_TRACING="1"))
+    assert loud["logging"] == {"access": {"enabled": True}}
+    assert loud["tracing"] == {"excluded_urls": []}

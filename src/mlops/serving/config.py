@@ -26,6 +26,13 @@ MLOPS_SERVE_MAX_BODY        the largest request body, as 512Ki or 10Mi (default:
 MLOPS_SERVE_WORKERS         worker processes of this instance, each with its own copy of
                             the model (default: the manifest's serving.api.resources.workers,
                             else 1)
+MLOPS_SERVE_ACCESS_LOG      `on`: BentoML's access log line for every request (default off:
+                            the prediction log already holds each request's id, latency and
+                            answer, and a log line costs a tenth of a request)
+MLOPS_SERVE_TRACING         `on`: OpenTelemetry spans for every request, for a tracing
+                            exporter set in BentoML's configuration (default off: with no
+                            exporter the spans go nowhere, and making them costs a fifth of
+                            a request)
 
 A request over either limit is refused with 413 naming it, before its body is parsed.
 """
@@ -159,6 +166,22 @@ def serving_workers(environ: Mapping[str, str] | None = None) -> int:
         manifest = yaml.safe_load(Path(env[f"{PREFIX}MANIFEST"]).read_text(encoding="utf-8"))
     found = _workers(env.get(f"{PREFIX}WORKERS"), manifest if isinstance(manifest, dict) else {})
     return found if 1 <= found <= 64 else 1
+
+
+def service_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """BentoML's configuration of the service: its workers, and its access log and request
+    tracing only when turned on (see the module docstring)."""
+    env = os.environ if environ is None else environ
+
+    def on(name: str) -> bool:
+        return env.get(f"{PREFIX}{name}", "").strip().lower() in ("on", "1", "true", "yes")
+
+    return {
+        "traffic": {"timeout": 120},
+        "workers": serving_workers(env),
+        "logging": {"access": {"enabled": on("ACCESS_LOG")}},
+        "tracing": {"excluded_urls": [] if on("TRACING") else [".*"]},
+    }
 
 
 def _workers(text: str | None, manifest: Mapping[str, Any]) -> int:
