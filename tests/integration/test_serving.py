@@ -282,13 +282,14 @@ def test_numeric_rows_reach_the_estimator_as_one_array_with_the_pyfuncs_answers(
     its fitted column order, answering what the pyfunc answers for a DataFrame; a
     row with a missing value goes the DataFrame way."""
     from mlops.serving.config import load_config
+    from mlops.serving.predictor import Predictor
     from mlops.serving.requests import check_request
-    from mlops.serving.service import Predictor
 
     env = serve_env(trained, MODEL)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
     predictor = Predictor(load_config(env))
     assert predictor.direct is not None
+    _, order = predictor.direct
     rows = holdout_rows(trained, MODEL, "malignant", 40)
     checked = check_request({"rows": [dict(reversed(r.items())) for r in rows]},
                             predictor.features, 100)  # fmt: skip
@@ -300,7 +301,6 @@ def test_numeric_rows_reach_the_estimator_as_one_array_with_the_pyfuncs_answers(
         [p["probability"] for p in by_frame], abs=1e-12
     )  # the same sums in another order
     assert {p["prediction"] for p in direct} == {0, 1}
-    _, order = predictor._direct() or ((), [])
     assert predictor.matrix([{**checked[0], "mean_radius": None}], order) is None
 
 

@@ -353,3 +353,11 @@ def test_the_access_log_and_tracing_are_off_unless_turned_on(tmp_path: Path) -> 
     loud = service_options(env(tmp_path, MLOPS_SERVE_ACCESS_LOG="on", MLOPS_SERVE_TRACING="1"))
     assert loud["logging"] == {"access": {"enabled": True}}
     assert loud["tracing"] == {"excluded_urls": []}
+
+
+def test_the_rows_one_model_call_merges_can_be_bounded(tmp_path: Path) -> None:
+    """MLOPS_SERVE_BATCH_ROWS bounds merging (1: every request in its own call)."""
+    assert load_config(env(tmp_path)).batch_rows == 1000
+    assert load_config(env(tmp_path, MLOPS_SERVE_BATCH_ROWS="1")).batch_rows == 1
+    with pytest.raises(ConfigError, match="MLOPS_SERVE_BATCH_ROWS='0': expected a positive"):
+        load_config(env(tmp_path, MLOPS_SERVE_BATCH_ROWS="0"))

@@ -26,6 +26,9 @@ MLOPS_SERVE_MAX_BODY        the largest request body, as 512Ki or 10Mi (default:
 MLOPS_SERVE_WORKERS         worker processes of this instance, each with its own copy of
                             the model (default: the manifest's serving.api.resources.workers,
                             else 1)
+MLOPS_SERVE_BATCH_ROWS      the most rows one model call merges from requests that waited
+                            while the model was busy (default 1000; 1 scores every request
+                            in a call of its own)
 MLOPS_SERVE_ACCESS_LOG      `on`: BentoML's access log line for every request (default off:
                             the prediction log already holds each request's id, latency and
                             answer, and a log line costs a tenth of a request)
@@ -56,6 +59,7 @@ from mlops.errors import MlopsError
 
 PREFIX = "MLOPS_SERVE_"
 DEFAULT_MAX_ROWS = 1000
+DEFAULT_BATCH_ROWS = 1000
 DEFAULT_MAX_BODY = "10Mi"
 _VERSION = re.compile(r"[1-9][0-9]*")
 _SIZE = re.compile(r"([1-9][0-9]*)(Ki|Mi)")
@@ -81,6 +85,7 @@ class ServeConfig:
     max_rows: int
     max_body: int  # bytes
     max_body_text: str = DEFAULT_MAX_BODY  # as configured, e.g. 10Mi
+    batch_rows: int = DEFAULT_BATCH_ROWS  # the most rows one model call merges
     workers: int = 1
 
 
@@ -137,6 +142,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
     body_text = body_env or str(limits.get("max_body") or DEFAULT_MAX_BODY)
     where = f"{PREFIX}MAX_BODY" if body_env else f"{manifest_path}: serving.api.limits.max_body"
     max_body = _size(body_text, where, problems)
+    batch_text = value(f"{PREFIX}BATCH_ROWS")
+    batch_rows = _positive(batch_text, f"{PREFIX}BATCH_ROWS", problems, DEFAULT_BATCH_ROWS)
     workers_text = value(f"{PREFIX}WORKERS")
     workers = _workers(workers_text, manifest)
     if workers_text is not None and (not workers_text.isdigit() or not 1 <= workers <= 64):
@@ -154,6 +161,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
         prediction_logs=Path(log_dir) if log_dir else None, environment=environment,
         protection=Protection(pii_fields(manifest), pii_key.encode() if pii_key else None),
         max_rows=max_rows, max_body=max_body, max_body_text=body_text, workers=workers,
+        batch_rows=batch_rows,
     )  # fmt: skip
 
 
@@ -247,10 +255,11 @@ def _size(text: str, where: str, problems: list[str]) -> int:
     return size
 
 
-def _positive(text: str | None, name: str, problems: list[str]) -> int:
+def _positive(text: str | None, name: str, problems: list[str],
+              default: int = DEFAULT_MAX_ROWS) -> int:  # fmt: skip
     if text is None:
-        return DEFAULT_MAX_ROWS
+        return default
     if not text.isdigit() or int(text) < 1:
         problems.append(f"{name}={text!r}: expected a positive whole number")
-        return DEFAULT_MAX_ROWS
+        return default
     return int(text)

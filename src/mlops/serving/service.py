@@ -5,9 +5,9 @@
     bentoml serve mlops.serving.service:ModelService --host 127.0.0.1 --port 3000
 
 `mlops.serving.config` lists the variables; a bad configuration (a missing variable, version
-`latest`, an alias) stops `bentoml serve` before any worker starts. `mlflow.pyfunc.load_model`
-loads the model, so scikit-learn and R or Julia worker models answer alike; a scikit-learn
-binary classifier also gives the positive-class probability.
+`latest`, an alias) stops `bentoml serve` before any worker starts. `Predictor` loads the
+model: a pickled scikit-learn model from its local directory without MLflow, anything else
+through `mlflow.pyfunc`, so R and Julia worker models answer alike.
 
 - `POST /predict` takes `{"rows": [{feature: value, ...}]}` or `{"columns": [...], "data":
   [[...]]}`, checked against model.yaml's features (400 for the request's shape, 413 for a
@@ -36,11 +36,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import math
 import os
 import time
 import uuid
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -51,17 +49,14 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mlops.adapters import tracking
-from mlops.core.features import model_schema
 from mlops.errors import MlopsError, first_line
 from mlops.serving import deadline, requests
 from mlops.serving.config import ServeConfig, load_config, service_options
 from mlops.serving.prediction_logs import Answered, PredictionLog
+from mlops.serving.predictor import Predictor
 from mlops.serving.requests import RequestRefused
 
 log = logging.getLogger("bentoml.mlops")
-NUMERIC_DTYPES = frozenset({"float64", "float32", "int64", "int32", "bool"})
-MAX_BATCH_ROWS = 1000  # the most rows one model call takes when it merges waiting requests
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 Rows = list[dict[str, Any]]
 Scored = list[tuple[Rows, Rows, Any]]  # a batch: each request's rows, results and tag
@@ -185,7 +180,7 @@ class Batcher:
     with) in the scoring thread, before any of them is answered; if it fails, that is logged
     and the answers stand."""
 
-    def __init__(self, score: Callable[[Rows], Rows], max_rows: int = MAX_BATCH_ROWS,
+    def __init__(self, score: Callable[[Rows], Rows], max_rows: int = 1000,
                  scored: Callable[[Scored], None] | None = None) -> None:  # fmt: skip
         self.score_rows = score
         self.max_rows = max_rows
@@ -243,134 +238,6 @@ class Batcher:
         return results
 
 
-class Predictor:
-    """The pyfunc of one model version, fed DataFrames typed as its signature expects."""
-
-    def __init__(self, config: ServeConfig) -> None:
-        import mlflow.pyfunc
-
-        if config.tracking_uri and config.tracking_uri.startswith(("http://", "https://")):
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")  # fail fast, not late
-            tracking.check_server(config.tracking_uri)
-        self.model = mlflow.pyfunc.load_model(config.model_uri)
-        schema = self.model.metadata.get_input_schema()
-        self.features, self.dtypes = model_schema(config.features, schema)
-        self.names = [feature.name for feature in self.features]
-        self.estimator = self._classifier(config.task)
-        self.direct = self._direct()
-
-    def _classifier(self, task: str) -> Any:
-        """The scikit-learn binary classifier whose positive-class probability we report."""
-        if task != "classification" or "sklearn" not in self.model.metadata.flavors:
-            return None
-        estimator = self.model.get_raw_model()
-        binary = len(getattr(estimator, "classes_", ())) == 2
-        return estimator if binary and hasattr(estimator, "predict_proba") else None
-
-    def _direct(self) -> tuple[Callable[[Any], Any], list[str]] | None:
-        """The scikit-learn estimator's own predict method and its column order, when every
-        feature is a number: the rows then go to it as one float array, without building a
-        DataFrame or repeating the schema checks the request has passed (else None)."""
-        flavors = self.model.metadata.flavors
-        if "sklearn" not in flavors or not set(self.dtypes.values()) <= NUMERIC_DTYPES:
-            return None
-        estimator = self.model.get_raw_model()
-        method = getattr(estimator, flavors["python_function"].get("predict_fn", "predict"), None)
-        order = [str(name) for name in getattr(estimator, "feature_names_in_", self.names)]
-        if method is None or sorted(order) != sorted(self.names):
-            return None
-        # The array's columns are in the fitted order, which the warning cannot know.
-        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
-        return method, order
-
-    def matrix(self, rows: Rows, order: list[str]) -> Any:
-        """The rows as one float array in `order`, or None when a value is missing (the
-        DataFrame path keeps a null as the model's own flavour would)."""
-        import numpy as np
-
-        values = [[row[name] for name in order] for row in rows]
-        if any(None in row for row in values):
-            return None
-        return np.array(values, dtype=np.float64)
-
-    def frame(self, rows: Rows) -> Any:
-        """The rows as a DataFrame, each column typed as the model expects (pandas infers the
-        type of a column with nulls); column by column, much faster than DataFrame.astype."""
-        import numpy as np
-        import pandas as pd
-
-        columns: dict[str, Any] = {}
-        for name, dtype in self.dtypes.items():
-            values = [row[name] for row in rows]
-            columns[name] = values if None in values else np.array(values, dtype=dtype)
-        return pd.DataFrame(columns, columns=self.names, copy=False)
-
-    def __call__(self, rows: Rows) -> Rows:
-        output, probabilities = self._direct_call(rows) if self.direct else (None, None)
-        if output is None:
-            output, probabilities = self._pyfunc_call(rows)
-        predictions = list(output)
-        if len(predictions) != len(rows):
-            raise MlopsError(f"the model returned {len(predictions)} predictions for"
-                             f" {len(rows)} rows")  # fmt: skip
-        if probabilities is None:
-            return [{"prediction": _plain(p)} for p in predictions]
-        return [{"prediction": _plain(p), "probability": _plain(q)}
-                for p, q in zip(predictions, list(probabilities), strict=True)]  # fmt: skip
-
-    def _direct_call(self, rows: Rows) -> tuple[Any, Any]:
-        """The estimator's predictions (and probabilities) from one float array, or (None,
-        None) when the rows need the DataFrame path."""
-        assert self.direct is not None
-        predict, order = self.direct
-        matrix = self.matrix(rows, order)
-        if matrix is None:
-            return None, None
-        output = predict(matrix)
-        return output, self.estimator.predict_proba(matrix)[:, 1] if self.estimator else None
-
-    def _pyfunc_call(self, rows: Rows) -> tuple[Any, Any]:
-        """The pyfunc's predictions (and probabilities) from a DataFrame of the rows."""
-        import pandas as pd
-
-        frame = self.frame(rows)
-        output = self.model.predict(frame)
-        if isinstance(output, pd.DataFrame):
-            probabilities = output.get("probability")
-            return (output["prediction"] if "prediction" in output else output.iloc[:, 0],
-                    probabilities)  # fmt: skip
-        if self.estimator is None:
-            return output, None
-        columns = list(getattr(self.estimator, "feature_names_in_", self.names))
-        return output, self.estimator.predict_proba(frame[columns])[:, 1]
-
-    def example(self) -> dict[str, Any] | None:
-        """The first row of the model's logged input example, if it has one."""
-        try:
-            first = self.model.input_example.head(1).to_dict(orient="records")[0]
-            return {str(k): _plain(v) for k, v in first.items()}
-        except Exception:  # no example, or not a table
-            return None
-
-    def close(self) -> None:
-        """Stop an R or Julia model's worker process."""
-        try:
-            close = getattr(self.model.unwrap_python_model(), "close", None)
-        except Exception:  # a native flavour: nothing to stop
-            return
-        if callable(close):
-            close()
-
-
-def _plain(value: Any) -> Any:
-    """A JSON value: numpy scalars unwrapped, NaN and infinities as null."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 @bentoml.service(**service_options())
 class ModelService:
     """One pinned model version behind POST /predict (see the module docstring)."""
@@ -402,7 +269,8 @@ class ModelService:
             HEALTH.reason = f"cannot serve {self.config.model_uri}: {first_line(exc)}"
             log.exception(HEALTH.reason)
         else:
-            self.batcher = Batcher(self.predictor, scored=self._log_batch if self.log else None)
+            self.batcher = Batcher(self.predictor, config.batch_rows,
+                                   self._log_batch if self.log else None)  # fmt: skip
             HEALTH.ready = True
             # What loading made lives as long as the process: out of the collector's sight,
             # a full collection no longer walks the whole of MLflow and pandas (0.5 s each).
