@@ -80,6 +80,10 @@ def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, deploy_gh: Gi
     assert production_alias(root) == "1"
     assert scraped(root, "production") == [("production", MODEL, "1")]
     assert [s["kind"] for s in first["deployments"][1]["done"]] == ["start", "route"]
+    kept = load_settings(root).state_dir / "models" / MODEL / "1"
+    (instance,) = LocalTarget(load_settings(root)).instances("production")
+    environ = Path(f"/proc/{instance.ident}/environ").read_bytes().split(b"\0")
+    assert f"MLOPS_SERVE_MODEL_URI={kept}".encode() in environ  # served from the kept copy
 
     again = reconcile(cli, root, gh=deploy_gh)
     assert [o["steps"] for o in again["deployments"]] == [[], []]
@@ -205,8 +209,13 @@ def _wait_for_children(pid: int) -> set[tuple[int, int]]:
 
 
 def _break_version(root: Path, version: str):
-    """Hide version `version`'s model files in the artifact store; returns the undo."""
+    """Hide version `version`'s model files in the artifact store, and drop the copy this
+    machine keeps of them (as on a fresh machine); returns the undo."""
+    import shutil
+
     from mlflow import MlflowClient
+
+    shutil.rmtree(root / ".mlops" / "models" / MODEL / version, ignore_errors=True)
 
     client = MlflowClient(tracking_uri=f"sqlite:///{root / '.mlops' / 'mlflow.db'}")
     source = client.get_model_version(MODEL, version).source
@@ -252,3 +261,26 @@ def test_moved_traffic_is_recorded_when_the_tracking_store_then_fails(
     state, payload = deployments("production")[0]
     assert (state, payload["models"][MODEL]) == ("success", {"v1": 100})
     assert production_alias(root) is None  # the store kept refusing; the next run sets it
+
+
+def test_the_kept_model_directory_is_verified_before_every_start(trained: Path) -> None:
+    """A copy changed on this machine is downloaded again; a store whose model no longer
+    matches registry.yaml's digest is refused; a version with no digest is not kept."""
+    import yaml
+
+    from mlops.adapters.tracking import model_digest
+    from mlops.flows.building import Tampered, fetch_version
+
+    settings = load_settings(trained)
+    registry = yaml.safe_load((trained / "registry.yaml").read_text())
+    entry = registry["models"][MODEL]["versions"]["1"]
+    kept, _ = fetch_version(settings, MODEL, "1", entry) or (None, False)
+    assert kept is not None and model_digest(kept) == entry["model_sha256"]
+    assert fetch_version(settings, MODEL, "1", entry) == (kept, False)
+    (kept / "model.pkl").write_bytes(b"changed on this machine")
+    assert fetch_version(settings, MODEL, "1", entry) == (kept, True)
+    assert model_digest(kept) == entry["model_sha256"]
+    with pytest.raises(Tampered, match="it changed after training; it is not served"):
+        fetch_version(settings, MODEL, "1", {**entry, "model_sha256": "sha256:" + "0" * 64})
+    assert model_digest(kept) == entry["model_sha256"]  # the good copy is left as it was
+    assert fetch_version(settings, MODEL, "1", {**entry, "model_sha256": None}) is None

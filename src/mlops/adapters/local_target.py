@@ -1,6 +1,8 @@
 """The `local` deploy target: one `bentoml serve` process per (environment, model, version).
 
-The embedded default: no images, the pinned version loads straight from the tracking store.
+The embedded default: no images. The pinned version's model directory is fetched from the
+tracking store once and verified against registry.yaml (`prepare`), and the process loads it
+from there; a version with no recorded digest loads straight from the tracking store.
 Each process runs in its own session (it outlives the `mlops` command that started it) on a
 free loopback port, and leaves a small record in `<state>/deploy/<env>/instances/`: its pid
 and start time. What is running is read from the processes themselves: a record counts only
@@ -15,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +29,21 @@ from mlops.errors import MlopsError
 SERVICE = "mlops.serving.service:ModelService"
 
 
-class LocalTarget:
-    """Serving processes on this machine, started and stopped by the deployer."""
+FETCH = "fetch"
+Fetch = Callable[[str, str], "tuple[Path, bool] | None"]
 
-    def __init__(self, settings: Settings) -> None:
+
+class LocalTarget:
+    """Serving processes on this machine, started and stopped by the deployer.
+
+    With `fetch` (the deployer's), each version's model directory is downloaded once and
+    verified before a start, and the process loads it from there: a scikit-learn model then
+    starts without importing MLflow or asking the tracking store anything."""
+
+    def __init__(self, settings: Settings, fetch: Fetch | None = None) -> None:
         self.settings = settings
+        self.fetch = fetch
+        self.fetched: dict[tuple[str, str], Path] = {}
 
     def folder(self, environment: str) -> Path:
         return self.settings.deploy_dir(environment) / "instances"
@@ -50,11 +63,17 @@ class LocalTarget:
         return found
 
     def preparation(self, model: str, version: str) -> tuple[str, str] | None:
+        """None: fetching a model directory is part of starting (seconds, not a build)."""
         return None
 
     def prepare(self, model: str, version: str) -> tuple[str, str] | None:
-        """Nothing to build or pull: the process loads the version from the tracking store."""
-        return None
+        """Download (once) and verify the version's model directory; without `fetch`, or
+        with no digest recorded, the process loads it from the tracking store."""
+        found = self.fetch(model, version) if self.fetch is not None else None
+        if found is None:
+            return None
+        self.fetched[(model, version)], downloaded = found
+        return (FETCH, f"downloaded and verified {found[0]}") if downloaded else None
 
     def start(self, environment: str, model: str, version: str, api_key: str | None) -> Instance:
         folder = self.folder(environment)
@@ -76,6 +95,8 @@ class LocalTarget:
             "MLOPS_SERVE_ENVIRONMENT": environment,
         }
         env.pop("MLOPS_SERVE_MODEL_URI", None)
+        if (model, version) in self.fetched:
+            env["MLOPS_SERVE_MODEL_URI"] = str(self.fetched[model, version])
         env.pop("MLOPS_SERVE_API_KEY", None)
         for key in [k for k, v in env.items() if k.startswith("MLOPS_SERVE_") and not v]:
             env.pop(key)  # a workflow passes an unset secret (the PII key) as ""

@@ -152,6 +152,39 @@ def pushed_image(settings: Settings, model: str, version: str) -> str | None:
     return found
 
 
+def fetch_version(
+    settings: Settings, model: str, version: str, entry: dict[str, Any]
+) -> tuple[Path, bool] | None:
+    """The version's model directory on this machine and whether it was downloaded now: kept
+    under the state folder once, and verified against registry.yaml's model_sha256 every
+    time (the local target serves it without MLflow). None when no digest was recorded: the
+    version is then served from the tracking store, unverified as before."""
+    if not entry.get("model_sha256"):
+        return None
+    expected = _require_digest(model, version, entry)
+    kept = settings.state_dir / "models" / model / version
+    if kept.is_dir() and tracking.model_digest(kept) == expected:
+        return kept, False
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=kept.parent))  # same disk: rename
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            tracking.connect(settings)
+            model_dir = tracking.download_model(str(entry["model_uri"]), workdir / "download")
+        found = tracking.model_digest(model_dir)
+        if found != expected:
+            raise Tampered(
+                f"{model} version {version}: the model at {entry['model_uri']} has sha256 "
+                f"{found[:16]}…, but {layout.REGISTRY} recorded {expected[:16]}…: "
+                "it changed after training; it is not served"
+            )
+        shutil.rmtree(kept, ignore_errors=True)
+        model_dir.rename(kept)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return kept, True
+
+
 def _require_digest(model: str, version: str, entry: dict[str, Any]) -> str:
     expected = entry.get("model_sha256")
     if not expected:

@@ -102,8 +102,13 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
                             network=settings.deploy.network,
                             prediction_logs=settings.prediction_logs, limits=limits)  # fmt: skip
     from mlops.adapters.local_target import LocalTarget
+    from mlops.flows.building import fetch_version
 
-    return LocalTarget(settings)
+    def fetch(model: str, version: str) -> tuple[Path, bool] | None:
+        """The version's verified model directory on this machine (see fetch_version)."""
+        return fetch_version(settings, model, version, models[model]["versions"][version])
+
+    return LocalTarget(settings, fetch)
 
 
 def stop_all(settings: Settings) -> None:
