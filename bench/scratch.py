@@ -56,6 +56,17 @@ def serve_env(root: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def fetched_model(root: Path, folder: Path) -> Path:
+    """Version 1's model directory downloaded from `root`'s store, as the local target keeps
+    it before starting the version (untimed: once per machine and version)."""
+    import mlflow
+
+    from mlops.adapters.tracking import download_model
+
+    mlflow.set_tracking_uri(tracking_uri(root))
+    return download_model(f"models:/{MODEL}/1", folder)
+
+
 def bentoml_command(port: int) -> list[str]:
     return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", "127.0.0.1",
             "--port", str(port)]  # fmt: skip

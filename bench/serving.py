@@ -11,8 +11,10 @@ breast-cancer (StandardScaler + LogisticRegression, 30 features) is trained once
 scratch repository's embedded MLflow store; then, for each run, each server is started alone
 on loopback with its default single worker: `mlflow models serve -m models:/breast-cancer/1
 --env-manager local`, bench/bare_endpoint.py (one Starlette route on uvicorn calling the
-estimator) and `bentoml serve mlops.serving.service:ModelService`, the last loaded directly
-and then through an nginx router as `mlops reconcile` deploys it. Each is checked with one
+estimator) and `bentoml serve mlops.serving.service:ModelService` started as the local
+target starts it (from the version's model directory, downloaded once before the runs as
+the target keeps it and an image carries it), loaded directly and then through an nginx
+router as `mlops reconcile` deploys it. Each is checked with one
 request (a wrong answer stops the benchmark with a non-zero exit), warmed up, and loaded with
 wrk (2 threads) at each concurrency for `--seconds`, one JSON row per request in each
 server's own format. The order of the servers rotates between runs. Requests per second,
@@ -27,6 +29,7 @@ machine; compare the ratios of servers measured in the same run.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -34,7 +37,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,7 @@ from load import LoadResult, run_wrk, wrk_path
 from scratch import (
     bentoml_command,
     check_answer,
+    fetched_model,
     holdout_rows,
     serve_env,
     server,
@@ -67,6 +71,7 @@ class Server:
     probe: str
     url: str
     body: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict)  # on top of the shared environment
 
 
 def mlflow_server(port: int, rows: list[dict[str, Any]]) -> Server:
@@ -83,10 +88,12 @@ def bare_server(port: int, rows: list[dict[str, Any]]) -> Server:
     return Server("bare", command, f"{base}/ping", f"{base}/predict", {"rows": rows})
 
 
-def our_server(port: int, rows: list[dict[str, Any]]) -> Server:
+def our_server(port: int, rows: list[dict[str, Any]], kept: Path) -> Server:
+    """Our service as the local target starts it: from the version's verified model
+    directory, fetched once per machine before any start (as an image carries it)."""
     base = f"http://127.0.0.1:{port}"
     return Server("ours", bentoml_command(port), f"{base}/readyz", f"{base}/predict",
-                  {"rows": rows})  # fmt: skip
+                  {"rows": rows}, {"MLOPS_SERVE_MODEL_URI": str(kept)})  # fmt: skip
 
 
 @contextmanager
@@ -112,7 +119,8 @@ def measure(target: Server, env: dict[str, str], log: Path, connections: list[in
     """Start `target` alone, warm it up, and load it at each concurrency (ours also through
     nginx): its seconds to ready, and the loads by (name, connections)."""
     results: dict[tuple[str, int], LoadResult] = {}
-    with server(target.command, target.probe, env, log) as started, ExitStack() as stack:
+    with server(target.command, target.probe, {**env, **target.env}, log) as started, \
+            ExitStack() as stack:  # fmt: skip
         routes = [target]
         if target.name == "ours":
             routes.append(stack.enter_context(fronted(target, log.parent / f"{log.stem}-nginx")))
@@ -140,7 +148,8 @@ def main() -> int:
         root = trained_repository(Path(tmp) / "repo")
         rows = holdout_rows(root, 1)
         env = serve_env(root)
-        makers = [mlflow_server, bare_server, our_server]
+        kept = fetched_model(root, Path(tmp) / "kept")
+        makers = [mlflow_server, bare_server, functools.partial(our_server, kept=kept)]
         for run in range(1, args.runs + 1):
             shift = (run - 1) % len(makers)
             for make in makers[shift:] + makers[:shift]:

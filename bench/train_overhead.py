@@ -42,18 +42,20 @@ def run(command: list[str], cwd: Path) -> float:
     return elapsed
 
 
-def prepare(root: Path) -> None:
+def prepare(root: Path, models: tuple[str, ...] = (MODEL,)) -> None:
+    """`root` as a git repository of the platform files and `models` (no data, no model)."""
     for name in COPIED:
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
-    shutil.copytree(
-        ROOT / "models" / MODEL, root / "models" / MODEL,
-        ignore=shutil.ignore_patterns("model", "*.csv", "__pycache__"),
-    )  # fmt: skip
-    text = f"schema_version: 1\nmodels:\n  {MODEL}:\n    versions: {{}}\n    stages: {{}}\n"
-    (root / "registry.yaml").write_text(text)
+    for model in models:
+        shutil.copytree(
+            ROOT / "models" / model, root / "models" / model,
+            ignore=shutil.ignore_patterns("model", "*.csv", "__pycache__"),
+        )  # fmt: skip
+    entries = "".join(f"  {model}:\n    versions: {{}}\n    stages: {{}}\n" for model in models)
+    (root / "registry.yaml").write_text(f"schema_version: 1\nmodels:\n{entries}")
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
         run(["git", *args], root)
 
