@@ -187,6 +187,30 @@ def test_large_bodies_pass_through_temporary_files(
 
 
 @pytest.mark.system
+def test_a_body_over_the_routers_limit_is_a_json_413_naming_it(
+    router: Router, backends: list[EchoBackend]
+) -> None:
+    """nginx refuses a declared body over its 100Mi limit before reading it, in JSON as the
+    service refuses one over the model's own limit."""
+    router.apply(table(router.port, "churn", (start(backends, "7"), 100)))
+    connection = http.client.HTTPConnection("127.0.0.1", router.port, timeout=10)
+    try:
+        connection.putrequest("POST", "/churn/predict")
+        connection.putheader("Content-Length", str(100 * 1024 * 1024 + 1))
+        connection.putheader("Content-Type", "application/json")
+        connection.endheaders()
+        response = connection.getresponse()
+        status, kind, body = response.status, response.getheader("Content-Type"), response.read()
+    finally:
+        connection.close()
+    assert (status, kind) == (413, "application/json")
+    assert json.loads(body) == {
+        "error": "the request body is over 100Mi, the router's limit: split the request",
+        "limit": "100Mi",
+    }
+
+
+@pytest.mark.system
 def test_a_model_without_traffic_answers_503(router: Router, backends: list[EchoBackend]) -> None:
     """It answers 503 with a JSON reason for a model none of whose versions has weight."""
     router.apply(table(router.port, "churn", (start(backends, "7"), 0)))

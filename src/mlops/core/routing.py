@@ -34,6 +34,11 @@ KEEPALIVE_CONNECTIONS = 16  # idle upstream connections each worker keeps per mo
 # connection the backend is closing at that very moment.
 UPSTREAM_KEEPALIVE_TIMEOUT = "4s"
 MAX_BODY = "100m"  # batch prediction requests can be large
+TOO_LARGE = {
+    "error": f"the request body is over {MAX_BODY.removesuffix('m')}Mi, the router's limit:"
+    " split the request",
+    "limit": f"{MAX_BODY.removesuffix('m')}Mi",
+}
 
 
 def _require(ok: bool, message: str) -> None:
@@ -269,6 +274,12 @@ def _server(table: RouteTable) -> list[str]:
         "    }",
         "    location / {",
         f"        return 404 {quote(json.dumps({'error': 'no such model'}))};",
+        "    }",
+        # A body over the router's own limit: JSON naming it, as the service's own 413 does.
+        "    error_page 413 @too_large;",
+        "    location @too_large {",
+        "        default_type application/json;",
+        f"        return 413 {quote(json.dumps(TOO_LARGE))};",
         "    }",
     ]
     for model, backends in table.routes.items():
