@@ -14,7 +14,8 @@ on loopback with its default single worker: `mlflow models serve -m models:/brea
 estimator) and `bentoml serve mlops.serving.service:ModelService` started as the local
 target starts it (from the version's model directory, downloaded once before the runs as
 the target keeps it and an image carries it), loaded directly and then through an nginx
-router as `mlops reconcile` deploys it. Each is checked with one
+router as `mlops reconcile` deploys it; then our service again with 2 workers
+(MLOPS_SERVE_WORKERS=2), whose ratio to one worker is reported. Each is checked with one
 request (a wrong answer stops the benchmark with a non-zero exit), warmed up, and loaded with
 wrk (2 threads) at each concurrency for `--seconds`, one JSON row per request in each
 server's own format. The order of the servers rotates between runs. Requests per second,
@@ -88,12 +89,14 @@ def bare_server(port: int, rows: list[dict[str, Any]]) -> Server:
     return Server("bare", command, f"{base}/ping", f"{base}/predict", {"rows": rows})
 
 
-def our_server(port: int, rows: list[dict[str, Any]], kept: Path) -> Server:
+def our_server(port: int, rows: list[dict[str, Any]], kept: Path, workers: int = 1) -> Server:
     """Our service as the local target starts it: from the version's verified model
     directory, fetched once per machine before any start (as an image carries it)."""
     base = f"http://127.0.0.1:{port}"
-    return Server("ours", bentoml_command(port), f"{base}/readyz", f"{base}/predict",
-                  {"rows": rows}, {"MLOPS_SERVE_MODEL_URI": str(kept)})  # fmt: skip
+    name = "ours" if workers == 1 else f"ours-{workers}w"
+    return Server(name, bentoml_command(port), f"{base}/readyz", f"{base}/predict",
+                  {"rows": rows}, {"MLOPS_SERVE_MODEL_URI": str(kept),
+                                   "MLOPS_SERVE_WORKERS": str(workers)})  # fmt: skip
 
 
 @contextmanager
@@ -143,13 +146,14 @@ def main() -> int:
     wrk_path()  # fail before training when wrk is missing
     began = time.perf_counter()
     loads: list[tuple[int, str, int, LoadResult]] = []
-    starts: dict[str, list[float]] = {"mlflow": [], "bare": [], "ours": []}
+    starts: dict[str, list[float]] = {"mlflow": [], "bare": [], "ours": [], "ours-2w": []}
     with tempfile.TemporaryDirectory(prefix="mlops-bench-serving-") as tmp:
         root = trained_repository(Path(tmp) / "repo")
         rows = holdout_rows(root, 1)
         env = serve_env(root)
         kept = fetched_model(root, Path(tmp) / "kept")
-        makers = [mlflow_server, bare_server, functools.partial(our_server, kept=kept)]
+        makers = [mlflow_server, bare_server, functools.partial(our_server, kept=kept),
+                  functools.partial(our_server, kept=kept, workers=2)]  # fmt: skip
         for run in range(1, args.runs + 1):
             shift = (run - 1) % len(makers)
             for make in makers[shift:] + makers[:shift]:
@@ -170,7 +174,7 @@ def report(args: argparse.Namespace, loads: list[tuple[int, str, int, LoadResult
     print(f"{MODEL}, one JSON row per request, wrk -t2 for {args.seconds:g}s per row, "
           f"{args.runs} runs, {os.cpu_count()} cores shared by wrk and the server; "
           f"mlflow {version('mlflow')}, bentoml {version('bentoml')}, uvicorn"
-          f" {version('uvicorn')}, 1 worker each\n")  # fmt: skip
+          f" {version('uvicorn')}, 1 worker each unless named\n")  # fmt: skip
     print(f"{'run':>3}  {'server':<12}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'failures':>10}")  # fmt: skip
     for run, name, conns, r in loads:
@@ -198,6 +202,11 @@ def report(args: argparse.Namespace, loads: list[tuple[int, str, int, LoadResult
         judged(f"ours+nginx / mlflow req/s, c{conns}",
                [by[r, "ours+nginx", conns].rps / by[r, "mlflow", conns].rps for r in runs],
                TARGET, True)  # fmt: skip
+    for conns in args.connections:
+        ratios = [by[r, "ours-2w", conns].rps / by[r, "ours", conns].rps for r in runs]
+        print(f"  {'ours 2 workers / 1 worker, c' + str(conns):<34} runs "
+              f"{', '.join(f'{v:.2f}x' for v in ratios)}; median"
+              f" {statistics.median(ratios):.2f}x (reported)")  # fmt: skip
     tail = min(args.connections, key=lambda c: abs(c - 16))
     judged(
         f"ours / bare p99, c{tail}",
