@@ -284,3 +284,32 @@ def test_the_kept_model_directory_is_verified_before_every_start(trained: Path) 
         fetch_version(settings, MODEL, "1", {**entry, "model_sha256": "sha256:" + "0" * 64})
     assert model_digest(kept) == entry["model_sha256"]  # the good copy is left as it was
     assert fetch_version(settings, MODEL, "1", {**entry, "model_sha256": None}) is None
+
+
+def test_a_version_kept_meanwhile_by_another_deployer_is_used(
+    trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two deployers on one machine download the same version: the second finds the first's
+    verified copy where it would rename its own, and serves that."""
+    import shutil
+
+    import yaml
+
+    from mlops.adapters.tracking import model_digest
+    from mlops.flows.building import fetch_version
+
+    settings = load_settings(trained)
+    entry = yaml.safe_load((trained / "registry.yaml").read_text())["models"][MODEL]["versions"][
+        "2"
+    ]
+    kept = settings.state_dir / "models" / MODEL / "2"
+    shutil.rmtree(kept, ignore_errors=True)
+    rename = Path.rename
+
+    def raced(self: Path, target: Path) -> Path:
+        shutil.copytree(self, target)  # the other deployer's copy lands first
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", raced)
+    assert fetch_version(settings, MODEL, "2", entry) == (kept, True)
+    assert model_digest(kept) == entry["model_sha256"]

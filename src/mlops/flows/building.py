@@ -179,7 +179,11 @@ def fetch_version(
                 "it changed after training; it is not served"
             )
         shutil.rmtree(kept, ignore_errors=True)
-        model_dir.rename(kept)
+        try:
+            model_dir.rename(kept)
+        except OSError:  # another deployer on this machine kept the same version meanwhile
+            if not (kept.is_dir() and tracking.model_digest(kept) == expected):
+                raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return kept, True
