@@ -62,6 +62,7 @@ class EchoHandler(BaseHTTPRequestHandler):
         self._answer(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
 
     def _answer(self, body: bytes) -> None:
+        self.server.answered += 1
         if self.server.stopped:
             self.server.late += 1
         time.sleep(float(self.headers.get("X-Delay", "0")))  # how long "predicting" takes
@@ -88,6 +89,7 @@ class EchoBackend(ThreadingHTTPServer):
         self.version = version
         self.stopped = False
         self.late = 0  # requests that arrived after stop()
+        self.answered = 0
         self.open_connections: set[socket.socket] = set()
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
@@ -252,6 +254,24 @@ def test_canary_split_follows_the_weights(router: Router, backends: list[EchoBac
     assert seen == {"9": 180, "10": 20}
 
 
+@pytest.mark.system
+def test_replicas_split_their_versions_share(router: Router, backends: list[EchoBackend]) -> None:
+    """Version 9 on two replicas at 90% and a 10% canary on one: of 200 requests each v9
+    replica answers 90 and the canary 20."""
+    first, second, canary = start(backends, "9"), start(backends, "9"), start(backends, "10")
+    router.apply(table(router.port, "fraud-score", (first, 90), (second, 90), (canary, 10)))
+    connection = http.client.HTTPConnection("127.0.0.1", router.port, timeout=10)
+    for _ in range(200):
+        connection.request("POST", "/fraud-score/predict", b"{}")
+        response = connection.getresponse()
+        assert response.status == 200
+        response.read()
+    connection.close()
+    assert [first.answered, second.answered, canary.answered] == [90, 90, 20]
+    assert router.observed() == table(router.port, "fraud-score", (first, 90), (second, 90),
+                                      (canary, 10))  # fmt: skip
+
+
 @dataclass
 class Outcome:
     started: float
@@ -358,6 +378,34 @@ def test_blue_green_switch_loses_no_request(router: Router, backends: list[EchoB
     assert set(after) == {"2"}, after
     assert blue.late == 0
     assert load.reconnects <= load.fast + load.slow
+
+
+@pytest.mark.system
+def test_blue_green_between_replica_sets_loses_no_request(
+    router: Router, backends: list[EchoBackend]
+) -> None:
+    """Two blue replicas switch to two green ones under steady load, both blues stopped the
+    moment apply returns: no request fails, and both greens share what follows."""
+    blues = [start(backends, "1"), start(backends, "1")]
+    greens = [start(backends, "2"), start(backends, "2")]
+    router.apply(table(router.port, "fraud-score", *((b, 100) for b in blues)))
+    load = Load(router.port)
+    threads = load.run()
+    time.sleep(1.3)
+    router.apply(table(router.port, "fraud-score", *((g, 100) for g in greens)))
+    switched = time.monotonic()
+    for blue in blues:
+        blue.stop()
+    time.sleep(1.5)
+    load.done.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    failures = [o for o in load.outcomes if o.error is not None]
+    assert failures == [], failures[:5]
+    assert {o.version for o in load.outcomes if o.started >= switched} == {"2"}
+    assert all(b.answered > 10 and b.late == 0 for b in blues), [b.answered for b in blues]
+    assert all(g.answered > 10 for g in greens), [g.answered for g in greens]
 
 
 @pytest.mark.system

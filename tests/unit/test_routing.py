@@ -7,7 +7,15 @@ import re
 
 import pytest
 
-from mlops.core.routing import Backend, RouteTable, quote, render, routes_json, upstream_name
+from mlops.core.routing import (
+    Backend,
+    RouteTable,
+    quote,
+    render,
+    routes_json,
+    server_weights,
+    upstream_name,
+)
 
 PREFIX = "/srv/router/production"
 
@@ -186,6 +194,8 @@ def test_weights_compare_desired_and_observed() -> None:
                                                        Backend("1", "127.0.0.1:2", 50))}),
         lambda: RouteTable("production", 18080, {"m": (Backend("1", "127.0.0.1:1", 50),
                                                        Backend("2", "127.0.0.1:1", 50))}),
+        lambda: RouteTable("production", 18080, {"m": (Backend("1", "127.0.0.1:1", 100),
+                                                       Backend("1", "127.0.0.1:2", 50))}),
     ],
 )  # fmt: skip
 def test_invalid_names_raise(build: object) -> None:
@@ -223,3 +233,25 @@ def test_quoting_cannot_break_out() -> None:
         quote("$request_uri")
     with pytest.raises(ValueError, match="absolute"):
         render(canary(), "relative/prefix")
+
+
+def test_a_versions_share_is_split_evenly_over_its_replicas() -> None:
+    """90% on two replicas and 10% on one: nginx weights 90, 90 and 20, so each v1 replica
+    gets 45% of the requests and the v2 replica 10%."""
+    table = RouteTable("production", 18080, {"m": (
+        Backend("2", "127.0.0.1:9203", 10),
+        Backend("1", "127.0.0.1:9202", 90),
+        Backend("1", "127.0.0.1:9201", 90),
+        Backend("3", "127.0.0.1:9204", 0),
+    )})  # fmt: skip
+    assert [(b.address, w) for b, w in server_weights(table.routes["m"])] == [
+        ("127.0.0.1:9201", 90),
+        ("127.0.0.1:9202", 90),
+        ("127.0.0.1:9203", 20),
+    ]
+    config = render(table, PREFIX)
+    assert "127.0.0.1:9201 weight=90;" in config and "127.0.0.1:9203 weight=20;" in config
+    assert "9204" not in config.split("server {")[0]  # the standby gets no traffic
+    assert table.replicas("m") == {"1": 2, "2": 1, "3": 1}
+    assert table.weights("m") == {"1": 90, "2": 10}
+    assert RouteTable.from_dict(table.to_dict()) == table

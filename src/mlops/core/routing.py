@@ -1,9 +1,10 @@
 """The routing table of one environment, and the nginx configuration that serves it.
 
 Blue/green and canary deployments are changes of weights in this table: which versions of a
-model receive its traffic, at which address, in which share. The deployer renders the table
-into a complete, self-contained nginx.conf and hands it to the router adapter; nginx then
-serves the table back as JSON on `/-/routes`, so the state the deployer observes comes from the
+model receive its traffic, at which addresses, in which share; a version running as several
+replicas has one backend per replica, and they split its share evenly. The deployer renders
+the table into a complete, self-contained nginx.conf and hands it to the router adapter; nginx
+then serves the table back as JSON on `/-/routes`, so the state the deployer observes comes from the
 target itself rather than from a file it wrote.
 
 Pure: no I/O. Everything interpolated into the configuration is validated first (model names
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,11 +58,12 @@ def _check_port(port: object, what: str) -> None:
 
 @dataclass(frozen=True)
 class Backend:
-    """One serving process of one model version, and the share of traffic it gets."""
+    """One serving process (a replica) of one model version, and its version's share of the
+    model's traffic: replicas of a version carry the same weight and split it evenly."""
 
     version: str  # model version served there, e.g. "3"
     address: str  # "127.0.0.1:PORT"
-    weight: int  # percent of the model's traffic, 0..100
+    weight: int  # percent of the model's traffic its version gets, 0..100
 
     def __post_init__(self) -> None:
         _require(
@@ -82,23 +86,30 @@ class Backend:
         return {"version": self.version, "address": self.address, "weight": self.weight}
 
 
-def _version_key(backend: Backend) -> tuple[tuple[tuple[int, str], ...], str]:
-    """Natural order: version "10" after "9"."""
+def _backend_key(backend: Backend) -> tuple[tuple[tuple[int, str], ...], str, str]:
+    """Natural version order (version "10" after "9"), then the replica's address."""
     parts = re.findall(r"\d+|\D+", backend.version)
-    return tuple((int(p), "") if p.isdigit() else (-1, p) for p in parts), backend.version
+    natural = tuple((int(p), "") if p.isdigit() else (-1, p) for p in parts)
+    return natural, backend.version, backend.address
 
 
 def _check_backends(model: str, backends: tuple[Backend, ...]) -> None:
+    """Replicas of one version are backends with the same version and weight (the weight is
+    the version's share, whatever its replica count); every address serves one backend."""
     _require(
         isinstance(model, str) and bool(MODEL_NAME.match(model)),
         f"model name {model!r} is not DNS-safe",
     )
     _require(all(isinstance(b, Backend) for b in backends), f"{model}: backends must be Backend")
-    versions = [b.version for b in backends]
-    _require(len(set(versions)) == len(versions), f"{model}: a version appears twice")
     addresses = [b.address for b in backends]
     _require(len(set(addresses)) == len(addresses), f"{model}: an address appears twice")
-    total = sum(b.weight for b in backends)
+    shares: dict[str, int] = {}
+    for b in backends:
+        _require(
+            shares.setdefault(b.version, b.weight) == b.weight,
+            f"{model}: the replicas of version {b.version} have different weights",
+        )
+    total = sum(shares.values())
     _require(total in (0, 100), f"{model}: the weights add up to {total}, not 100 (or 0)")
 
 
@@ -120,7 +131,7 @@ class RouteTable:
             f"environment {self.environment!r} is not a DNS-safe name",
         )
         _check_port(self.port, "the environment's port")
-        routes = {m: tuple(sorted(b, key=_version_key)) for m, b in sorted(self.routes.items())}
+        routes = {m: tuple(sorted(b, key=_backend_key)) for m, b in sorted(self.routes.items())}
         for model, backends in routes.items():
             _check_backends(model, backends)
         object.__setattr__(self, "routes", routes)
@@ -160,6 +171,10 @@ class RouteTable:
     def weights(self, model: str) -> dict[str, int]:
         """Version -> weight of the versions that receive `model`'s traffic (weight > 0)."""
         return {b.version: b.weight for b in self.routes.get(model, ()) if b.weight > 0}
+
+    def replicas(self, model: str) -> dict[str, int]:
+        """Version -> how many backends (replicas) serve it, standbys included."""
+        return dict(Counter(b.version for b in self.routes.get(model, ())))
 
 
 def _exact_keys(data: Mapping[str, Any], required: set[str], optional: set[str], what: str) -> None:
@@ -248,13 +263,23 @@ def _http_settings(base: str) -> list[str]:
     ]
 
 
+def server_weights(backends: tuple[Backend, ...]) -> list[tuple[Backend, int]]:
+    """nginx weights of the routed backends: a version's share split evenly over its replicas
+    in whole numbers (the percentages themselves without replicas; 90% on two replicas and
+    10% on one: 90, 90 and 20)."""
+    live = [b for b in backends if b.weight > 0]
+    counts = Counter(b.version for b in live)
+    scale = math.lcm(*counts.values()) if counts else 1
+    return [(b, b.weight * scale // counts[b.version]) for b in live]
+
+
 def _upstream(table: RouteTable, model: str) -> list[str]:
-    live = [b for b in table.routes[model] if b.weight > 0]
+    live = server_weights(table.routes[model])
     if not live:
         return []
     return [
         f"upstream {upstream_name(model)} {{",
-        *(f"    server {b.address} weight={b.weight};  # version {b.version}" for b in live),
+        *(f"    server {b.address} weight={w};  # version {b.version}" for b, w in live),
         f"    keepalive {KEEPALIVE_CONNECTIONS};",
         f"    keepalive_timeout {UPSTREAM_KEEPALIVE_TIMEOUT};",
         "}",
