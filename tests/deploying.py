@@ -3,8 +3,13 @@ that records deployments (the `deploy_gh` fixture) holds, and what an environmen
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +95,68 @@ def promote(cli: Any, root: Path, version: str, *stages: str) -> None:
     for stage in stages:
         result = cli("--repo", root, "promote", MODEL, version, "--to", stage, "--apply")
         assert result.code == 0, result.err
+
+
+@dataclass
+class Seen:
+    """What a steady load saw: (version, upstream address) per answer, and every failure."""
+
+    answers: list[tuple[str, str]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def addresses(self, version: str) -> set[str]:
+        """The replicas that answered for `version` (nginx names each it tried)."""
+        return {a for v, tried in self.answers if v == version for a in tried.split(", ")}
+
+
+@contextmanager
+def steady_load(root: Path, env: str, clients: int = 2, limit: int = 20_000) -> Iterator[Seen]:
+    """Clients POSTing one row through the environment's nginx port on keep-alive connections
+    until the block ends (or `limit` requests each). A request on a reused connection that
+    the server closed as it left is sent again on a new one, as HTTP clients do (RFC 9112
+    9.3.1); any other error, and any answer but 200, is a failure."""
+    port = load_settings(root).deploy.ports[env]
+    body = json.dumps({"rows": [smoke_row(root, MODEL)]}).encode()
+    headers = {"Content-Type": "application/json"}
+    seen, done = Seen(), threading.Event()
+
+    def predict(connection: http.client.HTTPConnection) -> None:
+        connection.request("POST", f"/{MODEL}/predict", body, headers)
+        response = connection.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            seen.failures.append(f"status {response.status}: {answer[:200]!r}")
+            return
+        version = str(json.loads(answer)["version"])
+        seen.answers.append((version, response.headers.get("X-Upstream", "")))
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(limit):
+            if done.is_set():
+                break
+            reused = connection.sock is not None
+            try:
+                predict(connection)
+                continue
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                if not reused:
+                    seen.failures.append(repr(error))
+                    continue
+            try:
+                predict(connection)
+            except (OSError, http.client.HTTPException) as again:
+                connection.close()
+                seen.failures.append(repr(again))
+        connection.close()
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(timeout=60)

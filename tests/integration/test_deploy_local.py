@@ -23,9 +23,10 @@ from deploying import (
     reconcile,
     require_nginx,
     served,
+    steady_load,
     teardown,
 )  # fmt: skip
-from support import commit_all, git, make_repository, set_stages, two_versions
+from support import commit_all, git, make_repository, manifest_edited, set_stages, two_versions
 
 from mlops.adapters import processes
 from mlops.adapters.local_target import LocalTarget
@@ -144,6 +145,59 @@ def test_a_version_that_fails_its_checks_never_takes_traffic(trained: Path, cli,
     assert "breast-cancer version 2 in production" in result["deployments"][0]["failures"][0]
     assert served(root, "production") == "1"
     assert deployments("production")[0][0] == "failure"
+
+
+def replicas(root: Path, env: str) -> list[tuple[str, int]]:
+    """(version, replica) of the environment's healthy instances."""
+    found = LocalTarget(load_settings(root)).instances(env)
+    return sorted((i.version, i.replica) for i in found if i.healthy)
+
+
+@pytest.mark.system
+def test_replicas_move_together_without_a_failed_request(
+    trained: Path, cli, deploy_gh: GitHubServer
+) -> None:
+    """Production on two replicas: both v1 replicas take traffic; v2 replaces them
+    blue/green and a revert switches back, under steady load, with no failed request; back to
+    one replica, the second of each version stops."""
+    root = trained
+    teardown(root)
+    set_stages(root, {})
+    promote(cli, root, "1", "staging", "production")
+
+    def two(manifest: dict) -> None:
+        manifest["serving"]["api"]["replicas"] = {"production": 2}
+
+    with manifest_edited(root, MODEL, two):
+        commit_all(root, "promote 1 on two replicas")
+        first = reconcile(cli, root, "--env", "production", gh=deploy_gh)
+        done = [(s["kind"], s["replica"] if s["kind"] == "start" else None)
+                for s in first["deployments"][0]["done"] if s["kind"] != "fetch"]  # fmt: skip
+        assert done == [("start", 1), ("start", 2), ("route", None)]
+        assert replicas(root, "production") == [("1", 1), ("1", 2)]
+        with steady_load(root, "production") as seen:
+            time.sleep(1)
+            promote(cli, root, "2", "staging", "production")
+            commit_all(root, "promote 2")
+            reconcile(cli, root, "--env", "production", gh=deploy_gh)
+            assert served(root, "production") == "2"
+            time.sleep(1)
+            git(root, "revert", "--no-edit", "HEAD")
+            back = reconcile(cli, root, "--env", "production", gh=deploy_gh)
+            time.sleep(1)
+        assert [s["kind"] for s in back["deployments"][0]["done"]] == ["route"]
+        assert seen.failures == [], seen.failures[:5]
+        assert len(seen.addresses("1")) == 2 and len(seen.addresses("2")) == 2, seen.answers[-5:]
+        assert served(root, "production") == "1"
+        assert replicas(root, "production") == [("1", 1), ("1", 2), ("2", 1), ("2", 2)]
+    commit_all(root, "one replica again")
+    fewer = reconcile(cli, root, "--env", "production", gh=deploy_gh)
+    stopped = [(s["version"], s["replica"]) for s in fewer["deployments"][0]["done"]
+               if s["kind"] == "stop"]  # fmt: skip
+    assert sorted(stopped) == [("1", 2), ("2", 2)]
+    assert replicas(root, "production") == [("1", 1), ("2", 1)]
+    set_stages(root, {})  # as the module's repository started: nothing promoted
+    commit_all(root, "nothing deployed")
 
 
 @pytest.mark.parametrize("start_time", [1, None], ids=["other-start-time", "no-start-time"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops.core.resources import Limits, cpu_nanos, limits_of, memory_bytes
+from mlops.core.resources import Limits, cpu_nanos, limits_of, memory_bytes, replicas_of
 
 
 @pytest.mark.parametrize(("quantity", "nanos"), [("1", 10**9), ("0.5", 5 * 10**8),
@@ -25,3 +25,12 @@ def test_a_manifest_without_resources_sets_no_limit() -> None:
     assert limits_of({"serving": {"api": {"resources": {"cpu": "250m"}}}}) == Limits(25 * 10**7)
     manifest = {"serving": {"api": {"resources": {"cpu": "1", "memory": "1Gi", "workers": 2}}}}
     assert limits_of(manifest) == Limits(10**9, 1024**3)
+
+
+def test_replicas_are_per_environment_and_one_where_unset() -> None:
+    """serving.api.replicas names a count per environment; any other environment runs one."""
+    manifest = {"serving": {"api": {"replicas": {"production": 3}}}}
+    assert replicas_of(manifest, "production") == 3
+    assert replicas_of(manifest, "staging") == 1
+    assert replicas_of({}, "production") == 1
+    assert replicas_of({"serving": {"api": {"replicas": {"production": True}}}}, "production") == 1

@@ -1,4 +1,4 @@
-"""The `docker` deploy target: one container per (environment, model, version).
+"""The `docker` deploy target: one container per (environment, model, version, replica).
 
 Containers run the version's image on the host network, bound to a free loopback port, with
 the model's `serving.api.resources` as CPU and memory limits, and carry labels saying what
@@ -39,6 +39,7 @@ from mlops.core.resources import Limits
 
 LABEL_ENV = "mlops.environment"
 LABEL_PORT = "mlops.port"
+LABEL_REPLICA = "mlops.replica"
 LOGS_INSIDE = "/var/lib/mlops/predictions"  # where a container sees the host's log folder
 PII_KEY_ENV = "MLOPS_SERVE_PII_KEY"
 
@@ -112,13 +113,15 @@ class DockerTarget:
         self.built[(model, version)] = reference
         return BUILD, f"built {reference}"
 
-    def start(self, environment: str, model: str, version: str, api_key: str | None) -> Instance:
+    def start(
+        self, environment: str, model: str, version: str, api_key: str | None, replica: int = 1
+    ) -> Instance:
         image = self.choice(model, version).image or images.image_name(model, version)
-        name = container_name(environment, model, version)
-        containers.stop_container(name)  # a stopped or broken leftover of the same version
+        name = container_name(environment, model, version, replica)
+        containers.stop_container(name)  # a stopped or broken leftover of the same replica
         port = probes.free_port()
         labels = {LABEL_ENV: environment, "mlops.model": model, "mlops.version": version,
-                  LABEL_PORT: str(port)}  # fmt: skip
+                  LABEL_REPLICA: str(replica), LABEL_PORT: str(port)}  # fmt: skip
         env = {"MLOPS_SERVE_ENVIRONMENT": environment}
         if api_key:
             env["MLOPS_SERVE_API_KEY"] = api_key
@@ -132,7 +135,7 @@ class DockerTarget:
         limits = self.limits(model) if self.limits else None
         containers.run_container(image, name, port, labels, env, network=self.network,
                                  shared=shared, limits=limits)  # fmt: skip
-        return Instance(environment, model, version, f"127.0.0.1:{port}", name, False)
+        return Instance(environment, model, version, f"127.0.0.1:{port}", name, False, replica)
 
     def instances(self, environment: str) -> list[Instance]:
         found = []
@@ -140,8 +143,12 @@ class DockerTarget:
             labels = container.labels
             model, version = labels.get("mlops.model", ""), labels.get("mlops.version", "")
             address = f"127.0.0.1:{labels.get(LABEL_PORT, '0')}"
-            healthy = container.running and probes.identity(address) == (model, version)
-            found.append(Instance(environment, model, version, address, container.name, healthy))
+            label = labels.get(LABEL_REPLICA, "1")  # containers started before replicas: 1
+            replica = int(label) if label.isdigit() else 0  # 0: not ours to keep; stopped
+            healthy = (container.running and replica > 0
+                       and probes.identity(address) == (model, version))  # fmt: skip
+            found.append(Instance(environment, model, version, address, container.name, healthy,
+                                  replica))  # fmt: skip
         return found
 
     def stop(self, instance: Instance) -> None:
@@ -173,5 +180,7 @@ class DockerTarget:
         return {**entry, "image": found} if found else entry
 
 
-def container_name(environment: str, model: str, version: str) -> str:
-    return f"mlops-{environment}-{model}-v{version}"
+def container_name(environment: str, model: str, version: str, replica: int = 1) -> str:
+    """`mlops-production-breast-cancer-v2-r1`: the replica suffix is always there, so no
+    version (which may hold '-') and replica give the name of another."""
+    return f"mlops-{environment}-{model}-v{version}-r{replica}"

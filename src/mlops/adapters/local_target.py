@@ -1,13 +1,15 @@
-"""The `local` deploy target: one `bentoml serve` process per (environment, model, version).
+"""The `local` deploy target: one `bentoml serve` process per (environment, model, version,
+replica).
 
 The embedded default: no images. The pinned version's model directory is fetched from the
 tracking store once and verified against registry.yaml (`prepare`), and the process loads it
 from there; a version with no recorded digest loads straight from the tracking store.
 Each process runs in its own session (it outlives the `mlops` command that started it) on a
-free loopback port, and leaves a small record in `<state>/deploy/<env>/instances/`: its pid
-and start time. What is running is read from the processes themselves: a record counts only
-while that very process lives (a later process that reuses the pid is not it, and is never
-signalled) and its `/healthz` names the same model and version.
+free loopback port, and leaves a small record in `<state>/deploy/<env>/instances/`: its pid,
+start time, port, model, version and replica. What is running is read from the processes
+themselves: a record counts only while that very process lives (a later process that reuses
+the pid is not it, and is never signalled) and its `/healthz` names the same model and
+version.
 """
 
 from __future__ import annotations
@@ -55,11 +57,13 @@ class LocalTarget:
             try:
                 pid, port = int(record["pid"]), int(record["port"])
                 model, version = str(record["model"]), str(record["version"])
+                replica = int(record.get("replica", 1))
             except (ValueError, KeyError, TypeError):
                 continue  # a record being written, or not ours
             address = f"127.0.0.1:{port}"
             healthy = _running(_owner(record)) and probes.identity(address) == (model, version)
-            found.append(Instance(environment, model, version, address, str(pid), healthy))
+            found.append(Instance(environment, model, version, address, str(pid), healthy,
+                                  replica))  # fmt: skip
         return found
 
     def preparation(self, model: str, version: str) -> tuple[str, str] | None:
@@ -75,12 +79,15 @@ class LocalTarget:
         self.fetched[(model, version)], downloaded = found
         return (FETCH, f"downloaded and verified {found[0]}") if downloaded else None
 
-    def start(self, environment: str, model: str, version: str, api_key: str | None) -> Instance:
+    def start(
+        self, environment: str, model: str, version: str, api_key: str | None, replica: int = 1
+    ) -> Instance:
         folder = self.folder(environment)
         folder.mkdir(parents=True, exist_ok=True)
         self.settings.prediction_logs.mkdir(parents=True, exist_ok=True)
         port = probes.free_port()
-        stem = f"{model}-{version}"
+        # '@' is in neither model names nor versions: no two replicas share a file name.
+        stem = f"{model}@{version}@{replica}"
         manifest = self.settings.root / "models" / model / "model.yaml"
         env = {
             **os.environ,
@@ -113,45 +120,48 @@ class LocalTarget:
         owner = processes.identity(process.pid)  # None: it has exited already
         start_time = None if owner is None else owner[1]
         record = {"pid": process.pid, "start_time": start_time, "port": port,
-                  "model": model, "version": version, "log": str(log),
+                  "model": model, "version": version, "replica": replica, "log": str(log),
                   "started": time.time()}  # fmt: skip
         tmp = folder / f".{stem}.json.tmp"
         tmp.write_text(json.dumps(record), encoding="utf-8")
         tmp.replace(folder / f"{stem}.json")
-        return Instance(environment, model, version, f"127.0.0.1:{port}", str(process.pid), False)
+        return Instance(environment, model, version, f"127.0.0.1:{port}", str(process.pid), False,
+                        replica)  # fmt: skip
 
     def logs(self, instance: Instance) -> str:
-        path = self.folder(instance.environment) / f"{instance.model}-{instance.version}.log"
+        log = self._record(instance)[1].get("log")
         try:
-            return path.read_text(encoding="utf-8", errors="replace")[-3000:]
+            return Path(str(log)).read_text(encoding="utf-8", errors="replace")[-3000:]
         except OSError:
             return ""
 
     def exited(self, instance: Instance) -> bool:
-        return not _running(_owner(self._record(instance)))
+        return not _running(_owner(self._record(instance)[1]))
 
     def stop(self, instance: Instance, timeout: float = 30.0) -> None:
         """Stop the process group gracefully (SIGTERM: BentoML finishes in-flight requests),
         then SIGKILL after `timeout`; forget its record. A record whose process is gone, or
         whose pid another process now holds, is only forgotten."""
-        record = self._record(instance)
+        path, record = self._record(instance)
         owner = _owner(record)
         if owner is not None:
             try:
                 processes.stop_group(owner, timeout)
             except PermissionError as exc:
                 raise MlopsError(f"cannot stop process {owner[0]}: {exc}") from None
-        if record:
-            self._path(instance).unlink(missing_ok=True)
+        if path is not None:
+            path.unlink(missing_ok=True)
 
-    def _path(self, instance: Instance) -> Path:
-        return self.folder(instance.environment) / f"{instance.model}-{instance.version}.json"
-
-    def _record(self, instance: Instance) -> dict[str, Any]:
-        """The instance's record; empty when there is none or it is another process's
-        (a later start of the same version)."""
-        record = _read(self._path(instance))
-        return record if str(record.get("pid")) == instance.ident else {}
+    def _record(self, instance: Instance) -> tuple[Path | None, dict[str, Any]]:
+        """The instance's record file and content: the one naming its pid (whatever the file
+        is called); (None, {}) when there is none, e.g. a later start replaced it."""
+        for path in sorted(self.folder(instance.environment).glob("*.json")):
+            record = _read(path)
+            names = (str(record.get("pid")), record.get("model"), record.get("version"),
+                     record.get("replica", 1))  # fmt: skip
+            if names == (instance.ident, instance.model, instance.version, instance.replica):
+                return path, record
+        return None, {}
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -2,14 +2,20 @@
 
 Pure planning, the deployment half of `mlops reconcile`. An environment serves, per model, a
 set of versions with traffic weights: staging one version, production its version plus an
-optional canary share. Every serving instance is keyed by (environment, model, version), so
-blue/green is "start the new version beside the old, switch the router, stop the old", and a
-canary is two routed instances. The steps come in that order:
+optional canary share. Every serving instance is keyed by (environment, model, version,
+replica), so blue/green is "start the new version beside the old, switch the router, stop the
+old", and a canary is two routed versions. A model may run several replicas of each routed
+version (`serving.api.replicas` per environment): the version that takes all traffic runs them
+all, the versions of a canary split run their share of them rounded up, at least one each (as
+Argo Rollouts sizes a canary's ReplicaSet), and the router splits a version's weight evenly
+over its replicas. The steps come in that order:
 
-1. `start` each desired version that has no healthy instance (`replace` when an unhealthy one
-   is in the way); the caller health- and smoke-checks it before anything routes to it;
-2. `route` when the router's weights differ from the desired ones;
-3. `stop` every instance that the new routing no longer uses.
+1. `start` each replica of a desired version that has no healthy instance (`replace` when an
+   unhealthy one is in the way); the caller health- and smoke-checks it before anything
+   routes to it;
+2. `route` when the router's weights or replica counts differ from the desired ones;
+3. `stop` every instance that the new routing no longer uses, replicas beyond the count
+   included.
 
 Standby (on by default): the version traffic has just left stays running, unrouted, as a
 weight-0 backend in the route table (nginx sends it nothing, but serves it back in its own
@@ -43,12 +49,14 @@ class Instance:
     address: str  # "127.0.0.1:PORT"
     ident: str  # what the target calls it: a process id, a container name
     healthy: bool
+    replica: int = 1  # which of the version's replicas, from 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
             "model": self.model,
             "version": self.version,
+            "replica": self.replica,
             "address": self.address,
             "ident": self.ident,
             "healthy": self.healthy,
@@ -62,6 +70,7 @@ class Step:
     model: str
     version: str | None
     detail: str
+    replica: int = 1  # the replica a start or a stop is about
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +78,7 @@ class Step:
             "environment": self.environment,
             "model": self.model,
             "version": self.version,
+            "replica": self.replica,
             "detail": self.detail,
         }
 
@@ -89,6 +99,13 @@ def desired_weights(entry: Mapping[str, Any], environment: str) -> dict[str, int
         if version not in weights and 0 < weight < 100:
             weights = {str(production): 100 - weight, version: weight}
     return weights
+
+
+def replica_counts(weights: Mapping[str, int], replicas: int) -> dict[str, int]:
+    """How many instances each routed version runs out of the model's `replicas`: all of them
+    for the version that takes all traffic; in a split, its share rounded up, at least one
+    (a 10% canary of four replicas runs one, the 90% version all four)."""
+    return {v: max(1, -(-replicas * w // 100)) for v, w in weights.items()}
 
 
 def table_weights(
@@ -114,8 +131,10 @@ def plan(
     instances: Iterable[Instance],
     routes: RouteTable | None,
     standby: bool = True,
+    replicas: Mapping[str, int] | None = None,
 ) -> list[Step]:
-    """The steps that make `environment` serve what `models` (registry.yaml) asks for."""
+    """The steps that make `environment` serve what `models` (registry.yaml) asks for, with
+    `replicas[model]` instances (default 1) of the version that takes all its traffic."""
     running = [i for i in instances if i.environment == environment]
     routed = dict(routes.routes) if routes is not None else {}
     names = set(models) | {i.model for i in running} | set(routed)
@@ -123,26 +142,52 @@ def plan(
     moves: list[Step] = []
     stops: list[Step] = []
     for model in sorted(names):
-        want = desired_weights(models.get(model) or {}, environment)
+        entry = models.get(model) or {}
+        count = (replicas or {}).get(model, 1)
+        need = replica_counts(desired_weights(entry, environment), count)
         mine = [i for i in running if i.model == model]
-        healthy = {i.version for i in mine if i.healthy}
-        for version in sorted(want):
-            if version in healthy:
-                continue
-            broken = any(i.version == version for i in mine)
-            kind, why = ("replace", "its instance is unhealthy") if broken else ("start", "new")
-            starts.append(Step(kind, environment, model, version, why))
+        up = {(i.version, i.replica) for i in mine if i.healthy}
+        for version in sorted(need):
+            for replica in range(1, need[version] + 1):
+                if (version, replica) in up:
+                    continue
+                broken = any((i.version, i.replica) == (version, replica) for i in mine)
+                kind, why = ("replace", "its instance is unhealthy") if broken else ("start", "new")
+                starts.append(Step(kind, environment, model, version, why, replica))
         have = _all_weights(routes, model)
-        target = table_weights(models.get(model) or {}, environment, have, healthy, standby)
-        if have != target:
+        healthy = {version for version, _ in up}
+        weights = table_weights(entry, environment, have, healthy, standby)
+        seen = routes.replicas(model) if routes is not None else {}
+        observed = {v: (w, seen.get(v, 1)) for v, w in have.items()}
+        target = {v: (w, need[v] if v in need else _standing(mine, v, count))
+                  for v, w in weights.items()}  # fmt: skip
+        target = {v: (w, n) for v, (w, n) in target.items() if n > 0}
+        if observed != target:
             moves.append(Step("route", environment, model, None,
-                              f"{_weights(have)} -> {_weights(target)}"))  # fmt: skip
-        for instance in sorted(mine, key=lambda i: (i.version, i.ident)):
-            if instance.version not in target or not instance.healthy:
-                why = "no longer routed" if instance.version not in target else "unhealthy"
+                              f"{_describe(observed)} -> {_describe(target)}"))  # fmt: skip
+        for instance in sorted(mine, key=lambda i: (i.version, i.replica, i.ident)):
+            reason = _leaves(instance, weights, need.get(instance.version, count))
+            if reason is not None:
                 stops.append(Step("stop", environment, model, instance.version,
-                                  f"{instance.ident} ({why})"))  # fmt: skip
+                                  f"{instance.ident} ({reason})", instance.replica))  # fmt: skip
     return starts + moves + stops
+
+
+def _standing(instances: Iterable[Instance], version: str, count: int) -> int:
+    """The healthy replicas of a standby `version` it keeps: those numbered up to `count`."""
+    return len({i.replica for i in instances
+                if i.version == version and i.healthy and i.replica <= count})  # fmt: skip
+
+
+def _leaves(instance: Instance, weights: Mapping[str, int], count: int) -> str | None:
+    """Why `instance` is stopped, or None when the routing keeps it."""
+    if instance.version not in weights:
+        return "no longer routed"
+    if not instance.healthy:
+        return "unhealthy"
+    if instance.replica > count:
+        return f"beyond {count} replica{'s' if count > 1 else ''}"
+    return None
 
 
 def route_table(
@@ -153,11 +198,13 @@ def route_table(
     observed: RouteTable | None,
     keep: Iterable[str] = (),
     standby: bool = True,
+    replicas: Mapping[str, int] | None = None,
 ) -> RouteTable:
-    """The routing to load: `table_weights` over healthy instances, except for the models in
-    `keep`, which stay as `observed` routes them (their new version failed its checks)."""
+    """The routing to load: `table_weights` over the healthy replicas the plan keeps, except
+    for the models in `keep`, which stay as `observed` routes them (their new version failed
+    its checks)."""
     held = set(keep)
-    by_key = {(i.model, i.version): i for i in instances
+    by_key = {(i.model, i.version, i.replica): i for i in instances
               if i.environment == environment and i.healthy}  # fmt: skip
     routes: dict[str, tuple[Backend, ...]] = {}
     for model in sorted(set(models) | held):
@@ -166,13 +213,16 @@ def route_table(
             if kept:
                 routes[model] = tuple(kept)
             continue
-        healthy = {version for (name, version) in by_key if name == model}
+        entry = models.get(model) or {}
+        count = (replicas or {}).get(model, 1)
+        need = replica_counts(desired_weights(entry, environment), count)
+        healthy = {version for (name, version, _) in by_key if name == model}
         have = _all_weights(observed, model)
-        wanted = table_weights(models.get(model) or {}, environment, have, healthy, standby)
+        wanted = table_weights(entry, environment, have, healthy, standby)
         backends = [
-            Backend(version, by_key[(model, version)].address, weight)
-            for version, weight in sorted(wanted.items())
-            if (model, version) in by_key
+            Backend(version, instance.address, wanted[version])
+            for (name, version, replica), instance in sorted(by_key.items())
+            if name == model and version in wanted and replica <= need.get(version, count)
         ]
         if backends:
             routes[model] = tuple(backends)
@@ -191,7 +241,11 @@ def _all_weights(table: RouteTable | None, model: str) -> dict[str, int]:
     return {b.version: b.weight for b in table.routes.get(model, ())}
 
 
-def _weights(weights: Mapping[str, int]) -> str:
-    if not weights:
+def _describe(backends: Mapping[str, tuple[int, int]]) -> str:
+    """version -> (weight, replicas) as "v1:90%, v2:10%" ("v1:100% x2" with two replicas)."""
+    if not backends:
         return "(none)"
-    return ", ".join(f"v{v}:{w}%" if w else f"v{v}:standby" for v, w in sorted(weights.items()))
+    return ", ".join(
+        (f"v{v}:{w}%" if w else f"v{v}:standby") + (f" x{n}" if n > 1 else "")
+        for v, (w, n) in sorted(backends.items())
+    )

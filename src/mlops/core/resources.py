@@ -1,4 +1,5 @@
-"""What one instance of a served model may use: `serving.api.resources` as engine limits.
+"""What one instance of a served model may use (`serving.api.resources` as engine limits),
+and how many instances of it an environment runs (`serving.api.replicas`).
 
 `cpu` is cores ("1", "0.5") or millicores ("500m"); `memory` is "512Mi" or "2Gi". The docker
 target gives each container exactly these as hard limits (CPU quota and memory, no swap
@@ -28,6 +29,14 @@ def limits_of(manifest: Mapping[str, Any]) -> Limits:
     schema would refuse count as none, since validation reports them)."""
     resources = ((manifest.get("serving") or {}).get("api") or {}).get("resources") or {}
     return Limits(cpu_nanos(resources.get("cpu")), memory_bytes(resources.get("memory")))
+
+
+def replicas_of(manifest: Mapping[str, Any], environment: str) -> int:
+    """How many instances of the served version `environment` runs: the manifest's
+    `serving.api.replicas.<environment>`, else 1."""
+    replicas = ((manifest.get("serving") or {}).get("api") or {}).get("replicas") or {}
+    count = replicas.get(environment) if isinstance(replicas, Mapping) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
 
 
 def cpu_nanos(quantity: Any) -> int | None:

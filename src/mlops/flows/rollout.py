@@ -1,10 +1,12 @@
 """Carry out one environment's deployment plan: blue/green and canary behind nginx.
 
-Start each new version beside the old one, wait for `/readyz`, send one smoke prediction
-through `/predict`, and only then load the new routing into nginx (`nginx -t`, graceful
-reload, old workers drained), and stop what is no longer routed. A version that fails its
-checks is stopped and never routed: its model keeps the routing it had, the other models
-move on, and the failure is reported (the command then exits non-zero).
+Start each replica of a new version beside the old ones, wait for `/readyz`, send one smoke
+prediction through `/predict`, and only then load the new routing into nginx (`nginx -t`,
+graceful reload, old workers drained), and stop what is no longer routed. A version with a
+replica that fails its checks is stopped and never routed: its model keeps the routing it
+had, the other models move on, and the failure is reported (the command then exits
+non-zero). How many replicas each model runs is the checkout's manifest's
+`serving.api.replicas` for the environment.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from mlops.adapters.nginx import Router
 from mlops.adapters.settings import Settings
 from mlops.core.alert_rules import scrape_targets
 from mlops.core.deploy import Instance, Step, kept_addresses, plan, route_table
-from mlops.core.resources import Limits, limits_of
+from mlops.core.resources import Limits, limits_of, replicas_of
 from mlops.core.routing import RouteTable
 from mlops.core.stages import ENVIRONMENTS
 from mlops.errors import MlopsError
@@ -42,7 +44,7 @@ class Target(Protocol):
         """Do that; (kind, what was done), or None when there was nothing to do."""
 
     def start(
-        self, environment: str, model: str, version: str, api_key: str | None
+        self, environment: str, model: str, version: str, api_key: str | None, replica: int = 1
     ) -> Instance: ...
 
     def stop(self, instance: Instance) -> None: ...
@@ -87,15 +89,13 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
         def build(model: str, version: str) -> str:
             """Build (and push, with a registry) the version: the reference to run."""
             entry = models[model]["versions"][version]
-            manifest = settings.root / "models" / model / "model.yaml"
-            language = str((yaml.safe_load(manifest.read_text()) or {}).get("language", "python"))
+            language = str(manifest_of(settings, model).get("language", "python"))
             built = build_version(settings, model, version, entry, language)
             return publish(settings, model, version, built) or built.digest
 
         def limits(model: str) -> Limits:
             """The model's serving.api.resources, as the checkout's manifest sets them."""
-            manifest = settings.root / "models" / model / "model.yaml"
-            return limits_of(yaml.safe_load(manifest.read_text()) or {})
+            return limits_of(manifest_of(settings, model))
 
         return DockerTarget(models, build, registry=settings.deploy.registry is not None,
                             pushed=functools.partial(pushed_image, settings),
@@ -130,13 +130,31 @@ def environment_url(settings: Settings, environment: str) -> str:
     return f"http://127.0.0.1:{settings.deploy.ports[environment]}"
 
 
+def manifest_of(settings: Settings, model: str) -> Mapping[str, Any]:
+    """The checkout's model.yaml of `model`; empty once its folder is gone (a model being
+    retired is still stopped and unrouted)."""
+    path = settings.root / "models" / model / "model.yaml"
+    if not path.is_file():
+        return {}
+    manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return manifest if isinstance(manifest, Mapping) else {}
+
+
+def replicas_wanted(
+    settings: Settings, environment: str, models: Mapping[str, Any]
+) -> dict[str, int]:
+    """Model -> instances of its served version in `environment` (serving.api.replicas)."""
+    return {model: replicas_of(manifest_of(settings, model), environment) for model in models}
+
+
 def planned(
     settings: Settings, target: Target, environment: str, models: Mapping[str, Any]
 ) -> Outcome:
     """The steps that would make `environment` match `models`, changing nothing."""
     routes = router(settings, environment).observed()
+    replicas = replicas_wanted(settings, environment, models)
     steps = plan(environment, models, target.instances(environment), routes,
-                 settings.deploy.standby)  # fmt: skip
+                 settings.deploy.standby, replicas)  # fmt: skip
     prepared = []
     for step in steps:
         if step.kind in ("start", "replace") and step.version:
@@ -155,11 +173,12 @@ def apply(
     nginx = router(settings, environment)
     observed = nginx.observed()
     instances = target.instances(environment)
-    steps = plan(environment, models, instances, observed, settings.deploy.standby)
+    replicas = replicas_wanted(settings, environment, models)
+    steps = plan(environment, models, instances, observed, settings.deploy.standby, replicas)
     outcome = Outcome(environment, environment_url(settings, environment), steps, routes=observed)
     if steps:
         try:
-            _carry_out(settings, target, nginx, outcome, models, instances)
+            _carry_out(settings, target, nginx, outcome, models, instances, replicas)
         except MlopsError as exc:
             outcome.failures.append(f"{environment}: {exc.message}")
     _scrape_targets(settings, environment, target.instances(environment) if steps else instances)
@@ -179,7 +198,7 @@ def _scrape_targets(settings: Settings, environment: str, instances: list[Instan
 
 def _carry_out(
     settings: Settings, target: Target, nginx: Router, outcome: Outcome,
-    models: Mapping[str, Any], instances: list[Instance],
+    models: Mapping[str, Any], instances: list[Instance], replicas: Mapping[str, int],
 ) -> None:  # fmt: skip
     environment, steps, observed = outcome.environment, outcome.steps, outcome.routes
     key = api_key(settings)
@@ -189,8 +208,10 @@ def _carry_out(
     for step in steps:
         if step.kind not in ("start", "replace") or step.version is None:
             continue
-        for broken in instances:  # an unhealthy instance of this version makes room first
-            if (broken.model, broken.version) == (step.model, step.version) and not broken.healthy:
+        if step.model in failed:
+            continue  # a replica of its version failed already: the model keeps its routing
+        for broken in instances:  # an unhealthy instance of this replica makes room first
+            if _same_replica(broken, step) and not broken.healthy:
                 target.stop(broken)
                 stopped.add(broken.ident)
         started = _start(settings, target, step, key, outcome)
@@ -200,7 +221,8 @@ def _carry_out(
             live.append(started)
             outcome.done.append(step)
     table = route_table(environment, settings.deploy.ports[environment], models, live,
-                        observed, keep=failed, standby=settings.deploy.standby)  # fmt: skip
+                        observed, keep=failed, standby=settings.deploy.standby,
+                        replicas=replicas)  # fmt: skip
     if observed is None or table.to_dict() != observed.to_dict():
         nginx.apply(table)
         outcome.done += [s for s in steps if s.kind == "route" and s.model not in failed]
@@ -211,8 +233,14 @@ def _carry_out(
             continue
         target.stop(instance)
         stopped.add(instance.ident)
-        outcome.done.append(Step("stop", environment, instance.model, instance.version,
-                                 f"{instance.ident} (no longer routed)"))  # fmt: skip
+        why = f"{instance.ident} (no longer routed)"
+        outcome.done.append(Step("stop", environment, instance.model, instance.version, why,
+                                 instance.replica))  # fmt: skip
+
+
+def _same_replica(instance: Instance, step: Step) -> bool:
+    return (instance.model, instance.version, instance.replica) == (
+        step.model, step.version, step.replica)  # fmt: skip
 
 
 def _start(
@@ -224,14 +252,16 @@ def _start(
 ) -> Instance | None:
     """Start, health-check and smoke-check one version; None (and a failure) if it fails."""
     assert step.version is not None
-    where = f"{step.model} version {step.version} in {step.environment}"
+    replica = f" (replica {step.replica})" if step.replica > 1 else ""
+    where = f"{step.model} version {step.version}{replica} in {step.environment}"
     instance: Instance | None = None
     try:
         prepared = target.prepare(step.model, step.version)
         if prepared is not None:
             kind, detail = prepared
             outcome.done.append(Step(kind, step.environment, step.model, step.version, detail))
-        instance = started = target.start(step.environment, step.model, step.version, key)
+        instance = started = target.start(step.environment, step.model, step.version, key,
+                                          step.replica)  # fmt: skip
         probes.wait_ready(
             started.address,
             settings.deploy.check_timeout,
