@@ -1,27 +1,31 @@
-"""Benchmark: a blue/green switch and a rollback by `git revert`, under a steady load.
+"""Benchmark: a blue/green switch, a rollback by `git revert` and a canary, under a steady load.
 
-Targets: zero failed requests while production switches from v1 to v2 and back, and from the
-revert commit to v1 serving again under 10 s on the `local` target (30 s on `docker`).
+Targets: zero failed requests while production switches from v1 to v2, back, and splits
+traffic with a canary, and from the revert commit to v1 serving again under 10 s on the
+`local` target (30 s on `docker`).
 
 breast-cancer versions 1 and 2 are trained into a scratch git repository; production serves
-v1 through its nginx port. Then, each with its own bounded steady load (keep-alive clients
-POSTing one row to `/breast-cancer/predict` through nginx, every status checked):
+v1 on `--replicas` instances (2 by default) through its nginx port. Then, each with its own
+bounded steady load (keep-alive clients POSTing one row to `/breast-cancer/predict` through
+nginx, every status checked):
 
 1. switch: registry.yaml puts v2 in production, commit, `mlops reconcile --apply`;
 2. rollback: `git revert` that commit, `mlops reconcile --apply`, timed from the revert until
-   nginx answers with v1.
+   nginx answers with v1;
+3. canary: v2 takes 25% of production beside v1, commit, `mlops reconcile --apply` (with
+   standby on, v2's standby replicas become the canary: the extra one is unrouted and stops).
 
 Requests sent and failed (with reasons) are printed per phase, and the durations against the
 targets. Everything started is stopped at the end.
 
 The benchmark checks what it claims and exits 1, naming what was wrong, when production did
-not answer as breast-cancer version 1 before the switch, version 2 after it and version 1
-after the revert (several requests each, read from the model and version in the response
-body), when a request failed during either move, or when a load stopped at its request
-budget before its move ended (it then did not watch the whole move). The durations are
-measurements against their targets, printed, never a reason to fail.
+not answer as breast-cancer version 1 before the switch, version 2 after it, version 1 after
+the revert and both versions after the canary (several requests each, read from the model and
+version in the response body), when a request failed during any move, or when a load
+stopped at its request budget before its move ended (it then did not watch the whole move).
+The durations are measurements against their targets, printed, never a reason to fail.
 
-    python bench/rollout.py [--target local|docker] [--threads 4] [--no-standby]
+    python bench/rollout.py [--target local|docker] [--threads 4] [--replicas 2] [--no-standby]
 
 With standby (the default) the version traffic left keeps running unrouted, so the revert only
 switches nginx; `--no-standby` measures the cold start of the old version instead.
@@ -65,9 +69,25 @@ def set_production(root: Path, version: str) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def repository(root: Path, target: str, port: int, standby: bool) -> None:
-    """Two trained and registered versions; production serving v1 through nginx."""
+def set_canary(root: Path, version: str, weight: int) -> None:
+    path = root / "registry.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["models"][MODEL]["stages"]["canary"] = {"version": version, "weight": weight}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def set_replicas(root: Path, replicas: int) -> None:
+    path = root / "models" / MODEL / "model.yaml"
+    manifest = yaml.safe_load(path.read_text())
+    manifest["serving"]["api"]["replicas"] = {"production": replicas}
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+
+
+def repository(root: Path, target: str, port: int, standby: bool, replicas: int) -> None:
+    """Two trained and registered versions; production serving v1 on `replicas` instances
+    through nginx."""
     prepare(root)
+    set_replicas(root, replicas)
     base = '\nbase_images = { python = "local/python:3.11-bookworm" }' if target == "docker" else ""
     (root / "pyproject.toml").write_text(
         f'[tool.mlops.deploy]\ntarget = "{target}"\nports = {{ staging = {free_port()}, '
@@ -105,12 +125,14 @@ def served(url: str, body: Any, headers: dict[str, str]) -> str:
 def check_serving(
     url: str, body: Any, headers: dict[str, str], when: str, version: str
 ) -> tuple[list[str], str | None]:
-    """Ask production CHECKS times: what it answered, and a problem unless every answer named
-    `version`."""
-    answers = [served(url, body, headers) for _ in range(CHECKS)]
-    if all(answer == f"v{version}" for answer in answers):
+    """Ask production CHECKS times (four times that for a split): what it answered, and a
+    problem unless the answers named exactly the versions of `version` ("1" or "1+2")."""
+    expected = {f"v{v}" for v in version.split("+")}
+    answers = [served(url, body, headers) for _ in range(CHECKS * len(expected) ** 2)]
+    if set(answers) == expected:
         return answers, None
-    return answers, f"{when} production should answer with v{version}; it answered {answers}"
+    named = " and ".join(sorted(expected))
+    return answers, f"{when} production should answer with {named}; it answered {answers}"
 
 
 def check_load(name: str, counts: Counts) -> list[str]:
@@ -166,6 +188,7 @@ def main() -> int:
     )
     parser.add_argument("--target", choices=sorted(TARGETS), default="local")
     parser.add_argument("--threads", type=int, default=4, help="clients of the steady load")
+    parser.add_argument("--replicas", type=int, default=2, help="production's instances")
     parser.add_argument(
         "--no-standby",
         dest="standby",
@@ -178,7 +201,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mlops-bench-rollout-") as tmp:
         root = Path(tmp) / "repo"
         try:
-            repository(root, args.target, port, args.standby)
+            repository(root, args.target, port, args.standby, args.replicas)
             headers = _headers(root)
             body = {"rows": holdout_rows(root, 1)}
             first, problem = check_serving(url, body, headers, "after the first deploy", "1")
@@ -208,11 +231,17 @@ def main() -> int:
                     sys.exit(f"the rollback's reconcile failed:\n{err[-2000:]}")
                 return elapsed
 
+            def canary() -> float:
+                set_canary(root, "2", 25)
+                run(["git", "commit", "-q", "-am", "v2 as a 25% canary"], root)
+                return mlops(root, "reconcile", "--env", "production", "--apply")
+
             phases: list[tuple[str, float, Counts]] = []
             problems: list[str] = []
             for name, move, when, version in (
                 ("switch", switch, "after the switch", "2"),
                 ("rollback", rollback, "after the revert", "1"),
+                ("canary", canary, "after the canary", "1+2"),
             ):
                 seconds, counts = under_load(url, body, headers, args.threads, move)
                 phases.append((name, seconds, counts))
@@ -244,8 +273,8 @@ def report(
 ) -> None:
     target = TARGETS[args.target]
     mode = "standby on" if args.standby else "standby off"
-    print(f"{MODEL} on the {args.target} target ({mode}), {args.threads} keep-alive clients"
-          " through nginx")  # fmt: skip
+    print(f"{MODEL} on the {args.target} target ({mode}), {args.replicas} replica(s),"
+          f" {args.threads} keep-alive clients through nginx")  # fmt: skip
     print(f"{'phase':<10}{'seconds':>9}{'sent':>9}{'failed':>8}  reasons")
     for name, seconds, counts in phases:
         reasons = ", ".join(f"{r} x{n}" for r, n in counts.reasons.items()) or "-"
@@ -255,7 +284,7 @@ def report(
         named = ", ".join(f"{answer} x{n}" for answer, n in Counter(answers).items())
         print(f"{when} production answered: {named}")
     failed = sum(len(counts.failures) for _, _, counts in phases)
-    moves = " and ".join(name for name, _, _ in phases)
+    moves = ", ".join(name for name, _, _ in phases)
     print(f"failed requests during the {moves}: {failed} (target 0):"
           f" {'ok' if not failed else 'MISS'}")  # fmt: skip
     for name, rolled, _ in phases:
