@@ -61,9 +61,10 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     '\\nWRK_RESULT {"requests": %%d, "duration_us": %%d, "non2xx": %%d, "connect": %%d,'
-    .. ' "read": %%d, "write": %%d, "timeout": %%d, "p50_us": %%d, "p99_us": %%d}\\n',
+    .. ' "read": %%d, "write": %%d, "timeout": %%d, "p50_us": %%d, "p95_us": %%d,'
+    .. ' "p99_us": %%d}\\n',
     summary.requests, summary.duration, non2xx_total, e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
 """
 
@@ -81,6 +82,7 @@ class LoadResult:
     failures: int
     rps: float
     p50_ms: float
+    p95_ms: float
     p99_ms: float
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -127,6 +129,7 @@ def run_wrk(
         rps=raw["requests"] / (raw["duration_us"] / 1e6),
         p50_ms=raw["p50_us"] / 1000,
         p99_ms=raw["p99_us"] / 1000,
+        p95_ms=raw["p95_us"] / 1000,
         errors=errors,
     )
 

@@ -1,20 +1,19 @@
 """Benchmark: what the prediction log costs in serving throughput, logging on against off.
 
-Target (the issue's limit): with MLOPS_SERVE_PREDICTION_LOGS set, our service answers under
-5% fewer requests per second than without it, measured in the same run. breast-cancer
-(StandardScaler + LogisticRegression, 30 features) is trained once into a scratch
-repository's embedded MLflow store. Each run starts `bentoml serve
-mlops.serving.service:ModelService` (one worker) twice on loopback, one logging to a fresh
-temporary folder and one not, checks each with one request and warms both up. Then, round
-after round, it loads one and then the other with wrk (2 threads) at each concurrency for
-`--seconds`, one JSON row per request, the order alternating between rounds. Only the loaded
-server works (the other is idle), so the two loads of a round see the same machine: the
-ratio of their requests per second is the log's cost, and the median over every round of
-every run is the figure judged. Servers started at different moments answer at different
-speeds on a shared machine (5-10% here), which one load per start cannot tell from the log's
-cost. The service is called directly, not behind nginx, so that the router's share of each
-request does not dilute the log's. Requests per second, p50/p99 latency and failed requests
-are printed per load.
+Target (the issue's limit): with MLOPS_SERVE_PREDICTION_LOGS set, our service answers under 5%
+fewer requests per second than without it, measured in the same run. breast-cancer
+(StandardScaler + LogisticRegression, 30 features) is trained once into a scratch repository's
+embedded MLflow store. Each run starts our service (`python -m mlops.serving.launcher`, as
+deployments start it; one worker) twice on loopback, one logging to a fresh temporary folder and
+one not, checks each with one request and warms both up. Then, round after round, it loads one
+and then the other with wrk (2 threads) at each concurrency for `--seconds`, one JSON row per
+request, the order alternating between rounds. Only the loaded server works (the other is idle),
+so the two loads of a round see the same machine: the ratio of their requests per second is the
+log's cost, and the median over every round of every run is the figure judged. Servers started
+at different moments answer at different speeds on a shared machine (5-10% here), which one load
+per start cannot tell from the log's cost. The service is called directly, not behind nginx, so
+that the router's share of each request does not dilute the log's. Requests per second, p50/p99
+latency and failed requests are printed per load.
 
 Two more figures check the ratios. Each load records the server's CPU milliseconds per
 request (its processes' time from /proc): when it differs between loads of the same mode,
@@ -53,11 +52,11 @@ from typing import Any
 
 from load import LoadResult, run_wrk, wrk_path
 from scratch import (
-    bentoml_command,
     check_answer,
     holdout_rows,
     serve_env,
     server_process,
+    service_command,
     trained_repository,
     tree_cpu_seconds,
 )
@@ -168,7 +167,7 @@ def start(stack: ExitStack, root: Path, folder: Path, logging: bool, body: dict[
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process, _ = stack.enter_context(server_process(
-        bentoml_command(port), f"{base}/readyz", server_env(root, logs), folder / "server.log"
+        service_command(port), f"{base}/readyz", server_env(root, logs), folder / "server.log"
     ))  # fmt: skip
     server = Server(logging, process.pid, f"{base}/predict", logs)
     answer = check_answer(f"logging {server.mode}", server.url, body)

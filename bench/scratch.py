@@ -23,6 +23,7 @@ from typing import Any
 from train_overhead import ENV, MODEL, prepare, run
 
 from mlops.adapters.probes import free_port
+from mlops.serving import launcher
 from mlops.testing.process_groups import stop_group
 
 __all__ = ["free_port"]  # rollout.py imports it from here
@@ -67,9 +68,9 @@ def fetched_model(root: Path, folder: Path) -> Path:
     return download_model(f"models:/{MODEL}/1", folder)
 
 
-def bentoml_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", "127.0.0.1",
-            "--port", str(port)]  # fmt: skip
+def service_command(port: int) -> list[str]:
+    """Our service as deployments start it."""
+    return launcher.command(port)
 
 
 def check_answer(name: str, url: str, body: Any) -> dict[str, Any]:
@@ -111,7 +112,7 @@ def server_process(
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{command[2:4]} did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+            time.sleep(0.05)  # start-to-ready is measured to this step
         yield process, time.perf_counter() - start
     finally:
         stop_group(process, 30)

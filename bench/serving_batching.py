@@ -8,7 +8,7 @@ Beside it: the Julia worker model (disease-progression) and the Python model
 (breast-cancer) the same way.
 
 The three models are trained into one scratch repository's embedded MLflow store; then, for
-each run, each model is served by `bentoml serve mlops.serving.service:ModelService` twice
+each run, each model is served by our service (`python -m mlops.serving.launcher`) twice
 (merging on, merging off; the order alternates between runs), checked with one request,
 warmed up, and loaded with wrk (2 threads) at `--connections` for `--seconds`, one JSON row
 per request. Requests per second, p50/p99 and failed requests are printed per run, then the
@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 from load import LoadResult, run_wrk, wrk_path
-from scratch import bentoml_command, check_answer, serve_env, server
+from scratch import check_answer, serve_env, server, service_command
 from train_overhead import prepare, run
 
 from mlops.adapters.probes import free_port
@@ -61,7 +61,7 @@ def measure(root: Path, model: str, merged: bool, log: Path, conns: int,
                     **({} if merged else {"MLOPS_SERVE_BATCH_ROWS": "1"}))  # fmt: skip
     url = f"http://127.0.0.1:{port}/predict"
     body = {"rows": [first_row(root, model)]}
-    with server(bentoml_command(port), f"http://127.0.0.1:{port}/readyz", env, log):
+    with server(service_command(port), f"http://127.0.0.1:{port}/readyz", env, log):
         check_answer(model, url, body)
         run_wrk(url, body, conns, WARMUP_SECONDS)
         return run_wrk(url, body, conns, seconds)

@@ -19,6 +19,7 @@ from typing import Any
 from servers import wait_until_answers
 
 from mlops.adapters.probes import free_port
+from mlops.serving import launcher
 from mlops.testing.process_groups import stop_group
 
 MODEL = "breast-cancer"
@@ -90,19 +91,20 @@ def serve_env(root: Path, model: str, version: str = "1", **extra: str) -> dict[
 
 @contextmanager
 def serving(root: Path, env: dict[str, str], ready: bool = True) -> Iterator[Server]:
-    """`bentoml serve` on a free loopback port until /readyz (or /healthz) answers 200."""
+    """The service as deployments start it (`mlops.serving.launcher`) on a free loopback
+    port, until /readyz (or /healthz) answers 200."""
     port = free_port()
     log = root.parent / f"serve-{port}.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [*BENTOML, "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)],
+            launcher.command(port),
             stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=root.parent,
             start_new_session=True,
         )  # fmt: skip
     server = Server(f"http://127.0.0.1:{port}", log, process.pid)
     try:
         probe = f"{server.url}/readyz" if ready else f"{server.url}/healthz"
-        wait_until_answers(probe, process, 120, log.read_text, "bentoml serve")
+        wait_until_answers(probe, process, 120, log.read_text, "the service")
         yield server
     finally:
         stop_group(process, 30)

@@ -1,15 +1,19 @@
-"""`bentoml serve mlops.serving.service:ModelService`: real server processes on loopback.
+"""`mlops.serving.service:ModelService`: real server processes on loopback.
 
 breast-cancer is trained once into a module-wide repository's embedded MLflow store; each
-server is a `bentoml serve` subprocess configured only by environment variables, stopped by
-its own process group.
+server is started as deployments start it (`python -m mlops.serving.launcher`), configured
+only by environment variables, and stopped by its own process group.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import wait_until_answers
 from serving_process import (
     BENTOML,
     MODEL,
@@ -29,7 +34,10 @@ from serving_process import (
 )  # fmt: skip
 from support import make_repository, require_system, run_cli, runtime_present
 
+from mlops.adapters import processes
 from mlops.adapters.probes import free_port
+from mlops.serving import launcher
+from mlops.testing.process_groups import stop_group
 
 
 def _train(root: Path, model: str) -> None:
@@ -262,17 +270,66 @@ def test_a_model_that_cannot_load_is_not_ready_and_says_why(trained: Path, tmp_p
         assert broken.call("/predict", {"rows": [{}]}).status == 503
 
 
-def test_a_version_that_is_not_pinned_refuses_to_start(trained: Path) -> None:
-    """`latest` stops `bentoml serve` with one clear line and a non-zero exit."""
+@pytest.mark.parametrize("starter", ["launcher", "bentoml serve"])
+def test_a_version_that_is_not_pinned_refuses_to_start(trained: Path, starter: str) -> None:
+    """`latest` stops the service with one clear line and a non-zero exit, whether our
+    launcher or `bentoml serve` starts it."""
     env = serve_env(trained, MODEL, version="latest")
-    port = str(free_port())
-    done = subprocess.run(
-        [*BENTOML, "serve", SERVICE, "--host", "127.0.0.1", "--port", port],
-        capture_output=True, text=True, env=env, cwd=trained.parent, timeout=120, check=False,
-    )  # fmt: skip
+    port = free_port()
+    command = (launcher.command(port) if starter == "launcher" else
+               [*BENTOML, "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)])  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=trained.parent,
+                          timeout=120, check=False)  # fmt: skip
     assert done.returncode != 0
     assert "MLOPS_SERVE_VERSION='latest' is not a pinned version" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_launcher_starts_a_dead_worker_again_and_stops_cleanly(
+    trained: Path, tmp_path: Path
+) -> None:
+    """Of two workers, one killed after the service was ready is started again while the
+    other keeps answering; SIGTERM then stops the launcher (exit 0) and every worker."""
+    env = serve_env(trained, MODEL, MLOPS_SERVE_WORKERS="2")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "launcher.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(launcher.command(port), stdout=sink, stderr=subprocess.STDOUT,
+                                   env=env, start_new_session=True)  # fmt: skip
+    try:
+        wait_until_answers(f"{url}/readyz", process, 120, log.read_text, "the launcher")
+        first = processes.children(process.pid)
+        assert len(first) == 2, first
+        victim = min(first)
+        os.kill(victim[0], signal.SIGKILL)
+        row = holdout_rows(trained, MODEL, "malignant", 1)
+        for _ in range(5):  # the other worker answers meanwhile
+            assert Server(url, log).call("/predict", {"rows": row}).status == 200
+        deadline = time.monotonic() + 120
+        while len(now := processes.children(process.pid)) < 2 or victim in now:
+            assert process.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+        wait_until_answers(f"{url}/readyz", process, 120, log.read_text, "the launcher")
+        assert "exited with -9; starting it again in 1 s" in log.read_text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+        assert not any(processes.running(worker) for worker in now)
+    finally:
+        stop_group(process, 10)
+
+
+def test_the_launcher_names_a_port_it_cannot_listen_on(trained: Path) -> None:
+    """A port already taken: one line naming it, exit 1, no worker started."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(launcher.command(port), capture_output=True, text=True,
+                              env=serve_env(trained, MODEL), timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
 
 
 def test_numeric_rows_reach_the_estimator_as_one_array_with_the_pyfuncs_answers(

@@ -1,15 +1,14 @@
-"""The `local` deploy target: one `bentoml serve` process per (environment, model, version,
-replica).
+"""The `local` deploy target: one service process per (environment, model, version, replica).
 
 The embedded default: no images. The pinned version's model directory is fetched from the
 tracking store once and verified against registry.yaml (`prepare`), and the process loads it
 from there; a version with no recorded digest loads straight from the tracking store.
-Each process runs in its own session (it outlives the `mlops` command that started it) on a
-free loopback port, and leaves a small record in `<state>/deploy/<env>/instances/`: its pid,
-start time, port, model, version and replica. What is running is read from the processes
-themselves: a record counts only while that very process lives (a later process that reuses
-the pid is not it, and is never signalled) and its `/healthz` names the same model and
-version.
+Each instance (`mlops.serving.launcher` and its workers) runs in its own session (it
+outlives the `mlops` command that started it) on a free loopback port, and leaves a small
+record in `<state>/deploy/<env>/instances/`: its pid, start time, port, model, version and
+replica. What is running is read from the processes themselves: a record counts only while
+that very process lives (a later process that reuses the pid is not it, and is never
+signalled) and its `/healthz` names the same model and version.
 """
 
 from __future__ import annotations
@@ -28,9 +27,7 @@ from mlops.adapters.settings import Settings
 from mlops.core.deploy import Instance
 from mlops.errors import MlopsError
 
-SERVICE = "mlops.serving.service:ModelService"
-
-
+LAUNCHER = "mlops.serving.launcher"  # the service's process (run by name: no import here)
 FETCH = "fetch"
 Fetch = Callable[[str, str], "tuple[Path, bool] | None"]
 
@@ -109,8 +106,7 @@ class LocalTarget:
             env.pop(key)  # a workflow passes an unset secret (the PII key) as ""
         if api_key:
             env["MLOPS_SERVE_API_KEY"] = api_key
-        command = [sys.executable, "-m", "bentoml", "serve", SERVICE,
-                   "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+        command = [sys.executable, "-m", LAUNCHER, "--host", "127.0.0.1", "--port", str(port)]
         log = folder / f"{stem}.log"
         with log.open("w") as sink:
             process = subprocess.Popen(
