@@ -5,7 +5,7 @@
     tracking_uri = "http://127.0.0.1:5000"  # omit for the embedded SQLite store
 
     [tool.mlops.deploy]
-    target = "local"                        # local (bentoml serve) | docker | none (aliases only)
+    target = "local"                        # local (processes) | docker | none (aliases only)
     ports = { staging = 8701, production = 8700 }   # each environment's stable nginx port
     auth = true                             # API key on /predict (default: on for docker)
     base_images = { python = "python:3.11-slim" }   # per language, for the docker target
