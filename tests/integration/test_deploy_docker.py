@@ -34,12 +34,20 @@ from deploying import (
     teardown,
 )  # fmt: skip
 from servers import image_registry, registry_binary
-from support import commit_all, git, make_repository, require_system, set_stages, two_versions
+from support import (
+    commit_all,
+    git,
+    make_repository,
+    manifest_edited,
+    require_system,
+    set_stages,
+    two_versions,
+)
 
 from mlops.adapters import containers, images, probes
 from mlops.adapters.probes import free_port
 from mlops.adapters.settings import load_settings
-from mlops.flows.rollout import api_key, smoke_row
+from mlops.flows.rollout import api_key, router, smoke_row
 from mlops.testing.github_server import GitHubServer
 
 pytestmark = pytest.mark.system  # the Docker engine, base images, nginx
@@ -167,13 +175,24 @@ def test_build_pushes_the_image_and_a_revert_pulls_it_by_digest(
     assert version == "2" and started_from.startswith(f"{registry}/acme/{MODEL}@sha256:")
     assert manifest_status(registry, started_from) == 200  # pushed before it ran
     (running,) = containers.containers({"mlops.environment": "production", "mlops.model": MODEL})
-    host = containers.engine().containers.get(running.id).attrs["HostConfig"]
+    attrs = containers.engine().containers.get(running.id).attrs
+    host = attrs["HostConfig"]
     assert (host["NanoCpus"], host["Memory"]) == (10**9, 1024**3)  # resources: cpu 1, 1Gi
+    assert attrs["Config"]["Cmd"][:3] == ["python", "-m", "mlops.serving.launcher"]
     assert "image" not in version_entry(root, "2")  # reconcile wrote nothing into the checkout
     # Staging on another runner: registry.yaml names no image of v2, the tracking store does.
-    staging = reconcile(cli, root, "--env", "staging", gh=deploy_gh)
-    assert kinds(staging) == ["start", "route"]  # the pushed image, not a second build
-    assert [image for _, _, image in running_images("staging")] == [started_from]
+    # It runs two replicas: two containers of the pushed image, both routed.
+    with manifest_edited(root, MODEL, two_staging_replicas):
+        staging = reconcile(cli, root, "--env", "staging", gh=deploy_gh)
+    assert kinds(staging) == ["start", "start", "route"]  # the pushed image, not a second build
+    assert [image for _, _, image in running_images("staging")] == [started_from] * 2
+    replicas = containers.containers({"mlops.environment": "staging"})
+    assert sorted((c.name, c.labels["mlops.replica"]) for c in replicas) == [
+        (f"mlops-staging-{MODEL}-v2-r1", "1"),
+        (f"mlops-staging-{MODEL}-v2-r2", "2"),
+    ]
+    routes = router(load_settings(root), "staging").observed()
+    assert routes is not None and routes.replicas(MODEL) == {"2": 2}
     for container in containers.containers({"mlops.environment": "staging"}):
         containers.stop_container(container.name)  # v2's image must be deletable below
 
@@ -194,6 +213,10 @@ def test_build_pushes_the_image_and_a_revert_pulls_it_by_digest(
         {"v1": 100},
     ]
     assert [state for state, _ in history] == ["success", "inactive", "inactive"]
+
+
+def two_staging_replicas(manifest: dict[str, Any]) -> None:
+    manifest["serving"]["api"]["replicas"] = {"staging": 2}
 
 
 def assert_logs_outlive_containers(root: Path) -> None:

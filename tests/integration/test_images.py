@@ -159,6 +159,7 @@ def test_the_image_is_tagged_by_version_and_identified_by_its_digest(
         "mlops.model": MODEL, "mlops.version": "1", "mlops.bento": built.bento_tag
     }  # fmt: skip
     assert labels["mlops.test-run"] == RUN
+    assert labels["mlops.launcher"] == "1"  # containers run mlops.serving.launcher
 
 
 @pytest.mark.system

@@ -1,8 +1,9 @@
 """Serving containers on the Docker engine: run one model image, list them by label, stop them.
 
 Containers use the host network and bind 127.0.0.1 (engines here run without a bridge
-network, and a model server must not listen on every interface). The image's entrypoint is
-BentoML's: `serve --host 127.0.0.1 --port <port>` becomes `bentoml serve ... $BENTO_PATH`.
+network, and a model server must not listen on every interface). What a container runs is
+`bento_layout.serve_command`: our serving launcher inside the bento, or for images built
+before it, BentoML's entrypoint (`serve` becomes `bentoml serve ... $BENTO_PATH`).
 
 Each container runs under the engine's init (tini), so `docker stop` (SIGTERM) reaches the
 server at any moment of its start, and exited R or Julia worker processes are reaped.
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mlops.adapters.bento_layout import serve_command
 from mlops.core.resources import Limits
 from mlops.errors import MlopsError
 
@@ -88,7 +90,7 @@ def run_container(
     docker = sdk()
     client = engine()
     try:
-        client.images.get(image)
+        found = client.images.get(image)
     except docker.errors.ImageNotFound:
         raise ContainerError(
             f"image {image} is not on the Docker engine",
@@ -103,10 +105,12 @@ def run_container(
             f"a container named {name} already exists ({existing.status})",
             hint="stop and remove it first (stop_container)",
         )
+    command, working_dir = serve_command(port, found.labels or {})
     try:
         container = client.containers.create(
             image,
-            command=["serve", "--host", "127.0.0.1", "--port", str(port)],
+            command=command,
+            working_dir=working_dir,
             name=name,
             labels=dict(labels),
             environment=dict(env),

@@ -45,6 +45,7 @@ from pathlib import Path
 import yaml
 
 import mlops
+from mlops.adapters.bento_layout import BENTO_SOURCE, LAUNCHER_LABEL
 from mlops.adapters.containers import engine, sdk
 from mlops.errors import MlopsError
 
@@ -55,13 +56,12 @@ PYTHON_BASES = frozenset({DEFAULT_BASE_IMAGE, "python:3.11-slim-bookworm", LOCAL
 LANGUAGE_BASES = {"r": "local/r-python:bookworm", "julia": "local/julia-python:bookworm"}
 IMAGE_REPOSITORY = "mlops"
 PYTHON_VERSION = "3.11"
-BENTO_SOURCE = "/home/bentoml/bento/src"  # where BentoML puts the build context in its images
 DOCKER_CLI = Path("/usr/bin/docker")  # Debian's CLI: BuildKit built in, no buildx needed
 BUILD_TIMEOUT = 1800.0
 OUTPUT_TAIL = 40  # lines of a failed command's output an error shows
 LABEL_BENTO = "mlops.bento"
 # What a served model needs of this package: the service, and the pyfunc of R/Julia models.
-SERVING_MODULES = ("mlops.serving.service", "mlops.adapters.workers")
+SERVING_MODULES = ("mlops.serving.service", "mlops.serving.launcher", "mlops.adapters.workers")
 
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _VERSION = re.compile(r"[1-9][0-9]*")
@@ -162,7 +162,7 @@ def build(spec: ImageSpec, bentoml_home: Path, workdir: Path) -> BuiltImage:
         _bentoml(["build", str(context), "--version", bento_version], env, log)
     if (image_labels(image) or {}).get(LABEL_BENTO) != bento_tag:
         labels = {"mlops.model": spec.model, "mlops.version": spec.version, **spec.labels,
-                  LABEL_BENTO: bento_tag}  # fmt: skip
+                  LABEL_BENTO: bento_tag, LAUNCHER_LABEL: "1"}  # fmt: skip
         options = [f"--opt=label={key}={value}" for key, value in labels.items()]
         _bentoml(["containerize", bento_tag, "-t", image, "--opt=network=host", *options], env, log)
     digest = image_digest(image)
