@@ -98,6 +98,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/train_overhead.py", *session.posargs, env=QUIET_ENV)
     session.run("python", "bench/serving.py", *session.posargs, env=QUIET_ENV)
     session.run("python", "bench/serving_batching.py", *session.posargs, env=QUIET_ENV)
+    session.run("python", "bench/serving_docker.py", env=QUIET_ENV)
     session.run("python", "bench/prediction_logging.py", *session.posargs, env=QUIET_ENV)
     session.run("python", "bench/batch.py", *session.posargs, env=QUIET_ENV)
     session.run("python", "bench/monitor.py", *session.posargs, env=QUIET_ENV)
