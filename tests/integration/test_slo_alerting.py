@@ -1,13 +1,13 @@
 """Service-level objectives on a real Prometheus and Alertmanager.
 
-breast-cancer version 1 is served by `bentoml serve` and scraped by Prometheus (targets
-written by the function `mlops reconcile` uses); the rules are those `mlops alerts render`
-writes, with the windows cut to seconds. The manifest's objective is 1 ms at p95, which
-every real answer breaks, so load makes this version a slow one: the alert fires,
-Alertmanager posts it to `mlops alerts receive`, and one GitHub issue opens on the local
-GitHub server; `mlops monitor` reads the same breach from Prometheus. When the load stops the
-alert resolves and the issue is closed. With Prometheus down, monitor's service health is
-unknown, not a pass.
+breast-cancer version 1 is served as deployments serve it (the launcher) and scraped by
+Prometheus (targets written by the function `mlops reconcile` uses); the rules are those `mlops
+alerts render` writes, with the windows cut to seconds. The manifest's objective is 1 ms at p95,
+which every real answer breaks, so load makes this version a slow one: the alert fires,
+Alertmanager posts it to `mlops alerts receive`, and one GitHub issue opens on the local GitHub
+server; `mlops monitor` reads the same breach from Prometheus. When the load stops the alert
+resolves and the issue is closed. With Prometheus down, monitor's service health is unknown, not
+a pass.
 """
 
 from __future__ import annotations
