@@ -50,7 +50,9 @@ def build(root: Path) -> str:
     (root / "pyproject.toml").write_text(
         f'[tool.mlops.deploy]\ntarget = "docker"\nbase_images = {{ python = "{BASE_IMAGE}" }}\n'
     )
-    run([sys.executable, "-m", "mlops", "build", MODEL, "1", "--apply"], root)
+    mlops = [sys.executable, "-m", "mlops"]
+    run([*mlops, "promote", MODEL, "1", "--to", "staging", "--apply"], root)  # registered
+    run([*mlops, "build", MODEL, "1", "--apply"], root)
     return images.image_name(MODEL, "1")
 
 
