@@ -353,23 +353,33 @@ class Load:
         return str(json.loads(body)["version"])
 
 
+def switch_under_load(
+    router: Router, old: list[EchoBackend], new: list[EchoBackend]
+) -> tuple[Load, float]:
+    """Route all traffic to `old`, start a steady load, switch it all to `new` mid-way through
+    the slow clients' second predictions, stop `old` the moment apply returns, and let the
+    load run on: the load and when the switch returned."""
+    router.apply(table(router.port, "fraud-score", *((b, 100) for b in old)))
+    load = Load(router.port)
+    threads = load.run()
+    time.sleep(1.3)
+    router.apply(table(router.port, "fraud-score", *((b, 100) for b in new)))
+    switched = time.monotonic()
+    for backend in old:
+        backend.stop()
+    time.sleep(1.5)
+    load.done.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    return load, switched
+
+
 @pytest.mark.system
 def test_blue_green_switch_loses_no_request(router: Router, backends: list[EchoBackend]) -> None:
     """It switches from blue to green under steady load with zero failed requests, although
     blue is shut down the moment apply returns; every request sent after that reaches green."""
     blue, green = start(backends, "1"), start(backends, "2")
-    router.apply(table(router.port, "fraud-score", (blue, 100)))
-    load = Load(router.port)
-    threads = load.run()
-    time.sleep(1.3)  # mid-way through the slow clients' second predictions
-    router.apply(table(router.port, "fraud-score", (green, 100)))
-    switched = time.monotonic()
-    blue.stop()
-    time.sleep(1.5)
-    load.done.set()
-    for thread in threads:
-        thread.join(timeout=30)
-
+    load, switched = switch_under_load(router, [blue], [green])
     failures = [o for o in load.outcomes if o.error is not None]
     assert failures == [], failures[:5]
     before = Counter(o.version for o in load.outcomes if o.started < switched)
@@ -388,19 +398,7 @@ def test_blue_green_between_replica_sets_loses_no_request(
     moment apply returns: no request fails, and both greens share what follows."""
     blues = [start(backends, "1"), start(backends, "1")]
     greens = [start(backends, "2"), start(backends, "2")]
-    router.apply(table(router.port, "fraud-score", *((b, 100) for b in blues)))
-    load = Load(router.port)
-    threads = load.run()
-    time.sleep(1.3)
-    router.apply(table(router.port, "fraud-score", *((g, 100) for g in greens)))
-    switched = time.monotonic()
-    for blue in blues:
-        blue.stop()
-    time.sleep(1.5)
-    load.done.set()
-    for thread in threads:
-        thread.join(timeout=30)
-
+    load, switched = switch_under_load(router, blues, greens)
     failures = [o for o in load.outcomes if o.error is not None]
     assert failures == [], failures[:5]
     assert {o.version for o in load.outcomes if o.started >= switched} == {"2"}
