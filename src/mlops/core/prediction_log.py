@@ -92,6 +92,9 @@ class Served:
     latency_ms: float
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=str)
+
+
 def lines(served: Served, rows: Sequence[Mapping[str, Any]],
           predictions: Sequence[Mapping[str, Any]], protection: Protection) -> str:  # fmt: skip
     """The log lines of one request, one per row, newline-terminated."""
@@ -105,7 +108,7 @@ def lines(served: Served, rows: Sequence[Mapping[str, Any]],
                   "features": features, **answer}  # fmt: skip
         if masked:
             record["masked"] = masked
-        out.append(json.dumps(record, separators=(",", ":"), allow_nan=False, default=str))
+        out.append(_ENCODER.encode(record))
     return "".join(f"{line}\n" for line in out)
 
 
