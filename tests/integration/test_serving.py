@@ -168,16 +168,12 @@ def test_every_answered_row_is_one_prediction_log_line(trained: Path, server: Se
                for n in range(2)]  # fmt: skip
     server.call("/predict", {"rows": [{}]}, {"X-Request-ID": "log-refused"})
     today = datetime.now(UTC).date().isoformat()
+    deadline = time.monotonic() + 10  # lines wait up to MLOPS_SERVE_LOG_FLUSH_MS (50 ms)
+    while len(records := logged(trained.parent / "predictions" / "staging" / MODEL)) < 3:
+        assert time.monotonic() < deadline, records
+        time.sleep(0.05)
     folders = sorted((trained.parent / "predictions" / "staging" / MODEL).iterdir())
     assert {f.name for f in folders} <= {f"date={before}", f"date={today}"}  # midnight between
-    records = []
-    for folder in folders:
-        (log,) = folder.iterdir()  # this process's own file
-        assert log.name.startswith("v1-") and log.suffix == ".jsonl"
-        for record in map(json.loads, log.read_text().splitlines()):
-            assert folder.name == f"date={record['time'][:10]}"  # logged in its own day
-            if record["request_id"].startswith("log-"):
-                records.append(record)
     assert [(r["request_id"], r["row"]) for r in records] == [
         ("log-0", 0), ("log-1", 0), ("log-1", 1)
     ]  # fmt: skip
@@ -194,6 +190,38 @@ def test_every_answered_row_is_one_prediction_log_line(trained: Path, server: Se
         )  # fmt: skip
         assert 0 < record["latency_ms"] < 60_000
         assert "masked" not in record
+
+
+def logged(folder: Path) -> list[dict[str, Any]]:
+    """The records of requests with ids `log-...` in the server's own log file, checked to
+    be in their own day's partition."""
+    records = []
+    for day in sorted(folder.iterdir()) if folder.is_dir() else []:
+        (log,) = day.iterdir()  # this process's own file
+        assert log.name.startswith("v1-") and log.suffix == ".jsonl"
+        for record in map(json.loads, log.read_text().splitlines()):
+            assert day.name == f"date={record['time'][:10]}"  # logged in its own day
+            if record["request_id"].startswith("log-"):
+                records.append(record)
+    return records
+
+
+def test_a_graceful_stop_writes_the_log_lines_still_held(trained: Path, tmp_path: Path) -> None:
+    """Lines held for an hour (MLOPS_SERVE_LOG_FLUSH_MS) are not written while the server
+    runs, and all of them are once SIGTERM stops it: a replaced instance loses no line."""
+    logs = tmp_path / "held"
+    logs.mkdir()
+    env = serve_env(trained, MODEL, MLOPS_SERVE_PREDICTION_LOGS=str(logs),
+                    MLOPS_SERVE_LOG_FLUSH_MS="60000")  # fmt: skip
+    rows = holdout_rows(trained, MODEL, "malignant", 1)
+    with serving(trained, env) as up:
+        for n in range(5):
+            assert up.call("/predict", {"rows": rows}, {"X-Request-ID": f"log-{n}"}).status == 200
+        time.sleep(0.5)
+        assert logged(logs / "local" / MODEL) == []
+    assert [r["request_id"] for r in logged(logs / "local" / MODEL)] == [
+        f"log-{n}" for n in range(5)
+    ]
 
 
 def test_an_api_key_guards_predict_but_not_health_or_metrics(trained: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, date, datetime
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,28 @@ def test_a_window_is_read_whole_where_it_can_and_line_by_line_where_it_must(tmp_
     found = sorted(zip(window.column("request_id"), window.column("features.age"),
                        window.column("prediction"), window.column("probability"), strict=True))  # fmt: skip
     assert found == [("a", "45", 0, 0.1), ("a", "61", 1, 0.8), ("req-1", "sixty", 1, 0.8)]
+
+
+def test_held_lines_wait_for_the_flush_and_close_writes_them(tmp_path: Path) -> None:
+    """With `flush_every`, lines are held (nothing written yet) until the log's own thread
+    writes them, each day's to its own partition in one write; `close` writes what is held."""
+    slow = PredictionLog(tmp_path / "slow", "production", "clinic", "4", Protection(),
+                         flush_every=3600)  # fmt: skip
+    slow.write_many([Answered("a", 2.0, ROWS, ANSWERS)], WHEN)
+    slow.write_many([Answered("b", 1.0, ROWS[:1], ANSWERS[:1])], WHEN + timedelta(days=1))
+    assert not (tmp_path / "slow").exists()
+    slow.close()
+    days = sorted((tmp_path / "slow/production/clinic").iterdir())
+    assert [d.name for d in days] == ["date=2026-03-01", "date=2026-03-02"]
+    assert [len(next(d.iterdir()).read_text().splitlines()) for d in days] == [2, 1]
+
+    fast = PredictionLog(tmp_path / "fast", "production", "clinic", "4", Protection(),
+                         flush_every=0.02)  # fmt: skip
+    fast.write_many([Answered("c", 2.0, ROWS, ANSWERS)], WHEN)
+    deadline = time.monotonic() + 10
+    folder = tmp_path / "fast/production/clinic/date=2026-03-01"
+    while not folder.exists() or not next(folder.iterdir()).read_text():
+        assert time.monotonic() < deadline, "the held lines were never written"
+        time.sleep(0.01)
+    assert len(next(folder.iterdir()).read_text().splitlines()) == 2
+    fast.close()

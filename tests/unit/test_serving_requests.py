@@ -361,3 +361,12 @@ def test_the_rows_one_model_call_merges_can_be_bounded(tmp_path: Path) -> None:
     assert load_config(env(tmp_path, MLOPS_SERVE_BATCH_ROWS="1")).batch_rows == 1
     with pytest.raises(ConfigError, match="MLOPS_SERVE_BATCH_ROWS='0': expected a positive"):
         load_config(env(tmp_path, MLOPS_SERVE_BATCH_ROWS="0"))
+
+
+@pytest.mark.parametrize("bad", ["-1", "0.5", "fast", "60001"])
+def test_how_long_log_lines_may_wait_is_whole_milliseconds(tmp_path: Path, bad: str) -> None:
+    """MLOPS_SERVE_LOG_FLUSH_MS: 50 by default, 0 writes at once, anything else is named."""
+    assert load_config(env(tmp_path)).log_flush_ms == 50
+    assert load_config(env(tmp_path, MLOPS_SERVE_LOG_FLUSH_MS="0")).log_flush_ms == 0
+    with pytest.raises(ConfigError, match=f"MLOPS_SERVE_LOG_FLUSH_MS='{bad}': expected a whole"):
+        load_config(env(tmp_path, MLOPS_SERVE_LOG_FLUSH_MS=bad))

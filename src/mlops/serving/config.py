@@ -29,6 +29,11 @@ MLOPS_SERVE_WORKERS         worker processes of this instance, each with its own
 MLOPS_SERVE_BATCH_ROWS      the most rows one model call merges from requests that waited
                             while the model was busy (default 1000; 1 scores every request
                             in a call of its own)
+MLOPS_SERVE_LOG_FLUSH_MS    how long prediction log lines may wait to be written, in ms
+                            (default 50: one write for every request of those moments; 0
+                            writes each scored batch's lines before any of its requests is
+                            answered, one write per batch). A graceful stop writes what
+                            waits; only a process killed outright loses its last moments
 MLOPS_SERVE_ACCESS_LOG      `on`: BentoML's access log line for every request (default off:
                             the prediction log already holds each request's id, latency and
                             answer, and a log line costs a tenth of a request)
@@ -60,6 +65,7 @@ from mlops.errors import MlopsError
 PREFIX = "MLOPS_SERVE_"
 DEFAULT_MAX_ROWS = 1000
 DEFAULT_BATCH_ROWS = 1000
+DEFAULT_LOG_FLUSH_MS = 50
 DEFAULT_MAX_BODY = "10Mi"
 _VERSION = re.compile(r"[1-9][0-9]*")
 _SIZE = re.compile(r"([1-9][0-9]*)(Ki|Mi)")
@@ -87,6 +93,7 @@ class ServeConfig:
     max_body_text: str = DEFAULT_MAX_BODY  # as configured, e.g. 10Mi
     batch_rows: int = DEFAULT_BATCH_ROWS  # the most rows one model call merges
     workers: int = 1
+    log_flush_ms: int = DEFAULT_LOG_FLUSH_MS  # how long log lines may wait; 0: not at all
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
@@ -144,6 +151,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
     max_body = _size(body_text, where, problems)
     batch_text = value(f"{PREFIX}BATCH_ROWS")
     batch_rows = _positive(batch_text, f"{PREFIX}BATCH_ROWS", problems, DEFAULT_BATCH_ROWS)
+    flush_text = value(f"{PREFIX}LOG_FLUSH_MS")
+    log_flush_ms = DEFAULT_LOG_FLUSH_MS
+    if flush_text is not None:
+        if flush_text.isdigit() and int(flush_text) <= 60_000:
+            log_flush_ms = int(flush_text)
+        else:
+            problems.append(f"{PREFIX}LOG_FLUSH_MS={flush_text!r}: expected a whole number of"
+                            " milliseconds from 0 to 60000")  # fmt: skip
     workers_text = value(f"{PREFIX}WORKERS")
     workers = _workers(workers_text, manifest)
     if workers_text is not None and (not workers_text.isdigit() or not 1 <= workers <= 64):
@@ -161,7 +176,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
         prediction_logs=Path(log_dir) if log_dir else None, environment=environment,
         protection=Protection(pii_fields(manifest), pii_key.encode() if pii_key else None),
         max_rows=max_rows, max_body=max_body, max_body_text=body_text, workers=workers,
-        batch_rows=batch_rows,
+        batch_rows=batch_rows, log_flush_ms=log_flush_ms,
     )  # fmt: skip
 
 

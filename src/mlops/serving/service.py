@@ -26,7 +26,8 @@ port, each with its own copy of the model, its own batcher and its own predictio
 
 Batching: requests that arrive while the model is busy are scored together in its next call
 (`Batcher`); an idle server scores a request at once. With a prediction log, the thread that
-scored a batch appends its lines in one write before any of its requests is answered.
+scored a batch builds its lines before any of its requests is answered, and they are written
+within MLOPS_SERVE_LOG_FLUSH_MS (50 ms) with everything else of those moments.
 BentoML's `batchable` APIs are not used: they share one request context per batch, so each
 request could not get its own status code and problems, and routing through a second,
 batchable API goes over BentoML's internal HTTP client, which dropped requests under
@@ -264,7 +265,7 @@ class ModelService:
         config = self.config
         self.log = None if config.prediction_logs is None else PredictionLog(
             config.prediction_logs, config.environment, config.model, config.version,
-            config.protection,
+            config.protection, flush_every=config.log_flush_ms / 1000,
         )  # fmt: skip
         self.predictor: Predictor | None = None
         self.batcher: Batcher | None = None
