@@ -204,6 +204,7 @@ def _carry_out(
     key = api_key(settings)
     live = [i for i in instances if i.healthy]
     stopped: set[str] = set()
+    ready: set[tuple[str, str]] = set()  # versions prepared (built, pulled, fetched) this run
     failed: set[str] = set()
     for step in steps:
         if step.kind not in ("start", "replace") or step.version is None:
@@ -214,7 +215,7 @@ def _carry_out(
             if _same_replica(broken, step) and not broken.healthy:
                 target.stop(broken)
                 stopped.add(broken.ident)
-        started = _start(settings, target, step, key, outcome)
+        started = _start(settings, target, step, key, outcome, ready)
         if started is None:
             failed.add(step.model)
         else:
@@ -249,17 +250,22 @@ def _start(
     step: Step,
     key: str | None,
     outcome: Outcome,
+    ready: set[tuple[str, str]],
 ) -> Instance | None:
-    """Start, health-check and smoke-check one version; None (and a failure) if it fails."""
+    """Start, health-check and smoke-check one replica; None (and a failure) if it fails.
+    Its version is prepared first unless `ready` holds it (its other replicas share it)."""
     assert step.version is not None
     replica = f" (replica {step.replica})" if step.replica > 1 else ""
     where = f"{step.model} version {step.version}{replica} in {step.environment}"
     instance: Instance | None = None
     try:
-        prepared = target.prepare(step.model, step.version)
-        if prepared is not None:
-            kind, detail = prepared
-            outcome.done.append(Step(kind, step.environment, step.model, step.version, detail))
+        if (step.model, step.version) not in ready:
+            prepared = target.prepare(step.model, step.version)
+            ready.add((step.model, step.version))
+            if prepared is not None:
+                kind, detail = prepared
+                outcome.done.append(Step(kind, step.environment, step.model, step.version,
+                                         detail))  # fmt: skip
         instance = started = target.start(step.environment, step.model, step.version, key,
                                           step.replica)  # fmt: skip
         probes.wait_ready(
