@@ -83,8 +83,7 @@ class LocalTarget:
         folder.mkdir(parents=True, exist_ok=True)
         self.settings.prediction_logs.mkdir(parents=True, exist_ok=True)
         port = probes.free_port()
-        # '@' is in neither model names nor versions: no two replicas share a file name.
-        stem = f"{model}@{version}@{replica}"
+        stem = _stem(model, version, replica)
         manifest = self.settings.root / "models" / model / "model.yaml"
         env = {
             **os.environ,
@@ -149,15 +148,24 @@ class LocalTarget:
             path.unlink(missing_ok=True)
 
     def _record(self, instance: Instance) -> tuple[Path | None, dict[str, Any]]:
-        """The instance's record file and content: the one naming its pid (whatever the file
-        is called); (None, {}) when there is none, e.g. a later start replaced it."""
-        for path in sorted(self.folder(instance.environment).glob("*.json")):
+        """The instance's record file and content: the one naming its pid (under the name
+        `start` gives it, else whatever the file is called, as earlier versions named them);
+        (None, {}) when there is none, e.g. a later start replaced it."""
+        folder = self.folder(instance.environment)
+        own = folder / f"{_stem(instance.model, instance.version, instance.replica)}.json"
+        for path in [own, *sorted(p for p in folder.glob("*.json") if p != own)]:
             record = _read(path)
             names = (str(record.get("pid")), record.get("model"), record.get("version"),
                      record.get("replica", 1))  # fmt: skip
             if names == (instance.ident, instance.model, instance.version, instance.replica):
                 return path, record
         return None, {}
+
+
+def _stem(model: str, version: str, replica: int) -> str:
+    """The name of a replica's record and log; '@' is in neither model names nor versions,
+    so no two replicas share one."""
+    return f"{model}@{version}@{replica}"
 
 
 def _read(path: Path) -> dict[str, Any]:
