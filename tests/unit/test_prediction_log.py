@@ -9,6 +9,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy
 import pytest
 
 from mlops.core.prediction_log import (
@@ -43,10 +44,21 @@ def test_each_row_is_one_line_with_the_request_and_its_answer() -> None:
     ]
 
 
+def test_numbers_the_json_standard_lacks_still_make_a_valid_line() -> None:
+    """numpy scalars are written as numbers, NaN and infinity as null, and an integer beyond
+    64 bits as its digits in a string: the line always parses and keeps the request's other fields."""
+    row = {"age": numpy.int64(61), "bmi": float("nan"), "score": float("inf"), "id": 2**70}
+    answer = {"prediction": numpy.int64(1), "probability": numpy.float32(0.5)}
+    record, problem = parse_line(lines(SERVED, [row], [answer], Protection()).decode())
+    assert problem is None and record is not None
+    assert record["features"] == {"age": 61, "bmi": None, "score": None, "id": str(2**70)}
+    assert (record["prediction"], record["probability"]) == (1, 0.5)
+
+
 def test_personal_data_is_left_out_without_a_key() -> None:
     """Masked fields never appear, and the line says which were left out."""
     text = lines(SERVED, ROWS, ANSWERS, Protection(frozenset({"age", "sex"})))
-    assert "61" not in text and '"F"' not in text
+    assert b"61" not in text and b'"F"' not in text
     first = json.loads(text.splitlines()[0])
     assert first["features"] == {"bmi": 31.2}
     assert first["masked"] == ["age", "sex"]
@@ -167,7 +179,7 @@ def test_a_window_is_read_whole_where_it_can_and_line_by_line_where_it_must(tmp_
     day = tmp_path / "production/clinic/date=2026-03-01"
     broken = day / "v4-broken.jsonl"
     line = lines(SERVED, [{"age": "sixty", "sex": "F", "bmi": 30.0}], ANSWERS[:1], Protection())
-    broken.write_text(line + '{"time": "2026-03-01T12:00:00.000Z", "cut\n')
+    broken.write_bytes(line + b'{"time": "2026-03-01T12:00:00.000Z", "cut\n')
     window = read_window(tmp_path, "production", "clinic", "4", WHEN - timedelta(days=1),
                          WHEN + timedelta(minutes=1))  # fmt: skip
     assert window.files == 3

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import orjson
+
 HASH_PREFIX = "hmac-sha256:"
 PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 REQUIRED = {"time": str, "model": str, "version": str, "request_id": str, "row": int,
@@ -92,12 +94,33 @@ class Served:
     latency_ms: float
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=str)
+_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _line(record: Mapping[str, Any]) -> bytes:
+    """One record as a JSON line. orjson writes a row of 30 floats in a tenth of the time the
+    standard encoder takes (about 2 against 20 microseconds, on every served row), numpy
+    scalars as numbers, a NaN or infinity as null and an integer beyond 64 bits as its digits
+    in a string, so the line stays valid JSON that any reader parses."""
+    try:
+        return orjson.dumps(record, default=str, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(_wide_integers_as_text(record), default=str, option=_OPTIONS)
+
+
+def _wide_integers_as_text(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return str(value)
+    if isinstance(value, Mapping):
+        return {key: _wide_integers_as_text(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wide_integers_as_text(item) for item in value]
+    return value
 
 
 def lines(served: Served, rows: Sequence[Mapping[str, Any]],
-          predictions: Sequence[Mapping[str, Any]], protection: Protection) -> str:  # fmt: skip
-    """The log lines of one request, one per row, newline-terminated."""
+          predictions: Sequence[Mapping[str, Any]], protection: Protection) -> bytes:  # fmt: skip
+    """The log lines of one request, one per row, newline-terminated, as UTF-8."""
     stamp = served.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     head = {"time": stamp, "environment": served.environment, "model": served.model,
             "version": served.version, "request_id": served.request_id}  # fmt: skip
@@ -108,8 +131,8 @@ def lines(served: Served, rows: Sequence[Mapping[str, Any]],
                   "features": features, **answer}  # fmt: skip
         if masked:
             record["masked"] = masked
-        out.append(_ENCODER.encode(record))
-    return "".join(f"{line}\n" for line in out)
+        out.append(_line(record))
+    return b"".join(out)
 
 
 def partition_dir(environment: str, model: str, day: date) -> str:

@@ -51,7 +51,7 @@ class PredictionLog:
         self.day: date | None = None
         self.fd: int | None = None
         self.flush_every = flush_every
-        self.held: list[tuple[date, str]] = []  # lines not written yet, with their day
+        self.held: list[tuple[date, bytes]] = []  # lines not written yet, with their day
         self.lock = threading.Lock()
         self.writing = threading.Lock()
         self.closed = threading.Event()
@@ -67,12 +67,12 @@ class PredictionLog:
         with self.writing:  # one flush at a time, and none while the file closes
             with self.lock:  # held only to take the list: a scorer never waits for a write
                 held, self.held = self.held, []
-            by_day: dict[date, list[str]] = {}
+            by_day: dict[date, list[bytes]] = {}
             for day, text in held:
                 by_day.setdefault(day, []).append(text)
             for day, texts in by_day.items():
                 try:
-                    os.write(self._file(day), "".join(texts).encode())
+                    os.write(self._file(day), b"".join(texts))
                 except OSError as exc:  # a full disk must not stop predictions
                     log.error("cannot write the prediction log: %s", exc)
 
@@ -84,7 +84,7 @@ class PredictionLog:
     def write_many(self, answered: Iterable[Answered], now: datetime | None = None) -> None:
         """The lines of every request in `answered`, appended in one write."""
         now = now or datetime.now(UTC)
-        text = "".join(self._lines(request, now) for request in answered)
+        text = b"".join(self._lines(request, now) for request in answered)
         if not text:
             return
         with self.lock:
@@ -92,7 +92,7 @@ class PredictionLog:
         if self.flush_every <= 0:
             self.flush()
 
-    def _lines(self, answered: Answered, now: datetime) -> str:
+    def _lines(self, answered: Answered, now: datetime) -> bytes:
         served = Served(now, self.environment, self.model, self.version, answered.request_id,
                         answered.latency_ms)  # fmt: skip
         return prediction_log.lines(served, answered.rows, answered.predictions, self.protection)
