@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "labels": ("labels", "Attach outcomes to logged predictions (request id, row, label)."),
     "monitor": ("monitor", "Check a model's logged predictions for drift and bad data."),
     "retrain": ("retrain", "Open a retraining pull request when a model is stale or drifting."),
+    "history": ("history", "Who changed, approved, deployed a model's stages; what served when."),
     "retention": ("retention", "Purge prediction logs past retention (a plan unless --apply)."),
     "github": ("github", "Check (doctor) and make (setup) the repository's GitHub settings."),
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from mlops.errors import GitError
@@ -59,23 +61,55 @@ def subfolders(root: Path, rev: str, folder: str) -> list[str]:
 
 def read_files(root: Path, rev: str, paths: Sequence[str]) -> dict[str, bytes | None]:
     """The contents of many files at `rev` in one `git cat-file` call; None when missing."""
-    if not paths:
-        return {}
-    request = "".join(f"{rev}:{p}\n" for p in paths).encode("utf-8", "surrogateescape")
+    return dict(zip(paths, _cat(root, [f"{rev}:{p}" for p in paths]), strict=True))
+
+
+def _cat(root: Path, objects: Sequence[str]) -> list[bytes | None]:
+    """The blobs `rev:path` names, in one `git cat-file --batch` call; None when missing."""
+    if not objects:
+        return []
+    request = "".join(f"{name}\n" for name in objects).encode("utf-8", "surrogateescape")
     out = run_git(root, "cat-file", "--batch", input_bytes=request)
-    result: dict[str, bytes | None] = {}
+    result: list[bytes | None] = []
     pos = 0
-    for path in paths:
+    for _ in objects:
         end = out.index(b"\n", pos)
         header = out[pos:end].split()
         pos = end + 1
         if header[-1] == b"missing" or len(header) < 3:
-            result[path] = None
+            result.append(None)
             continue
         size = int(header[2])
-        result[path] = out[pos : pos + size] if header[1] == b"blob" else None
+        result.append(out[pos : pos + size] if header[1] == b"blob" else None)
         pos += size + 1
     return result
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A commit that changed a file, and the file's content after it (None: deleted)."""
+
+    commit: str
+    time: datetime
+    author: str
+    subject: str
+    content: bytes | None
+
+
+def file_history(root: Path, path: str, ref: str = "HEAD") -> list[Revision]:
+    """The commits along `ref`'s first-parent line that changed `path`, oldest first, with the
+    commit time and author, and the file as each left it. The first-parent line is what
+    reached the branch: a merged pull request is its merge (or squash) commit."""
+    fields = "%H%x1f%cI%x1f%an%x1f%s"
+    out = run_git(root, "log", "--first-parent", f"--format={fields}", "-z", ref, "--", path)
+    found = []
+    for record in out.decode("utf-8", "replace").split("\0"):
+        if record.strip():
+            commit, when, author, subject = record.strip("\n").split("\x1f", 3)
+            found.append((commit, datetime.fromisoformat(when), author, subject))
+    found.reverse()
+    blobs = _cat(root, [f"{commit}:{path}" for commit, *_ in found])
+    return [Revision(*meta, blob) for meta, blob in zip(found, blobs, strict=True)]
 
 
 def head_commit(root: Path) -> str:

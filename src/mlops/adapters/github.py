@@ -308,15 +308,21 @@ class GitHub:
         return self._call(f"record the deployment to {environment}", write)
 
     def deployments(self, environment: str) -> list[dict[str, Any]]:
-        """The environment's deployments, newest first: id, sha, payload and latest state."""
+        """The environment's deployments, newest first: id, sha, payload, latest state, and
+        the outcome (the latest state other than `inactive`, which GitHub sets on a success
+        once a later one succeeds) with its time (the deployment's while it has none)."""
 
         def read() -> list[dict[str, Any]]:
             found = []
             for deployment in self.repo.get_deployments(environment=environment):
                 statuses = list(deployment.get_statuses())
                 state = statuses[0].state if statuses else None
+                settled = [s for s in statuses if s.state != "inactive"]
+                when = settled[0].created_at if settled else deployment.created_at
                 found.append({"id": deployment.id, "sha": deployment.sha,
-                              "payload": deployment.payload, "state": state})  # fmt: skip
+                              "payload": deployment.payload, "state": state,
+                              "outcome": settled[0].state if settled else None,
+                              "time": when.isoformat() if when else None})  # fmt: skip
             return found
 
         return self._call(f"read the deployments to {environment}", read)
