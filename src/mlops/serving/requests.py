@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from mlops.core.features import Feature, check_value, describe
 
 MAX_PROBLEMS = 50
@@ -160,6 +162,22 @@ def _field_problems(
         if name not in present:
             problems.append(Problem("required feature is missing", row, name, feature.expected()))
     return problems
+
+
+BODY_EXPECTED = 'a JSON object: {"rows": [...]} or {"columns": [...], "data": [...]}'
+
+
+def body_refusal(raw: bytes) -> RequestRefused | None:
+    """Why a request body is not a JSON object, as a 400 (None: it is one). The server's
+    framework would refuse it too, but in a shape of its own that the API description and
+    clients do not know."""
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return _shape(f"the body is not valid JSON ({exc})", None, BODY_EXPECTED)
+    if not isinstance(parsed, dict):
+        return _shape(f"the body is {describe(parsed)}", None, BODY_EXPECTED)
+    return None
 
 
 def _shape(message: str, field: str | None = None, expected: str | None = None) -> RequestRefused:

@@ -19,6 +19,8 @@ through `mlflow.pyfunc`, so R and Julia worker models answer alike.
   says what failed, a model that is not loaded a 503.
 - `GET /healthz` (the process answers) and `GET /readyz` (the model loaded and a one-row smoke
   prediction succeeded at startup) answer JSON; `GET /metrics` is BentoML's Prometheus output.
+- `GET /docs.json` is this model's OpenAPI description (`api_description`): its features,
+  limits and every answer, behind the API key like /predict.
 - Every response carries `X-Request-ID`: the client's own, or a new one.
 
 Workers: `serving.api.resources.workers` (or MLOPS_SERVE_WORKERS) worker processes share the
@@ -44,7 +46,9 @@ been the whole p99.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
+import json
 import logging
 import os
 import time
@@ -56,17 +60,19 @@ from typing import Any, cast
 import bentoml
 import pydantic
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlops.errors import MlopsError, first_line
 from mlops.serving import deadline, requests
+from mlops.serving.api_description import describe_api
 from mlops.serving.config import ServeConfig, load_config, service_options
 from mlops.serving.prediction_logs import Answered, PredictionLog
 from mlops.serving.predictor import Predictor
 from mlops.serving.requests import RequestRefused
 
 log = logging.getLogger("bentoml.mlops")
+PREDICT_PATH = "/predict"
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 Rows = list[dict[str, Any]]
 Scored = list[tuple[Rows, Rows, Any]]  # a batch: each request's rows, results and tag
@@ -137,22 +143,44 @@ class Gate:
             refusal = JSONResponse({"error": error, "limit": config.max_body_text,
                                     "request_id": request_id}, 413)  # fmt: skip
             return await refusal(scope, receive, send_with_id)
+        if scope["path"] == PREDICT_PATH:
+            raw = b"".join(m.get("body", b"") for m in body if m["type"] == "http.request")
+            refused = requests.body_refusal(raw)
+            if refused is not None:
+                answer = {"model": config.model, "version": config.version,
+                          "request_id": request_id, **refused.body()}  # fmt: skip
+                return await JSONResponse(answer, 400)(scope, receive, send_with_id)
         return await self.app(scope, _replay(body, receive), send_with_id)
 
-    def answer(self, path: str, headers: Headers, request_id: str) -> JSONResponse | None:
+    def answer(self, path: str, headers: Headers, request_id: str) -> Response | None:
         """The health answer, or a refusal for a missing or wrong API key (else None)."""
         if path in ("/healthz", "/livez", "/readyz"):
             status, body = HEALTH.answer(path)
             return JSONResponse(body, status)
         key = HEALTH.config.api_key if HEALTH.config else None
-        if key is None or path in OPEN_PATHS:
-            return None
-        refusal = requests.key_refusal(headers.get("authorization"), headers.get("x-api-key"), key)
+        refusal = None
+        if key is not None and path not in OPEN_PATHS:
+            refusal = requests.key_refusal(headers.get("authorization"), headers.get("x-api-key"),
+                                           key)  # fmt: skip
         if refusal is None:
-            return None
+            return _description() if path == DESCRIPTION_PATH and HEALTH.config else None
         status, error = refusal
         challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"error": error, "request_id": request_id}, status, challenge)
+
+
+DESCRIPTION_PATH = "/docs.json"
+
+
+def _description() -> Response:
+    """This model's OpenAPI description, in place of BentoML's (see `api_description`)."""
+    return Response(_description_bytes(), media_type="application/json")
+
+
+@functools.cache
+def _description_bytes() -> bytes:
+    assert HEALTH.config is not None
+    return json.dumps(describe_api(HEALTH.config)).encode()
 
 
 async def _read_within(receive: Receive, declared: str | None, limit: int) -> list[Message] | None:
@@ -304,7 +332,7 @@ class ModelService:
         if self.log is not None:
             self.log.close()
 
-    @bentoml.api(route="/predict", output_spec=Answer)  # type: ignore[untyped-decorator]
+    @bentoml.api(route=PREDICT_PATH, output_spec=Answer)  # type: ignore[untyped-decorator]
     async def predict(
         self, ctx: bentoml.Context, rows: Any = None, columns: Any = None, data: Any = None
     ) -> JSONResponse:
