@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retrain": ("retrain", "Open a retraining pull request when a model is stale or drifting."),
     "history": ("history", "Who changed, approved, deployed a model's stages; what served when."),
     "retention": ("retention", "Purge prediction logs past retention (a plan unless --apply)."),
+    "costs": ("costs", "Show usage and cost per model and cost centre (policies/costs.yaml)."),
     "github": ("github", "Check (doctor) and make (setup) the repository's GitHub settings."),
 }
 

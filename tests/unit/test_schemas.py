@@ -65,7 +65,7 @@ def test_model_schema_covers_the_manifest_contract() -> None:
         "data", "metrics", "serving", "monitoring", "compliance", "card",
     }  # fmt: skip
     assert contract <= set(schema["required"])
-    assert set(schema["properties"]) == contract
+    assert set(schema["properties"]) == contract | {"cost_centre"}  # optional: who pays
     props = schema["properties"]
     assert props["language"]["enum"] == ["python", "r", "julia"]
     assert {"train", "predict"} <= set(props["entrypoints"]["required"])

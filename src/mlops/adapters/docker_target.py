@@ -61,6 +61,7 @@ class DockerTarget:
         network: str = "host",
         prediction_logs: Path | None = None,
         limits: Callable[[str], Limits] | None = None,
+        cost_labels: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self.models = models
         self.build = build
@@ -69,6 +70,7 @@ class DockerTarget:
         self.network = network
         self.prediction_logs = prediction_logs  # a host folder mounted into every container
         self.limits = limits  # a model's CPU and memory limits (its serving.api.resources)
+        self.cost_labels = cost_labels  # a model's owner and cost-centre labels
         self.built: dict[tuple[str, str], str] = {}  # what this run built: run exactly that
         self._pushed: dict[tuple[str, str], str | None] = {}
 
@@ -122,6 +124,7 @@ class DockerTarget:
         port = probes.free_port()
         labels = {LABEL_ENV: environment, "mlops.model": model, "mlops.version": version,
                   LABEL_REPLICA: str(replica), LABEL_PORT: str(port)}  # fmt: skip
+        labels.update(self.cost_labels(model) if self.cost_labels else {})
         env = {"MLOPS_SERVE_ENVIRONMENT": environment}
         if api_key:
             env["MLOPS_SERVE_API_KEY"] = api_key

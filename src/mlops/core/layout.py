@@ -9,11 +9,13 @@ POLICIES_DIR = "policies"
 SCHEMAS_DIR = "policies/schemas"
 PROMOTION_POLICY = "policies/promotion.yaml"
 PLATFORM_POLICY = "policies/platform.yaml"
+COSTS_POLICY = "policies/costs.yaml"
 
 MODEL_SCHEMA = "model.schema.json"
 REGISTRY_SCHEMA = "registry.schema.json"
 PROMOTION_SCHEMA = "promotion.schema.json"
 PLATFORM_SCHEMA = "platform.schema.json"
+COSTS_SCHEMA = "costs.schema.json"
 
 # Which schema validates which kind of file.
 SCHEMA_OF = {
@@ -21,6 +23,7 @@ SCHEMA_OF = {
     "registry": REGISTRY_SCHEMA,
     "promotion": PROMOTION_SCHEMA,
     "platform": PLATFORM_SCHEMA,
+    "costs": COSTS_SCHEMA,
 }
 
 

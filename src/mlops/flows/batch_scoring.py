@@ -20,6 +20,7 @@ from mlops.adapters.batch_model import BatchModel, describe
 from mlops.adapters.row_checks import check_batch, missing_columns
 from mlops.adapters.settings import load_settings
 from mlops.core import batch, layout
+from mlops.core.costs import cost_labels
 from mlops.core.features import ManifestError, features_from_manifest, model_schema
 from mlops.core.stages import PRODUCTION
 from mlops.errors import InvalidInput, MlopsError
@@ -101,7 +102,7 @@ def score_model(
         classifier = manifest.get("task") == "classification"
         tags = {"mlops.model": name, "mlops.version": pinned.version,
                 "mlops.model_run_id": pinned.run_id, "mlops.input": source,
-                "mlops.output": target, **engine}  # fmt: skip
+                "mlops.output": target, **engine, **cost_labels(manifest)}  # fmt: skip
         with tracking.run(experiment, f"{name}-v{pinned.version}", tags) as run:
             result = BatchResult(
                 name, "scored", pinned.version, source, target, batch.quarantine_location(target),

@@ -16,6 +16,7 @@ from mlops.adapters.schemas import SchemaSet, load_schemas
 from mlops.adapters.yaml_files import load_yaml_file
 from mlops.core import layout
 from mlops.core.bounds import truncate
+from mlops.core.costs import costs_rules
 from mlops.core.diagnostics import Diagnostic, has_errors, sorted_diagnostics
 from mlops.core.document import Document
 from mlops.core.rules import manifest_rules, promotion_rules, registry_rules
@@ -33,6 +34,7 @@ class RepositoryCheck:
     registry: Document | None = None
     promotion: Document | None = None
     platform: Document | None = None
+    costs: Document | None = None
 
     @property
     def valid(self) -> bool:
@@ -49,7 +51,7 @@ class RepositoryCheck:
             self.root,
             [f for f in self.files if _in_scope(f, scopes)],
             [d for d in self.diagnostics if _in_scope(d.file, scopes)],
-            self.manifests, self.registry, self.promotion, self.platform,
+            self.manifests, self.registry, self.promotion, self.platform, self.costs,
         )  # fmt: skip
 
 
@@ -77,6 +79,7 @@ def check_repository(root: Path) -> RepositoryCheck:
         lambda doc: promotion_rules(doc, known),
     )
     check.platform = _load(check, schemas, "platform", layout.PLATFORM_POLICY)
+    check.costs = _load(check, schemas, "costs", layout.COSTS_POLICY, costs_rules)
     check.diagnostics = truncate(sorted_diagnostics(check.diagnostics))
     return check
 

@@ -25,6 +25,7 @@ from mlops.adapters import atomic, probes
 from mlops.adapters.nginx import Router
 from mlops.adapters.settings import Settings
 from mlops.core.alert_rules import scrape_targets
+from mlops.core.costs import cost_labels
 from mlops.core.deploy import Instance, Step, kept_addresses, plan, route_table
 from mlops.core.resources import Limits, limits_of, replicas_of
 from mlops.core.routing import RouteTable
@@ -97,10 +98,15 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
             """The model's serving.api.resources, as the checkout's manifest sets them."""
             return limits_of(manifest_of(settings, model))
 
+        def labels(model: str) -> dict[str, str]:
+            """Who owns and pays for the model's containers (`mlops.owner`, `mlops.cost_centre`)."""
+            return cost_labels(manifest_of(settings, model))
+
         return DockerTarget(models, build, registry=settings.deploy.registry is not None,
                             pushed=functools.partial(pushed_image, settings),
                             network=settings.deploy.network,
-                            prediction_logs=settings.prediction_logs, limits=limits)  # fmt: skip
+                            prediction_logs=settings.prediction_logs, limits=limits,
+                            cost_labels=labels)  # fmt: skip
     from mlops.adapters.local_target import LocalTarget
     from mlops.flows.building import fetch_version
 

@@ -25,6 +25,7 @@ from mlops.adapters.settings import Settings, load_settings
 from mlops.adapters.tracking import public_uri
 from mlops.core import layout, platform
 from mlops.core.candidate import candidate_record, store_tags
+from mlops.core.costs import cost_labels
 from mlops.core.document import Document
 from mlops.core.lineage import flatten, input_hashes, metric_table, params_hash
 from mlops.flows import candidates
@@ -137,6 +138,7 @@ def _record(
     env = environment.describe(language)
     lock = (folder / "dvc.lock").read_text(encoding="utf-8")
     tags = _lineage_tags(name, language, params, outputs, commit, env.runtime, lock)
+    tags |= cost_labels(manifest)  # who pays for this run, as `mlops costs` reports it
     experiment = tracking.experiment_id(settings, f"models/{name}")
     with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
         run_id = active.info.run_id

@@ -1,0 +1,105 @@
+"""Serving instances running on this deploy host, with the time each one started.
+
+Why the deploy host: an instance-hour is a fact about the machine that runs the instance, and
+that machine's own records are its first-hand account: the `local` target's instance records
+(`<deploy folder>/<env>/instances/*.json`, written when the process starts, with its pid and
+start time) and, for the `docker` target, the engine's containers (their labels and
+`State.StartedAt`). GitHub deployment records say when an environment changed, not how many
+replicas ran or for how long, and the tracking store holds nothing about serving. A deploy
+host's folder outlives a checkout (`[tool.mlops.deploy] folder`), so a fresh runner of the
+deploy host reads the same records. An instance counts while it runs: a stopped instance's
+record is removed by the deployer, so its hours are no longer reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlops.adapters import processes
+from mlops.adapters.settings import Settings
+
+
+@dataclass(frozen=True)
+class RunningInstance:
+    """One running serving instance: where, what, since when, and its labels."""
+
+    environment: str
+    model: str
+    version: str
+    replica: int
+    started: datetime
+    labels: dict[str, str]
+
+
+def running_instances(settings: Settings, environments: tuple[str, ...]) -> list[RunningInstance]:
+    """The configured target's running instances in `environments` (none for `none`)."""
+    if settings.deploy.target == "docker":
+        return _containers(environments)
+    if settings.deploy.target == "local":
+        return [i for env in environments for i in _local(settings, env)]
+    return []
+
+
+def _local(settings: Settings, environment: str) -> list[RunningInstance]:
+    folder = settings.deploy_dir(environment) / "instances"
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        record = _read(path)
+        pid, start, started = record.get("pid"), record.get("start_time"), record.get("started")
+        if type(pid) is not int or type(start) is not int or not isinstance(started, int | float):
+            continue  # being written, or too old to say which process it was
+        if not processes.running((pid, start)):
+            continue  # exited: nothing runs, whatever the record says
+        try:
+            model, version = str(record["model"]), str(record["version"])
+            replica = int(record.get("replica", 1))
+        except (KeyError, TypeError, ValueError):
+            continue
+        when = datetime.fromtimestamp(float(started), UTC)
+        found.append(RunningInstance(environment, model, version, replica, when, {}))
+    return found
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _containers(environments: tuple[str, ...]) -> list[RunningInstance]:
+    from mlops.adapters import containers
+    from mlops.adapters.docker_target import LABEL_ENV, LABEL_REPLICA
+
+    found = []
+    for container in containers.engine().containers.list(filters={"label": [LABEL_ENV]}):
+        attrs = container.attrs
+        labels = {str(k): str(v) for k, v in (attrs.get("Config", {}).get("Labels") or {}).items()}
+        started = _engine_time(str((attrs.get("State") or {}).get("StartedAt", "")))
+        environment = labels.get(LABEL_ENV, "")
+        replica = labels.get(LABEL_REPLICA, "1")
+        if environment not in environments or started is None or not replica.isdigit():
+            continue
+        found.append(RunningInstance(environment, labels.get("mlops.model", ""),
+                                     labels.get("mlops.version", ""), int(replica), started,
+                                     labels))  # fmt: skip
+    return found
+
+
+_ENGINE_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def _engine_time(text: str) -> datetime | None:
+    """The engine's RFC 3339 time with nanoseconds, to the microsecond; None if unreadable."""
+    match = _ENGINE_TIME.match(text)
+    if match is None or text.startswith("0001-"):
+        return None
+    fraction = (match[2] or ".0")[:7]
+    zone = "+00:00" if match[3] == "Z" else match[3]
+    return datetime.fromisoformat(f"{match[1]}{fraction}{zone}")
