@@ -147,9 +147,9 @@ class Gate:
             raw = b"".join(m.get("body", b"") for m in body if m["type"] == "http.request")
             refused = requests.body_refusal(raw)
             if refused is not None:
-                answer = {"model": config.model, "version": config.version,
-                          "request_id": request_id, **refused.body()}  # fmt: skip
-                return await JSONResponse(answer, 400)(scope, receive, send_with_id)
+                said = {"model": config.model, "version": config.version,
+                        "request_id": request_id, **refused.body()}  # fmt: skip
+                return await JSONResponse(said, 400)(scope, receive, send_with_id)
         return await self.app(scope, _replay(body, receive), send_with_id)
 
     def answer(self, path: str, headers: Headers, request_id: str) -> Response | None:
