@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retention": ("retention", "Purge prediction logs past retention (a plan unless --apply)."),
     "costs": ("costs", "Show usage and cost per model and cost centre (policies/costs.yaml)."),
     "github": ("github", "Check (doctor) and make (setup) the repository's GitHub settings."),
+    "backup": ("backup", "Back up, verify and restore the platform's state (encrypted)."),
 }
 
 

@@ -33,13 +33,19 @@
     variables = { DEPLOY_RUNNER = "mlops-deploy" }  # values of the workflows' `vars.X`
     optional = ["MLOPS_DVC_ENDPOINT_URL"]   # `vars.X` / `secrets.X` a site may leave unset
 
+    [tool.mlops.backup]                     # `mlops backup`
+    destination = "/srv/backups/mlops"      # a folder or s3://bucket/prefix (default: the
+                                            # folder mlops-backups beside the checkout)
+    key_env = "MLOPS_BACKUP_KEY"            # the variable holding the key (base64, 32 bytes)
+
 Environment variables override the file (an empty value counts as unset), so CI and laptops
 differ by environment only: `MLFLOW_TRACKING_URI` the tracking store, `MLOPS_DEPLOY_TARGET`
 the deploy target, `MLOPS_DEPLOY_DIR` the deploy host's folder, `MLOPS_DOCKER_NETWORK` its
 containers' network, `MLOPS_SERVE_API_KEY` the key /predict requires, `MLOPS_IMAGE_REGISTRY`
 the image registry, `MLOPS_SPARK_MASTER` the Spark master of `mlops score --engine spark`,
 `MLOPS_DVC_REMOTE` and `MLOPS_DVC_ENDPOINT_URL` the data remote (its credentials are the usual
-`AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, read by DVC itself).
+`AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, read by DVC itself),
+`MLOPS_BACKUP_DESTINATION` where backups go. The backup key itself is never in the file.
 With no registry, images stay on the engine that built them and registry.yaml records their
 image ID only, as for a single Docker host.
 """
@@ -64,6 +70,7 @@ NETWORK_ENV = "MLOPS_DOCKER_NETWORK"
 DEPLOY_DIR_ENV = "MLOPS_DEPLOY_DIR"
 SPARK_MASTER_ENV = "MLOPS_SPARK_MASTER"
 PROMETHEUS_ENV = "MLOPS_PROMETHEUS_URL"
+BACKUP_DESTINATION_ENV = "MLOPS_BACKUP_DESTINATION"
 DEFAULT_SPARK_MASTER = "local[*]"
 NETWORK = re.compile(r"host|container:[A-Za-z0-9][A-Za-z0-9_.-]*")  # a container name or ID
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -110,6 +117,14 @@ class GitHubSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    """`[tool.mlops.backup]`: where backups go and which variable holds their key."""
+
+    destination: str | None = None  # a folder (absolute) or s3:// URL; None: the default
+    key_env: str = "MLOPS_BACKUP_KEY"
+
+
+@dataclass(frozen=True)
 class Settings:
     root: Path
     state_dir: Path
@@ -120,6 +135,7 @@ class Settings:
     deploy_root: Path | None = None  # None: <state_dir>/deploy
     spark_master: str = DEFAULT_SPARK_MASTER  # where `mlops score --engine spark` runs
     prometheus_url: str | None = None  # where `mlops monitor` reads service health
+    backup: BackupSettings = field(default_factory=BackupSettings)
 
     @property
     def embedded(self) -> bool:
@@ -161,6 +177,7 @@ def load_settings(root: Path) -> Settings:
         root, state_dir, str(uri), deploy, _data_remote(config.get("data", {})),
         _github(config.get("github", {})), _deploy_root(root, config.get("deploy", {})),
         _spark_master(config.get("batch", {})), _prometheus(config.get("monitoring", {})),
+        _backup(root, config.get("backup", {})),
     )  # fmt: skip
 
 
@@ -185,6 +202,22 @@ def _prometheus(section: Any) -> str | None:
         raise MlopsError(f"Prometheus URL {found!r} ({PROMETHEUS_ENV} or [tool.mlops.monitoring]"
                          " prometheus_url): expected an http:// or https:// URL")  # fmt: skip
     return found.rstrip("/") if found else None
+
+
+def _backup(root: Path, section: Any) -> BackupSettings:
+    """MLOPS_BACKUP_DESTINATION, else `[tool.mlops.backup] destination` (a folder relative
+    to the checkout, or s3://); `key_env` names the variable that holds the key."""
+    if not isinstance(section, dict):
+        raise MlopsError("pyproject.toml [tool.mlops.backup] must be a table")
+    found = _text_setting(BACKUP_DESTINATION_ENV, section, "backup", "destination",
+                          "a folder or an s3:// URL")  # fmt: skip
+    if found is not None and "://" not in found and not Path(found).is_absolute():
+        found = str(root / found)
+    key_env = section.get("key_env", "MLOPS_BACKUP_KEY")
+    if not isinstance(key_env, str) or not VARIABLE_NAME.match(key_env):
+        raise MlopsError(f"pyproject.toml [tool.mlops.backup] key_env = {key_env!r}: expected"
+                         " the name of an environment variable")  # fmt: skip
+    return BackupSettings(found, key_env)
 
 
 def _spark_master(section: Any) -> str:
