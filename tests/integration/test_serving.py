@@ -36,6 +36,7 @@ from support import make_repository, require_system, run_cli, runtime_present
 
 from mlops.adapters import processes
 from mlops.adapters.probes import free_port
+from mlops.core.api_keys import digest
 from mlops.serving import launcher
 from mlops.testing.process_groups import stop_group
 
@@ -225,19 +226,69 @@ def test_a_graceful_stop_writes_the_log_lines_still_held(trained: Path, tmp_path
 
 
 def test_an_api_key_guards_predict_but_not_health_or_metrics(trained: Path) -> None:
-    """Without a key 401, with a wrong key 403, with the key (either header) 200; /healthz,
-    /readyz and /metrics stay open."""
+    """Without a key or with a wrong one 401, with the key (either header) 200, named
+    `platform` to the router; /healthz, /readyz and /metrics stay open."""
     env = serve_env(trained, MODEL, MLOPS_SERVE_API_KEY="k3y-for-tests")
     rows = holdout_rows(trained, MODEL, "malignant", 1)
     with serving(trained, env) as guarded:
         missing = guarded.call("/predict", {"rows": rows})
         assert missing.status == 401 and missing.headers["www-authenticate"] == "Bearer"
         assert "API key is required" in missing.body["error"]
-        assert guarded.call("/predict", {"rows": rows}, {"X-API-Key": "nope"}).status == 403
+        wrong = guarded.call("/predict", {"rows": rows}, {"X-API-Key": "nope"})
+        assert wrong.status == 401 and "x-mlops-key-id" not in wrong.headers
         for header in ({"Authorization": "Bearer k3y-for-tests"}, {"X-API-Key": "k3y-for-tests"}):
-            assert guarded.call("/predict", {"rows": rows}, header).status == 200
+            answered = guarded.call("/predict", {"rows": rows}, header)
+            assert answered.status == 200 and answered.headers["x-mlops-key-id"] == "platform"
         for path in ("/healthz", "/readyz", "/metrics"):
             assert guarded.call(path).status == 200
+
+
+def client_key(path: Path, key_id: str, models: list[str], **times: str) -> str:
+    """Append a client's key to the keys file at `path` (rewritten whole, as reconcile
+    writes it) and return the key."""
+    secret = "s" * 43
+    key = f"mlk_{key_id}_{secret}"
+    found = json.loads(path.read_text()) if path.exists() else {"keys": []}
+    found["keys"] = [k for k in found["keys"] if k["id"] != key_id]
+    found["keys"].append({"id": key_id, "client": f"client-{key_id}", "sha256": digest(key)[7:],
+                          "models": models, "environments": ["local"],
+                          "created": "2026-01-01T00:00:00Z", **times})  # fmt: skip
+    fresh = path.with_suffix(".new")
+    fresh.write_text(json.dumps(found))
+    fresh.replace(path)
+    return key
+
+
+def test_client_keys_are_scoped_and_a_revoked_one_is_refused_at_once(
+    trained: Path, tmp_path: Path
+) -> None:
+    """A client's key from the keys file calls within its scope (200, its id to the router),
+    another model's key is 403; revoking it in the file refuses it from the next request,
+    in the same process; an expired key is 401; no key reaches the server's log."""
+    keys = tmp_path / "keys.json"
+    ours = client_key(keys, "0a0b0c0d", [MODEL])
+    theirs = client_key(keys, "1a1b1c1d", ["fuel-efficiency"])
+    old = client_key(keys, "2a2b2c2d", ["*"], expires="2026-02-01T00:00:00Z")
+    env = serve_env(trained, MODEL, MLOPS_SERVE_API_KEY="k3y-for-tests",
+                    MLOPS_SERVE_KEYS=str(keys), MLOPS_SERVE_ACCESS_LOG="on")  # fmt: skip
+    rows = holdout_rows(trained, MODEL, "malignant", 1)
+    with serving(trained, env) as guarded:
+        answered = guarded.call("/predict", {"rows": rows}, {"Authorization": f"Bearer {ours}"})
+        assert answered.status == 200 and answered.headers["x-mlops-key-id"] == "0a0b0c0d"
+        scoped = guarded.call("/predict", {"rows": rows}, {"X-API-Key": theirs})
+        assert scoped.status == 403 and scoped.body["error"] == (
+            f"API key 1a1b1c1d may not call {MODEL} in local"
+        )
+        expired = guarded.call("/predict", {"rows": rows}, {"X-API-Key": old})
+        assert expired.status == 401 and "expired at 2026-02-01T00:00:00Z" in expired.body["error"]
+        client_key(keys, "0a0b0c0d", [MODEL], revoked="2026-03-01T00:00:00Z")
+        revoked = guarded.call("/predict", {"rows": rows}, {"X-API-Key": ours})
+        assert revoked.status == 401 and revoked.body["error"] == "API key 0a0b0c0d was revoked"
+        keys.write_text("{not json")  # a half-written copy keeps the keys read before
+        assert guarded.call("/predict", {"rows": rows}, {"X-API-Key": ours}).status == 401
+        log = guarded.log.read_text()
+    assert "s" * 43 not in log and "k3y-for-tests" not in log
+    assert "cannot read the keys file" in log
 
 
 def test_the_manifests_workers_and_limits_are_what_the_instance_runs(trained: Path,

@@ -19,7 +19,6 @@ from mlops.serving.requests import (
     RequestRefused,
     check_request,
     client_request_id,
-    key_refusal,
     smoke_row,
 )
 
@@ -211,17 +210,6 @@ def test_request_ids_are_echoed_only_when_safe() -> None:
     assert client_request_id("abc-123_x.y:z") == "abc-123_x.y:z"
     for unsafe in (None, "", "a b", "x" * 129, "id\nforged: yes"):
         assert client_request_id(unsafe) is None
-
-
-def test_the_api_key_is_taken_from_either_header() -> None:
-    """Bearer or X-API-Key pass; none is 401, a wrong key 403."""
-    assert key_refusal("Bearer k3y", None, "k3y") is None
-    assert key_refusal("bearer k3y", None, "k3y") is None
-    assert key_refusal(None, "k3y", "k3y") is None
-    status, message = key_refusal(None, None, "k3y") or (0, "")
-    assert status == 401 and "Authorization: Bearer <key> or X-API-Key" in message
-    assert key_refusal("Basic k3y", None, "k3y") == (status, message)
-    assert key_refusal("Bearer nope", None, "k3y") == (403, "the API key is not valid")
 
 
 MANIFEST = """

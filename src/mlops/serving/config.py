@@ -12,6 +12,9 @@ MLOPS_SERVE_MANIFEST        path of the model's model.yaml: its features are the
                             schema (required)
 MLOPS_SERVE_API_KEY         when set, /predict needs `Authorization: Bearer <key>` or
                             `X-API-Key: <key>`; /healthz, /readyz and /metrics stay open
+MLOPS_SERVE_KEYS            the clients' keys file (JSON, `mlops.core.api_keys`): its keys are
+                            accepted too, each within its models and environments; the file
+                            is reread when it changes, so a revoked key is refused at once
 MLOPS_SERVE_PREDICTION_LOGS log every prediction (one JSON line per row) under this folder,
                             in day partitions (`mlops.core.prediction_log` says how); the
                             model's compliance.pii_fields are hashed or left out
@@ -94,6 +97,7 @@ class ServeConfig:
     batch_rows: int = DEFAULT_BATCH_ROWS  # the most rows one model call merges
     workers: int = 1
     log_flush_ms: int = DEFAULT_LOG_FLUSH_MS  # how long log lines may wait; 0: not at all
+    keys_file: Path | None = None  # the clients' keys (MLOPS_SERVE_KEYS)
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
@@ -133,6 +137,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
         manifest = _read_manifest(Path(manifest_path), model, problems)
         features, task = _features(manifest, Path(manifest_path), problems)
     api_key = value(f"{PREFIX}API_KEY")
+    keys_text = value(f"{PREFIX}KEYS")
     log_dir = value(f"{PREFIX}PREDICTION_LOGS")
     if log_dir is not None and not Path(log_dir).is_dir():
         problems.append(f"{PREFIX}PREDICTION_LOGS={log_dir}: no such folder")
@@ -173,6 +178,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> ServeConfig:
     return ServeConfig(
         model=model, version=version, model_uri=uri, tracking_uri=tracking_uri,
         manifest=Path(manifest_path), features=tuple(features), task=task, api_key=api_key,
+        keys_file=Path(keys_text) if keys_text else None,
         prediction_logs=Path(log_dir) if log_dir else None, environment=environment,
         protection=Protection(pii_fields(manifest), pii_key.encode() if pii_key else None),
         max_rows=max_rows, max_body=max_body, max_body_text=body_text, workers=workers,

@@ -10,7 +10,6 @@ and the field and saying what was expected: a request of the wrong shape is refu
 from __future__ import annotations
 
 import difflib
-import hmac
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -206,20 +205,4 @@ def client_request_id(header: str | None) -> str | None:
     """The client's X-Request-ID when it is safe to echo and log (1-128 plain characters)."""
     if header and len(header) <= 128 and set(header) <= REQUEST_ID_CHARS:
         return header
-    return None
-
-
-def key_refusal(
-    authorization: str | None, api_key_header: str | None, api_key: str
-) -> tuple[int, str] | None:
-    """None when the request carries `api_key` (`Authorization: Bearer <key>` or `X-API-Key`),
-    else the status (401 without a key, 403 with a wrong one) and why."""
-    offered = api_key_header
-    if offered is None and authorization is not None:
-        scheme, _, token = authorization.partition(" ")
-        offered = token.strip() if scheme.lower() == "bearer" else None
-    if not offered:
-        return 401, "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>"
-    if not hmac.compare_digest(offered.encode(), api_key.encode()):
-        return 403, "the API key is not valid"
     return None

@@ -63,8 +63,10 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mlops.core.api_keys import Verdict
 from mlops.errors import MlopsError, first_line
 from mlops.serving import deadline, requests
+from mlops.serving.access import Access
 from mlops.serving.api_description import describe_api
 from mlops.serving.config import ServeConfig, load_config, service_options
 from mlops.serving.prediction_logs import Answered, PredictionLog
@@ -73,6 +75,8 @@ from mlops.serving.requests import RequestRefused
 
 log = logging.getLogger("bentoml.mlops")
 PREDICT_PATH = "/predict"
+KEY_ID_HEADER = "X-Mlops-Key-Id"  # the id of the key that called, never the key
+VERSION_HEADER = "X-Mlops-Version"
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})
 Rows = list[dict[str, Any]]
 Scored = list[tuple[Rows, Rows, Any]]  # a batch: each request's rows, results and tag
@@ -95,6 +99,7 @@ class Health:
     """This process's state, shared by the service and its middleware."""
 
     config: ServeConfig | None = None
+    access: Access | None = None
     ready: bool = False
     failed: bool = False  # loading failed: this process will never be ready
     reason: str = "the model is loading"
@@ -125,12 +130,20 @@ class Gate:
         kept = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
         scope["headers"] = [*kept, (b"x-request-id", request_id.encode())]
 
+        verdict = _access(scope["path"], headers)
+        key_id = verdict.key_id if verdict is not None else None
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                sent = MutableHeaders(scope=message)
+                sent["X-Request-ID"] = request_id
+                if key_id is not None:  # for the router's access log: who called
+                    sent[KEY_ID_HEADER] = key_id
+                if HEALTH.config is not None:
+                    sent[VERSION_HEADER] = HEALTH.config.version
             await send(message)
 
-        answer = self.answer(scope["path"], headers, request_id)
+        answer = self.answer(scope["path"], verdict, request_id)
         if answer is not None:
             return await answer(scope, receive, send_with_id)
         config = HEALTH.config
@@ -152,21 +165,25 @@ class Gate:
                 return await JSONResponse(said, 400)(scope, receive, send_with_id)
         return await self.app(scope, _replay(body, receive), send_with_id)
 
-    def answer(self, path: str, headers: Headers, request_id: str) -> Response | None:
-        """The health answer, or a refusal for a missing or wrong API key (else None)."""
+    def answer(self, path: str, verdict: Verdict | None, request_id: str) -> Response | None:
+        """The health answer, the API description, or a refusal of the request's key (else
+        None: the request goes on to the service)."""
         if path in ("/healthz", "/livez", "/readyz"):
             status, body = HEALTH.answer(path)
             return JSONResponse(body, status)
-        key = HEALTH.config.api_key if HEALTH.config else None
-        refusal = None
-        if key is not None and path not in OPEN_PATHS:
-            refusal = requests.key_refusal(headers.get("authorization"), headers.get("x-api-key"),
-                                           key)  # fmt: skip
-        if refusal is None:
-            return _description() if path == DESCRIPTION_PATH and HEALTH.config else None
-        status, error = refusal
-        challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse({"error": error, "request_id": request_id}, status, challenge)
+        if verdict is not None and not verdict.allowed:
+            challenge = {"WWW-Authenticate": "Bearer"} if verdict.status == 401 else None
+            return JSONResponse({"error": verdict.error, "request_id": request_id},
+                                verdict.status, challenge)  # fmt: skip
+        return _description() if path == DESCRIPTION_PATH and HEALTH.config else None
+
+
+def _access(path: str, headers: Headers) -> Verdict | None:
+    """The verdict on the request's key, where one is required (None: none is)."""
+    access = HEALTH.access
+    if access is None or not access.required or path in OPEN_PATHS:
+        return None
+    return access.check(headers.get("authorization"), headers.get("x-api-key"))
 
 
 DESCRIPTION_PATH = "/docs.json"
@@ -291,6 +308,7 @@ class ModelService:
     def __init__(self) -> None:
         self.config = HEALTH.config = load_config()
         config = self.config
+        HEALTH.access = Access(config.model, config.environment, config.api_key, config.keys_file)
         self.log = None if config.prediction_logs is None else PredictionLog(
             config.prediction_logs, config.environment, config.model, config.version,
             config.protection, flush_every=config.log_flush_ms / 1000,
