@@ -47,6 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "labels": ("labels", "Attach outcomes to logged predictions (request id, row, label)."),
     "monitor": ("monitor", "Check a model's logged predictions for drift and bad data."),
     "retrain": ("retrain", "Open a retraining pull request when a model is stale or drifting."),
+    "audit": ("audit", "Who called a model's API, by key id: calls, outcomes and latency."),
+    "keys": ("keys", "Make, list and revoke clients' API keys (a plan unless --apply)."),
     "history": ("history", "Who changed, approved, deployed a model's stages; what served when."),
     "retention": ("retention", "Purge prediction logs past retention (a plan unless --apply)."),
     "costs": ("costs", "Show usage and cost per model and cost centre (policies/costs.yaml)."),

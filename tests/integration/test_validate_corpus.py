@@ -127,7 +127,7 @@ def test_manifest_over_its_size_limit_is_one_diagnostic(tmp_path: Path, cli: Cli
         f"models/iris/model.yaml: $: file is {size} bytes; a manifest is at most "
         f"{MANIFEST_BYTES.bytes} bytes"
     ]
-    assert result.err.splitlines() == ["error: 1 error(s) in 1 of 10 file(s)"]
+    assert result.err.splitlines() == ["error: 1 error(s) in 1 of 12 file(s)"]
 
 
 def test_registry_over_its_size_limit_is_one_diagnostic(tmp_path: Path, cli: Cli) -> None:
@@ -172,7 +172,7 @@ def test_huge_manifest_lists_its_first_errors_and_counts_the_rest(tmp_path: Path
         f"models/iris/model.yaml: $: ... and {keys - SHOWN_PER_FILE} more error(s) in this "
         f"file (showing the first {SHOWN_PER_FILE})"
     )
-    assert result.err.splitlines() == [f"error: {keys} error(s) in 1 of 10 file(s)"]
+    assert result.err.splitlines() == [f"error: {keys} error(s) in 1 of 12 file(s)"]
 
 
 def test_huge_manifest_json_reports_what_was_left_out(tmp_path: Path, cli: Cli) -> None:
@@ -213,7 +213,7 @@ def test_many_schema_errors_stop_being_counted(tmp_path: Path, cli: Cli) -> None
     lines = result.out.splitlines()
     assert len(lines) == SHOWN_PER_FILE + 1
     assert "... and at least " in lines[-1]
-    match = re.match(r"^error: at least (\d+) error\(s\) in 1 of 10 file\(s\)$", result.err.strip())
+    match = re.match(r"^error: at least (\d+) error\(s\) in 1 of 12 file\(s\)$", result.err.strip())
     assert match, result.err
     assert EXAMINED_PER_FILE <= int(match[1]) < items
 

@@ -79,7 +79,7 @@ def test_a_model_without_traffic_answers_503() -> None:
     assert body is not None
     assert json.loads(body.group(1))["error"] == "no version of model churn is deployed"
     assert "proxy_pass" not in location
-    assert "upstream" not in config
+    assert "upstream model_" not in config and "proxy_pass" not in config
 
 
 def test_locations_strip_the_model_prefix() -> None:
@@ -106,10 +106,10 @@ def test_upstream_names_are_nginx_identifiers() -> None:
 def test_everything_nginx_writes_stays_in_the_prefix() -> None:
     """It keeps the pid file, error log and every temporary folder inside the prefix."""
     config = render(canary(), PREFIX + "/")
-    paths = re.findall(r"^\s*(\w+) '([^']*)'", config, re.MULTILINE)
+    paths = re.findall(r"^\s*(\w+) '(/[^']*)'", config, re.MULTILINE)
     assert {d for d, _ in paths} == {
         "pid", "error_log", "client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path",
-        "uwsgi_temp_path", "scgi_temp_path",
+        "uwsgi_temp_path", "scgi_temp_path", "access_log",
     }  # fmt: skip
     assert all(p.startswith(PREFIX + "/") and "//" not in p for _, p in paths)
     for line in ("daemon on;", "worker_processes 1;", "access_log off;",

@@ -40,6 +40,7 @@ from mlops.core.resources import Limits
 LABEL_ENV = "mlops.environment"
 LABEL_PORT = "mlops.port"
 LABEL_REPLICA = "mlops.replica"
+ACCESS_INSIDE = "/var/lib/mlops/access"  # where a container sees the clients' keys
 LOGS_INSIDE = "/var/lib/mlops/predictions"  # where a container sees the host's log folder
 PII_KEY_ENV = "MLOPS_SERVE_PII_KEY"
 
@@ -62,6 +63,7 @@ class DockerTarget:
         prediction_logs: Path | None = None,
         limits: Callable[[str], Limits] | None = None,
         cost_labels: Callable[[str], Mapping[str, str]] | None = None,
+        access: Path | None = None,
     ) -> None:
         self.models = models
         self.build = build
@@ -71,6 +73,7 @@ class DockerTarget:
         self.prediction_logs = prediction_logs  # a host folder mounted into every container
         self.limits = limits  # a model's CPU and memory limits (its serving.api.resources)
         self.cost_labels = cost_labels  # a model's owner and cost-centre labels
+        self.access = access  # the host folder of the clients' keys file, mounted
         self.built: dict[tuple[str, str], str] = {}  # what this run built: run exactly that
         self._pushed: dict[tuple[str, str], str | None] = {}
 
@@ -126,11 +129,15 @@ class DockerTarget:
                   LABEL_REPLICA: str(replica), LABEL_PORT: str(port)}  # fmt: skip
         labels.update(self.cost_labels(model) if self.cost_labels else {})
         env = {"MLOPS_SERVE_ENVIRONMENT": environment}
-        if api_key:
+        shared = {}
+        if api_key:  # the platform's key, and the clients' keys of `mlops keys`
             env["MLOPS_SERVE_API_KEY"] = api_key
+            if self.access is not None:  # the folder, not the file: replacing the file
+                shared_folder(self.access)  # gives it a new inode a file mount would miss
+                shared[str(self.access)] = ACCESS_INSIDE
+                env["MLOPS_SERVE_KEYS"] = f"{ACCESS_INSIDE}/keys.json"
         if os.environ.get(PII_KEY_ENV):
             env[PII_KEY_ENV] = os.environ[PII_KEY_ENV]
-        shared = {}
         if self.prediction_logs is not None:
             shared_folder(self.prediction_logs)
             shared[str(self.prediction_logs)] = LOGS_INSIDE

@@ -101,10 +101,12 @@ class LocalTarget:
         if (model, version) in self.fetched:
             env["MLOPS_SERVE_MODEL_URI"] = str(self.fetched[model, version])
         env.pop("MLOPS_SERVE_API_KEY", None)
+        env.pop("MLOPS_SERVE_KEYS", None)
         for key in [k for k, v in env.items() if k.startswith("MLOPS_SERVE_") and not v]:
             env.pop(key)  # a workflow passes an unset secret (the PII key) as ""
-        if api_key:
+        if api_key:  # the platform's key, and the clients' keys of `mlops keys`
             env["MLOPS_SERVE_API_KEY"] = api_key
+            env["MLOPS_SERVE_KEYS"] = str(self.settings.access_keys)
         command = [sys.executable, "-m", LAUNCHER, "--host", "127.0.0.1", "--port", str(port)]
         log = folder / f"{stem}.log"
         with log.open("w") as sink:

@@ -161,6 +161,11 @@ class Settings:
         """Where every instance on this deploy host logs its predictions (both targets)."""
         return self.deploy_folder / "predictions"
 
+    @property
+    def access_keys(self) -> Path:
+        """The clients' API keys this deploy host's servers accept (`mlops keys`; JSON)."""
+        return self.deploy_folder / "access" / "keys.json"
+
     def deploy_dir(self, environment: str) -> Path:
         """Where an environment's router and local instances keep their files."""
         return self.deploy_folder / environment

@@ -20,8 +20,11 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from mlops.core.diagnostics import Diagnostic
+from mlops.core.document import Document
 
 PREFIX = "mlk"
 ANY = "*"
@@ -191,6 +194,44 @@ def _time(value: Any) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"time {value!r} names no zone: write it in UTC, ending in Z")
     return moment
+
+
+def keys_rules(doc: Document, known: set[str]) -> list[Diagnostic]:
+    """What the schema cannot say: each id once, and each model one the repository has."""
+    items = doc.get(("keys",))
+    if not isinstance(items, list):
+        return []
+    problems: list[Diagnostic] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        key_id = item.get("id")
+        if isinstance(key_id, str) and key_id in seen:
+            twice = f"expected each id once; {key_id} is also $.keys[{seen[key_id]}]'s"
+            problems.append(doc.error(("keys", index, "id"), twice))
+        elif isinstance(key_id, str):
+            seen[key_id] = index
+        for place, model in enumerate(item.get("models") or []):
+            if isinstance(model, str) and model != ANY and model not in known:
+                problems.append(doc.error(("keys", index, "models", place),
+                                          f"expected a model of this repository; {model!r} has"
+                                          " no models/<name>/model.yaml"))  # fmt: skip
+    return problems
+
+
+def expiry(text: str, now: datetime) -> datetime:
+    """When a key made `now` expires: `90d` (days from now) or an ISO 8601 time or date (UTC
+    unless it says otherwise); ValueError says what was expected."""
+    days = re.fullmatch(r"(\d{1,5})d", text.strip())
+    if days:
+        return now + timedelta(days=int(days.group(1)))
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r}: expected a number of days like 90d, or a time like"
+                         " 2027-01-31T00:00Z") from None  # fmt: skip
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def document(entries: Sequence[KeyEntry]) -> dict[str, Any]:

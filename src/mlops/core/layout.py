@@ -10,12 +10,14 @@ SCHEMAS_DIR = "policies/schemas"
 PROMOTION_POLICY = "policies/promotion.yaml"
 PLATFORM_POLICY = "policies/platform.yaml"
 COSTS_POLICY = "policies/costs.yaml"
+KEYS_POLICY = "policies/api-keys.yaml"
 
 MODEL_SCHEMA = "model.schema.json"
 REGISTRY_SCHEMA = "registry.schema.json"
 PROMOTION_SCHEMA = "promotion.schema.json"
 PLATFORM_SCHEMA = "platform.schema.json"
 COSTS_SCHEMA = "costs.schema.json"
+KEYS_SCHEMA = "api-keys.schema.json"
 
 # Which schema validates which kind of file.
 SCHEMA_OF = {
@@ -24,6 +26,7 @@ SCHEMA_OF = {
     "promotion": PROMOTION_SCHEMA,
     "platform": PLATFORM_SCHEMA,
     "costs": COSTS_SCHEMA,
+    "keys": KEYS_SCHEMA,
 }
 
 

@@ -37,6 +37,27 @@ KEEPALIVE_CONNECTIONS = 16  # idle upstream connections each worker keeps per mo
 # connection the backend is closing at that very moment.
 UPSTREAM_KEEPALIVE_TIMEOUT = "4s"
 MAX_BODY = "100m"  # batch prediction requests can be large
+# The router's access log, one JSON object a line, in its prefix: every request to a model
+# with its time, request id, the id of the API key that called (never the key), the version
+# that answered, status and latency. Buffered: a line is written within a second.
+ACCESS_LOG = "access.jsonl"
+ACCESS_FIELDS = (
+    ("time", "$time_iso8601"), ("request_id", "$mlops_logged_id"),
+    ("key_id", "$upstream_http_x_mlops_key_id"), ("model", "$mlops_model"),
+    ("version", "$upstream_http_x_mlops_version"), ("method", "$request_method"),
+    ("path", "$uri"), ("status", "$status"), ("request_time", "$request_time"),
+    ("upstream", "$upstream_addr"), ("bytes", "$body_bytes_sent"),
+)  # fmt: skip
+NUMBERS = {"status", "request_time", "bytes"}
+ACCESS_LOG_FORMAT = [
+    "log_format mlops escape=json",
+    *(
+        f'    \'{"{" if i == 0 else ","}"{name}":'
+        + (value if name in NUMBERS else f'"{value}"')
+        + ("}';" if i == len(ACCESS_FIELDS) - 1 else "'")
+        for i, (name, value) in enumerate(ACCESS_FIELDS)
+    ),
+]
 TOO_LARGE = {
     "error": f"the request body is over {MAX_BODY.removesuffix('m')}Mi, the router's limit:"
     " split the request",
@@ -236,7 +257,7 @@ def render(table: RouteTable, prefix: str, user: str | None = None) -> str:
         "http {",
         *_indent(_http_settings(base)),
         *(line for model in table.routes for line in _indent(_upstream(table, model))),
-        *_indent(_server(table)),
+        *_indent(_server(table, base)),
         "}",
     ]
     return "\n".join(lines) + "\n"
@@ -253,12 +274,20 @@ def _http_settings(base: str) -> list[str]:
     ]
     return [
         *temp,
-        "access_log off;",
+        "access_log off;",  # except for the models' locations: the log of who called what
+        *ACCESS_LOG_FORMAT,
         "server_tokens off;",
         "default_type application/json;",
         f"client_max_body_size {MAX_BODY};",
         # The caller's request id, or nginx's own when it sent none, to the backend and back.
         'map $http_x_request_id $mlops_request_id { default $http_x_request_id; "" $request_id; }',
+        # The model a path names, for the access log.
+        'map $uri $mlops_model { default ""; ~^/(?<model>[^/]+)/ $model; }',
+        # What the access log records: the id the backend answered with, else the one sent.
+        "map $upstream_http_x_request_id $mlops_logged_id {",
+        "    default $upstream_http_x_request_id;",
+        '    "" $mlops_request_id;',
+        "}",
         "",
     ]
 
@@ -287,7 +316,7 @@ def _upstream(table: RouteTable, model: str) -> list[str]:
     ]
 
 
-def _server(table: RouteTable) -> list[str]:
+def _server(table: RouteTable, base: str) -> list[str]:
     lines = [
         "server {",
         f"    listen 127.0.0.1:{table.port};",
@@ -309,16 +338,18 @@ def _server(table: RouteTable) -> list[str]:
     ]
     for model, backends in table.routes.items():
         live = any(b.weight > 0 for b in backends)
-        lines += ["", *_indent(_proxy_location(model) if live else _empty_location(model))]
+        location = _proxy_location(model, base) if live else _empty_location(model)
+        lines += ["", *_indent(location)]
     return [*lines, "}"]
 
 
-def _proxy_location(model: str) -> list[str]:
+def _proxy_location(model: str, base: str) -> list[str]:
     """`/<model>/x` to the model's upstream as `/x` (the trailing '/' of proxy_pass replaces
     the location's prefix). Failed connections and 502/503 answers go to the next backend;
     predictions have no side effects, so a POST may be retried too."""
     return [
         f"location /{model}/ {{",
+        f"    access_log {quote(f'{base}/{ACCESS_LOG}')} mlops buffer=32k flush=1s;",
         f"    proxy_pass http://{upstream_name(model)}/;",
         "    proxy_http_version 1.1;",
         '    proxy_set_header Connection "";',

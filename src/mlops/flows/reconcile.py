@@ -24,7 +24,7 @@ from mlops.core import layout
 from mlops.core.reconcile import Action, alias_actions
 from mlops.core.stages import ENVIRONMENTS
 from mlops.errors import InvalidInput, MlopsError, first_line
-from mlops.flows import rollout
+from mlops.flows import keys, rollout
 from mlops.flows.repository import check_repository, registry_models
 
 
@@ -69,6 +69,8 @@ def reconcile(
         )
     models = registry_models(check)
     settings = load_settings(root)
+    if apply and settings.deploy.auth and settings.deploy.target != "none":
+        keys.publish(settings, keys.entries(root, check))  # before any instance starts
     result = Reconciliation(apply, _deployments(settings, models, environment, apply))
     try:
         with contextlib.redirect_stdout(sys.stderr):

@@ -15,6 +15,7 @@ from mlops.adapters.repository import model_folders
 from mlops.adapters.schemas import SchemaSet, load_schemas
 from mlops.adapters.yaml_files import load_yaml_file
 from mlops.core import layout
+from mlops.core.api_keys import keys_rules
 from mlops.core.bounds import truncate
 from mlops.core.costs import costs_rules
 from mlops.core.diagnostics import Diagnostic, has_errors, sorted_diagnostics
@@ -35,6 +36,7 @@ class RepositoryCheck:
     promotion: Document | None = None
     platform: Document | None = None
     costs: Document | None = None
+    keys: Document | None = None
 
     @property
     def valid(self) -> bool:
@@ -51,7 +53,7 @@ class RepositoryCheck:
             self.root,
             [f for f in self.files if _in_scope(f, scopes)],
             [d for d in self.diagnostics if _in_scope(d.file, scopes)],
-            self.manifests, self.registry, self.promotion, self.platform, self.costs,
+            self.manifests, self.registry, self.promotion, self.platform, self.costs, self.keys,
         )  # fmt: skip
 
 
@@ -80,6 +82,8 @@ def check_repository(root: Path) -> RepositoryCheck:
     )
     check.platform = _load(check, schemas, "platform", layout.PLATFORM_POLICY)
     check.costs = _load(check, schemas, "costs", layout.COSTS_POLICY, costs_rules)
+    check.keys = _load(check, schemas, "keys", layout.KEYS_POLICY,
+                       lambda doc: keys_rules(doc, known))  # fmt: skip
     check.diagnostics = truncate(sorted_diagnostics(check.diagnostics))
     return check
 

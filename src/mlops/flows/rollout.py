@@ -106,7 +106,8 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
                             pushed=functools.partial(pushed_image, settings),
                             network=settings.deploy.network,
                             prediction_logs=settings.prediction_logs, limits=limits,
-                            cost_labels=labels)  # fmt: skip
+                            cost_labels=labels,
+                            access=settings.access_keys.parent)  # fmt: skip
     from mlops.adapters.local_target import LocalTarget
     from mlops.flows.building import fetch_version
 
