@@ -39,15 +39,17 @@ def _key(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
 
-def upload(archive: Path, url: str) -> str:
-    """Put the archive and its checksum file under `url`; the archive's own URL."""
+def upload(archive: Path, url: str, extra: dict[str, str] | None = None) -> str:
+    """Put the archive and its checksum file under `url` (with `extra` PutObject arguments,
+    such as the server-side encryption to ask for); the archive's own URL."""
     bucket, prefix = split(url)
     client, key = _client(), _key(prefix, archive.name)
     checksum = archive.with_name(archive.name + CHECKSUM_SUFFIX)
+    args = {"ExtraArgs": extra} if extra else {}
     try:
-        client.upload_file(str(archive), bucket, key)
+        client.upload_file(str(archive), bucket, key, **args)
         try:
-            client.upload_file(str(checksum), bucket, key + CHECKSUM_SUFFIX)
+            client.upload_file(str(checksum), bucket, key + CHECKSUM_SUFFIX, **args)
         except Exception:
             client.delete_object(Bucket=bucket, Key=key)
             raise

@@ -213,17 +213,21 @@ def describe_remote(root: Path) -> str:
 CONFIGURED_REMOTE = "shared"
 
 
-def use_remote(root: Path, url: str, endpoint_url: str | None) -> None:
+def use_remote(root: Path, url: str, endpoint_url: str | None, sse: str | None = None,
+               sse_kms_key_id: str | None = None) -> None:  # fmt: skip
     """Make `url` (at `endpoint_url`) the checkout's default remote, in `.dvc/config.local`
-    (untracked): how configuration, not a commit, points a runner at the team's storage.
-    Nothing is written when it already is the default."""
+    (untracked): how configuration, not a commit, points a runner at the team's storage;
+    `sse` (AES256 or aws:kms, with `sse_kms_key_id`) is the server-side encryption every
+    object pushed asks S3 for. Nothing is written when it already is the default."""
+    options = {"endpointurl": endpoint_url, "sse": sse, "sse_kms_key_id": sse_kms_key_id}
+    wanted = {"url": url, **{k: v for k, v in options.items() if v}}
     current = default_remote(root)
-    wanted = {"url": url, **({"endpointurl": endpoint_url} if endpoint_url else {})}
     if current is not None and current[0] == CONFIGURED_REMOTE and current[1] == wanted:
         return
     _dvc_ok(root, "remote", "add", "--local", "--force", "--default", CONFIGURED_REMOTE, url)
-    if endpoint_url:
-        _dvc_ok(root, "remote", "modify", "--local", CONFIGURED_REMOTE, "endpointurl", endpoint_url)
+    for option, value in wanted.items():
+        if option != "url":
+            _dvc_ok(root, "remote", "modify", "--local", CONFIGURED_REMOTE, option, value)
 
 
 def share_storage(root: Path, tree: Path) -> None:

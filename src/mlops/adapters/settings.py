@@ -22,6 +22,10 @@
     remote = "s3://bucket/dvc"              # the shared DVC remote (default: .dvc/config's)
     endpoint_url = "https://s3.example"     # an S3-compatible endpoint, when not AWS
 
+    [tool.mlops.storage]                    # what every object written to S3 asks for
+    encryption = "aws:kms"                  # server-side: AES256 or aws:kms (the DVC remote,
+    kms_key_id = "alias/mlops"              # MLflow artifacts uploaded here, backups)
+
     [tool.mlops.batch]
     spark_master = "spark://host:7077"      # `mlops score --engine spark` (default local[*])
 
@@ -97,6 +101,20 @@ class DeploySettings:
 
 
 @dataclass(frozen=True)
+class S3Encryption:
+    """`[tool.mlops.storage]`: the server-side encryption every object the platform writes to
+    S3 asks for (the DVC remote, MLflow artifacts it uploads, backups)."""
+
+    algorithm: str  # AES256 (S3-managed keys) or aws:kms
+    kms_key_id: str | None = None  # with aws:kms: the key (default: the bucket's AWS key)
+
+    def upload_args(self) -> dict[str, str]:
+        """The S3 PutObject arguments that request it."""
+        args = {"ServerSideEncryption": self.algorithm}
+        return args | ({"SSEKMSKeyId": self.kms_key_id} if self.kms_key_id else {})
+
+
+@dataclass(frozen=True)
 class DataRemote:
     """The shared DVC remote configured for this checkout (overrides `.dvc/config`'s)."""
 
@@ -136,6 +154,7 @@ class Settings:
     spark_master: str = DEFAULT_SPARK_MASTER  # where `mlops score --engine spark` runs
     prometheus_url: str | None = None  # where `mlops monitor` reads service health
     backup: BackupSettings = field(default_factory=BackupSettings)
+    s3_encryption: S3Encryption | None = None  # what every object written to S3 asks for
 
     @property
     def embedded(self) -> bool:
@@ -182,7 +201,7 @@ def load_settings(root: Path) -> Settings:
         root, state_dir, str(uri), deploy, _data_remote(config.get("data", {})),
         _github(config.get("github", {})), _deploy_root(root, config.get("deploy", {})),
         _spark_master(config.get("batch", {})), _prometheus(config.get("monitoring", {})),
-        _backup(root, config.get("backup", {})),
+        _backup(root, config.get("backup", {})), _s3_encryption(config.get("storage", {})),
     )  # fmt: skip
 
 
@@ -239,6 +258,31 @@ def _deploy_root(root: Path, section: Any) -> Path | None:
         return None
     path = Path(found)
     return path if path.is_absolute() else root / path
+
+
+ENCRYPTIONS = ("AES256", "aws:kms")
+
+
+def _s3_encryption(section: Any) -> S3Encryption | None:
+    """MLOPS_S3_ENCRYPTION, else `[tool.mlops.storage] encryption`; `kms_key_id` (or
+    MLOPS_S3_KMS_KEY_ID) only with aws:kms."""
+    if not isinstance(section, dict):
+        raise MlopsError("pyproject.toml [tool.mlops.storage] must be a table")
+    algorithm = _text_setting("MLOPS_S3_ENCRYPTION", section, "storage", "encryption",
+                              "AES256 or aws:kms")  # fmt: skip
+    key = _text_setting("MLOPS_S3_KMS_KEY_ID", section, "storage", "kms_key_id", "a KMS key id")
+    if algorithm is None:
+        if key is not None:
+            raise MlopsError("[tool.mlops.storage] kms_key_id is set without encryption",
+                             hint='set encryption = "aws:kms" too')  # fmt: skip
+        return None
+    if algorithm not in ENCRYPTIONS:
+        choices = " or ".join(ENCRYPTIONS)
+        raise MlopsError(f"[tool.mlops.storage] encryption = {algorithm!r}"
+                         f" (or MLOPS_S3_ENCRYPTION): expected {choices}")  # fmt: skip
+    if key is not None and algorithm != "aws:kms":
+        raise MlopsError('[tool.mlops.storage] kms_key_id needs encryption = "aws:kms"')
+    return S3Encryption(algorithm, key)
 
 
 def _data_remote(section: Any) -> DataRemote | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import urllib.error
 import urllib.request
@@ -54,6 +55,8 @@ def connect(settings: Settings) -> None:
     for name in [k for k, v in os.environ.items() if k.startswith("MLFLOW_") and not v]:
         del os.environ[name]
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    if settings.s3_encryption is not None:  # artifacts this process uploads to S3 itself
+        os.environ["MLFLOW_S3_UPLOAD_EXTRA_ARGS"] = json.dumps(settings.s3_encryption.upload_args())
     # Fail fast instead of MLflow's minutes of retries when a server is down.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")

@@ -169,7 +169,9 @@ def create(root: Path, where: str | None = None) -> Created:
     with tempfile.TemporaryDirectory(prefix="mlops-backup-") as scratch:
         folder = Path(scratch) / "out" if remote else Path(target)
         written = _write(found, secret, folder, Path(scratch))
-        location = backup_s3.upload(written.path, target) if remote else str(written.path)
+        encryption = found.settings.s3_encryption
+        sse = encryption.upload_args() if encryption else None
+        location = backup_s3.upload(written.path, target, sse) if remote else str(written.path)
     return Created(written, location, found.notes)
 
 

@@ -11,4 +11,6 @@ def use_configured_remote(settings: Settings) -> None:
     """Point the checkout's DVC at the configured remote before data moves either way."""
     remote = settings.data_remote
     if remote is not None:
-        dvc.use_remote(settings.root, remote.url, remote.endpoint_url)
+        sse = settings.s3_encryption if remote.url.startswith("s3://") else None
+        dvc.use_remote(settings.root, remote.url, remote.endpoint_url,
+                       sse.algorithm if sse else None, sse.kms_key_id if sse else None)  # fmt: skip
