@@ -4,13 +4,35 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
 def write_text(path: Path, text: str) -> None:
     """Replace `path` with `text` through a temporary file in the same folder."""
     write_all({path: text})
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` through a temporary file in the same folder, keeping its
+    permissions."""
+    replace_with(path, lambda temporary: temporary.write_bytes(data))
+
+
+def replace_with(path: Path, write: Callable[[Path], object]) -> None:
+    """Replace `path` with what `write` puts in a temporary file beside it (flushed to disk
+    first, with `path`'s permissions), in one rename."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    temporary = Path(name)
+    try:
+        os.close(handle)
+        write(temporary)
+        temporary.chmod(_mode(path))
+        with temporary.open("rb") as written:
+            os.fsync(written.fileno())
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _mode(path: Path) -> int:

@@ -1,5 +1,5 @@
-"""`mlops retention`: purge prediction logs older than each model's retention period, and
-compact the other closed days into Parquet."""
+"""`mlops retention`: purge prediction logs, batch outputs and quarantine files older than
+each model's retention period, and compact the other closed days of logs into Parquet."""
 
 from __future__ import annotations
 
@@ -26,29 +26,69 @@ from mlops.output import console, print_json
 @click.option("--json", "as_json", is_flag=True, help="Print the plan (and what was purged).")
 @click.pass_obj
 def command(obj: dict[str, Any], apply_: bool, logs: Path | None, as_json: bool) -> None:
-    """Show, and with --apply purge, the days of prediction logs older than each model's
-    `compliance.retention_days`; and compact the files of the other closed days into
-    Parquet.
+    """Show, and with --apply purge, the days of prediction logs, and the published batch
+    outputs and quarantine files, older than each model's `compliance.retention_days`; and
+    compact the log files of the other closed days into Parquet.
 
     A day is purged once all of it is older than the period. Logs of a model that no
     manifest names are listed but never purged: no rule says how long to keep them. A day
     is compacted an hour after it ended (UTC): the same records, read by `mlops monitor`
     in a fraction of the time; a file with lines that are not log records stays as it is.
+    A batch output is as old as its newest `mlops_scored_at`, its quarantine file as old as
+    the output; one whose time cannot be read is listed and kept.
     """
     root = find_root(obj.get("repo"))
     found = retention.plan(root, logs)
     purged = retention.purge(found) if apply_ else []
     compacted = retention.compact_all(found) if apply_ else []
+    batch_purged = retention.purge_batch(found) if apply_ else []
     if as_json:
         print_json({"folder": str(found.folder), "today": found.today.isoformat(),
                     "partitions": found.partitions, "applied": apply_,
                     "expired": [_entry(e) for e in found.expiries],
                     "purged": [_entry(e) for e in purged],
                     "compact": [str(path) for path in found.compactable],
-                    "compacted": [_compacted(c) for c in compacted]})  # fmt: skip
+                    "compacted": [_compacted(c) for c in compacted],
+                    "batch_expired": [_batch(e) for e in found.batch],
+                    "batch_purged": [_batch(e) for e in batch_purged],
+                    "batch_remote": found.remote})  # fmt: skip
         return
     _print(found, apply_)
     _print_compaction(found, compacted, apply_)
+    _print_batch(found, batch_purged, apply_)
+
+
+def _batch(expiry: retention.BatchExpiry) -> dict[str, Any]:
+    scored = expiry.scored_at.isoformat() if expiry.scored_at else None
+    return {"model": expiry.model, "file": expiry.path, "kind": expiry.kind, "scored_at": scored,
+            "bytes": expiry.bytes, "retention_days": expiry.retention_days,
+            "reason": expiry.reason}  # fmt: skip
+
+
+def _print_batch(found: retention.RetentionPlan, purged: list[retention.BatchExpiry],
+                 applied: bool) -> None:  # fmt: skip
+    from rich.table import Table
+
+    out = console(markup=False)
+    for uri in found.remote:
+        out.print(f"not checked: {uri} is a remote batch output; expire it with the store's own"
+                  " lifecycle rules")  # fmt: skip
+    if not found.batch:
+        return
+    table = Table(title="Batch outputs and quarantine files past retention")
+    for column in ("model", "kind", "file", "scored", "bytes", "action", "why"):
+        table.add_column(column)
+    for expiry in found.batch:
+        action = "kept" if not expiry.purgeable else "purged" if applied else "purge"
+        scored = expiry.scored_at.isoformat(timespec="seconds") if expiry.scored_at else "?"
+        table.add_row(expiry.model, expiry.kind, expiry.path, scored, str(expiry.bytes), action,
+                      expiry.reason)  # fmt: skip
+    out.print(table)
+    count = sum(e.purgeable for e in found.batch)
+    if applied:
+        out.print(f"purged {len(purged)} batch file(s)")
+    elif count:
+        out.print(f"{count} batch file(s) would be purged: run again with --apply")
 
 
 def _entry(expiry: Expiry) -> dict[str, Any]:

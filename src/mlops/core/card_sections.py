@@ -21,6 +21,7 @@ COMPLIANCE_FIELDS = (
     ("data_classification", "Data classification"),
     ("pii", "Personal data (PII)"),
     ("pii_fields", "PII fields"),
+    ("subject_id_field", "Data subject identified by"),
     ("legal_basis", "Legal basis"),
     ("retention_days", "Retention"),
     ("risk_level", "Risk level (EU AI Act)"),

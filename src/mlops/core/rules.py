@@ -115,6 +115,13 @@ def _features(doc: Document) -> Iterator[Diagnostic]:
                 ("compliance", "pii_fields", index),
                 f"PII field {field!r} is neither a feature nor the target",
             )
+    subject = doc.get(("compliance", "subject_id_field"))
+    id_column = doc.get(("serving", "batch", "id_column"))
+    if isinstance(subject, str) and seen and subject not in seen and subject != id_column:
+        yield doc.error(
+            ("compliance", "subject_id_field"),
+            f"subject field {subject!r} is neither a feature nor serving.batch.id_column",
+        )
 
 
 def _inputs(doc: Document) -> Iterator[Diagnostic]:

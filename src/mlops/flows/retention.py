@@ -1,24 +1,29 @@
 """Retention of prediction logs on this deploy host: the day partitions older than each
 model's `compliance.retention_days` are purged, and the files of the other closed days are
-compacted into Parquet (`mlops.adapters.prediction_logs.compact`)."""
+compacted into Parquet (`mlops.adapters.prediction_logs.compact`). The published batch
+outputs of each model (`serving.batch.output`, local ones) and their quarantine files are
+purged once the run that wrote them is older than the same period."""
 
 from __future__ import annotations
 
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from mlops.adapters import batch_files
 from mlops.adapters.prediction_logs import Compaction, compact
 from mlops.adapters.repository import model_folders
 from mlops.adapters.settings import load_settings
-from mlops.core import prediction_log
+from mlops.core import batch, layout, prediction_log
 from mlops.core.prediction_log import Expiry, Partition
+from mlops.core.retention import BatchExpiry, batch_expiry
 from mlops.errors import MlopsError
 from mlops.flows.repository import checked_models, manifest_data
 
-__all__ = ["Compaction", "RetentionPlan", "compact_all", "partitions", "plan", "purge"]
+__all__ = ["BatchExpiry", "Compaction", "RetentionPlan", "compact_all", "partitions", "plan",
+           "purge", "purge_batch"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,8 @@ class RetentionPlan:
     partitions: int
     expiries: list[Expiry]
     compactable: list[Path]  # JSON-lines logs of closed days that are kept
+    batch: list[BatchExpiry] = field(default_factory=list)  # published batch files
+    remote: list[str] = field(default_factory=list)  # batch outputs not on this disk
 
     @property
     def compactable_bytes(self) -> int:
@@ -57,7 +64,33 @@ def plan(root: Path, logs: Path | None = None, now: datetime | None = None) -> R
         for path in sorted((folder / prediction_log.partition_dir(
             part.environment, part.model, part.day)).glob(prediction_log.LOG_FILES))
     ]  # fmt: skip
-    return RetentionPlan(folder, moment.date(), len(found), expiries, compactable)
+    manifests = {n: manifest_data(check, n) for n in names}
+    expired_batch, remote = _batch(root, manifests, retention, moment)
+    return RetentionPlan(folder, moment.date(), len(found), expiries, compactable, expired_batch,
+                         remote)  # fmt: skip
+
+
+def _batch(root: Path, manifests: dict[str, dict[str, object]], retention: dict[str, int | None],
+           now: datetime) -> tuple[list[BatchExpiry], list[str]]:  # fmt: skip
+    """The published batch files past retention (or whose age cannot be read), and the
+    outputs that are not on this disk (s3://), which retention does not reach."""
+    found: list[BatchExpiry] = []
+    remote: list[str] = []
+    for name, manifest in sorted(manifests.items()):
+        output = batch.batch_spec(manifest).output
+        if output is None:
+            continue
+        if "://" in output:
+            remote.append(output)
+            continue
+        path = Path(output)
+        path = path if path.is_absolute() else root / layout.model_dir(name) / path
+        for done in batch_files.published(path):
+            expiry = batch_expiry(name, str(done.path), done.kind, done.scored_at, done.bytes,
+                                  retention[name], now.date(), done.why)  # fmt: skip
+            if expiry is not None:
+                found.append(expiry)
+    return found, remote
 
 
 def partitions(folder: Path) -> list[Partition]:
@@ -88,6 +121,23 @@ def purge(found: RetentionPlan) -> list[Expiry]:
             raise MlopsError(
                 f"cannot purge {path}: {exc.strerror or exc}",
                 hint=f"{len(done)} partition(s) were purged before it; run again once fixed",
+            ) from None
+        done.append(expiry)
+    return done
+
+
+def purge_batch(found: RetentionPlan) -> list[BatchExpiry]:
+    """Remove every purgeable batch file (its quarantine file before the output)."""
+    done: list[BatchExpiry] = []
+    for expiry in sorted(
+        (e for e in found.batch if e.purgeable), key=lambda e: e.kind != "quarantine"
+    ):
+        try:
+            Path(expiry.path).unlink(missing_ok=True)
+        except OSError as exc:
+            raise MlopsError(
+                f"cannot purge {expiry.path}: {exc.strerror or exc}",
+                hint=f"{len(done)} batch file(s) were purged before it; run again once fixed",
             ) from None
         done.append(expiry)
     return done
