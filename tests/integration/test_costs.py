@@ -159,3 +159,23 @@ def test_a_bad_since_is_a_usage_error(root: Path, cli) -> None:
     result = cli("--repo", root, "costs", "--since", "last tuesday")
     assert result.code == 2
     assert "expected a span such as 12h, 30d or 2w" in result.err
+
+
+def test_a_stopped_instance_keeps_its_hours(root: Path, cli) -> None:
+    """An instance the target stopped leaves its hours in the deploy host's ledger: the
+    report still counts them once its record is gone, and a window after its stop does not."""
+    target = LocalTarget(load_settings(root))
+    before = datetime.now(UTC)
+    instance = target.start("staging", MODEL, "1", None)
+    time.sleep(1)
+    target.stop(instance, timeout=10)
+    after = datetime.now(UTC)
+    report = json.loads(cli("--repo", root, "costs", "--json").out)
+    line = line_of(report)
+    assert line["serving"]["instances"] == 2  # production's, running, and staging's, stopped
+    ledger = (load_settings(root).deploy_folder / "usage/instances.jsonl").read_text()
+    (entry,) = [json.loads(x) for x in ledger.splitlines() if '"staging"' in x]
+    ran = datetime.fromisoformat(entry["stopped"]) - datetime.fromisoformat(entry["started"])
+    assert 1 <= ran.total_seconds() <= (after - before).total_seconds() + 1
+    later = cli("--repo", root, "costs", "--since", after.isoformat(), "--json")
+    assert line_of(json.loads(later.out))["serving"]["instances"] == 1

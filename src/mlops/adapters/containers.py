@@ -16,8 +16,10 @@ health check refuses it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from mlops.adapters.bento_layout import serve_command
@@ -180,3 +182,26 @@ def _reason(exc: Exception) -> str:
     explanation = getattr(exc, "explanation", None)
     text = str(explanation or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def started_at(name: str) -> datetime | None:
+    """When container `name` started (None: no such container, or the engine cannot say)."""
+    docker = sdk()
+    try:
+        attrs = engine().containers.get(name).attrs
+    except (docker.errors.NotFound, docker.errors.APIError):
+        return None
+    return engine_time(str((attrs.get("State") or {}).get("StartedAt", "")))
+
+
+ENGINE_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def engine_time(text: str) -> datetime | None:
+    """The engine's RFC 3339 time with nanoseconds, to the microsecond; None if unreadable."""
+    match = ENGINE_TIME.match(text)
+    if match is None or text.startswith("0001-"):
+        return None
+    fraction = (match[2] or ".0")[:7]
+    zone = "+00:00" if match[3] == "Z" else match[3]
+    return datetime.fromisoformat(f"{match[1]}{fraction}{zone}")

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops.adapters import containers, images, probes
+from mlops.adapters import containers, images, probes, serving_usage
 from mlops.adapters.image_registry import pull
 from mlops.adapters.shared_folders import shared_folder
 from mlops.core.deploy import Instance
@@ -64,6 +65,7 @@ class DockerTarget:
         limits: Callable[[str], Limits] | None = None,
         cost_labels: Callable[[str], Mapping[str, str]] | None = None,
         access: Path | None = None,
+        usage: Path | None = None,
     ) -> None:
         self.models = models
         self.build = build
@@ -74,6 +76,7 @@ class DockerTarget:
         self.limits = limits  # a model's CPU and memory limits (its serving.api.resources)
         self.cost_labels = cost_labels  # a model's owner and cost-centre labels
         self.access = access  # the host folder of the clients' keys file, mounted
+        self.usage = usage  # the deploy folder, whose ledger records stopped containers
         self.built: dict[tuple[str, str], str] = {}  # what this run built: run exactly that
         self._pushed: dict[tuple[str, str], str | None] = {}
 
@@ -162,7 +165,14 @@ class DockerTarget:
         return found
 
     def stop(self, instance: Instance) -> None:
+        started = containers.started_at(instance.ident)
         containers.stop_container(instance.ident)
+        if self.usage is not None and started is not None:  # its hours, for `mlops costs`
+            labels = self.cost_labels(instance.model) if self.cost_labels else {}
+            serving_usage.record(self.usage, serving_usage.Ran(
+                instance.environment, instance.model, instance.version, instance.replica,
+                started, datetime.now(UTC), dict(labels),
+            ))  # fmt: skip
 
     def exited(self, instance: Instance) -> bool:
         mine = containers.containers({LABEL_ENV: instance.environment})

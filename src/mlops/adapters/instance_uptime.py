@@ -8,13 +8,13 @@ start time) and, for the `docker` target, the engine's containers (their labels 
 replicas ran or for how long, and the tracking store holds nothing about serving. A deploy
 host's folder outlives a checkout (`[tool.mlops.deploy] folder`), so a fresh runner of the
 deploy host reads the same records. An instance counts while it runs: a stopped instance's
-record is removed by the deployer, so its hours are no longer reported.
+record is removed by the deployer, which appends its hours to the deploy host's ledger
+(`adapters.serving_usage`) as it stops it.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,7 +81,7 @@ def _containers(environments: tuple[str, ...]) -> list[RunningInstance]:
     for container in containers.engine().containers.list(filters={"label": [LABEL_ENV]}):
         attrs = container.attrs
         labels = {str(k): str(v) for k, v in (attrs.get("Config", {}).get("Labels") or {}).items()}
-        started = _engine_time(str((attrs.get("State") or {}).get("StartedAt", "")))
+        started = containers.engine_time(str((attrs.get("State") or {}).get("StartedAt", "")))
         environment = labels.get(LABEL_ENV, "")
         replica = labels.get(LABEL_REPLICA, "1")
         if environment not in environments or started is None or not replica.isdigit():
@@ -90,16 +90,3 @@ def _containers(environments: tuple[str, ...]) -> list[RunningInstance]:
                                      labels.get("mlops.version", ""), int(replica), started,
                                      labels))  # fmt: skip
     return found
-
-
-_ENGINE_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-
-
-def _engine_time(text: str) -> datetime | None:
-    """The engine's RFC 3339 time with nanoseconds, to the microsecond; None if unreadable."""
-    match = _ENGINE_TIME.match(text)
-    if match is None or text.startswith("0001-"):
-        return None
-    fraction = (match[2] or ".0")[:7]
-    zone = "+00:00" if match[3] == "Z" else match[3]
-    return datetime.fromisoformat(f"{match[1]}{fraction}{zone}")

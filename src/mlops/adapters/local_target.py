@@ -19,10 +19,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops.adapters import probes, processes
+from mlops.adapters import probes, processes, serving_usage
 from mlops.adapters.settings import Settings
 from mlops.core.deploy import Instance
 from mlops.errors import MlopsError
@@ -146,6 +147,12 @@ class LocalTarget:
                 processes.stop_group(owner, timeout)
             except PermissionError as exc:
                 raise MlopsError(f"cannot stop process {owner[0]}: {exc}") from None
+            if isinstance(record.get("started"), int | float):  # its hours, for `mlops costs`
+                serving_usage.record(self.settings.deploy_folder, serving_usage.Ran(
+                    instance.environment, instance.model, instance.version, instance.replica,
+                    datetime.fromtimestamp(float(record["started"]), UTC), datetime.now(UTC),
+                    {},
+                ))  # fmt: skip
         if path is not None:
             path.unlink(missing_ok=True)
 

@@ -1,8 +1,9 @@
 """`mlops costs`: recorded usage gathered from where it lives, priced per model and cost centre.
 
 Training CPU-seconds and batch rows and seconds come from the tracking store (shared by every
-machine); serving instance-hours from the deploy host's own records of the instances running
-on it (`adapters.instance_uptime` says why). The rates are `policies/costs.yaml`, which must
+machine); serving instance-hours from the deploy host's own records: of the instances running
+on it (`adapters.instance_uptime` says why) and of those its targets stopped
+(`adapters.serving_usage`). The rates are `policies/costs.yaml`, which must
 be valid: its problems are reported with their lines, and nothing is priced.
 """
 
@@ -14,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mlops.adapters import instance_uptime, run_usage, tracking
+from mlops.adapters import instance_uptime, run_usage, serving_usage, tracking
 from mlops.adapters.settings import load_settings
 from mlops.core import costs, layout
 from mlops.core.batch import EXPERIMENT_PREFIX
@@ -49,6 +50,14 @@ def cost_report(root: Path, since: datetime | None, now: datetime) -> costs.Cost
         hours = costs.hours_between(instance.started, now, since)
         payer = costs.attributed(instance.labels, models.get(instance.model))
         usages.append(costs.Usage(instance.model, payer, costs.SERVING,
+                                  {costs.INSTANCE_HOUR: hours}))  # fmt: skip
+    ran, _ = serving_usage.stopped(settings.deploy_folder)
+    for gone in ran:  # stopped since: the ledger its target kept
+        if since is not None and gone.stopped < since:
+            continue
+        hours = costs.hours_between(gone.started, min(gone.stopped, now), since)
+        payer = costs.attributed(gone.labels, models.get(gone.model))
+        usages.append(costs.Usage(gone.model, payer, costs.SERVING,
                                   {costs.INSTANCE_HOUR: hours}))  # fmt: skip
     return costs.price(usages, models, rates, since, now)
 

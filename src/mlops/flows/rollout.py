@@ -107,7 +107,8 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
                             network=settings.deploy.network,
                             prediction_logs=settings.prediction_logs, limits=limits,
                             cost_labels=labels,
-                            access=settings.access_keys.parent)  # fmt: skip
+                            access=settings.access_keys.parent,
+                            usage=settings.deploy_folder)  # fmt: skip
     from mlops.adapters.local_target import LocalTarget
     from mlops.flows.building import fetch_version
 
