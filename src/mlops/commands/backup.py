@@ -84,15 +84,18 @@ def verify(obj: dict[str, Any], archive: str | None, as_json: bool) -> None:
 @ARCHIVE
 @click.option("--apply", "apply_", is_flag=True, help="Restore; without it, only show the plan.")
 @click.option("--force", is_flag=True, help="Replace places that are not empty.")
+@click.option("--only", "only", multiple=True, type=click.Choice(sorted(COMPONENTS)),
+              help="Restore only this part (repeat); the others are left as they are.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.pass_obj
 def restore(obj: dict[str, Any], archive: str | None, apply_: bool, force: bool,
-            as_json: bool) -> None:  # fmt: skip
+            only: tuple[str, ...], as_json: bool) -> None:  # fmt: skip
     """Put ARCHIVE (default: the newest) back where this checkout's configuration places each
-    part. The archive is checked whole first; a place that is not empty is refused unless
-    --force; everything is replaced together or nothing is."""
+    part (or only the parts --only names). The archive is checked whole first; a place that
+    is not empty is refused unless --force; everything is replaced together or nothing is."""
     try:
-        done = backup.restore(find_root(obj.get("repo")), archive, force=force, apply=apply_)
+        done = backup.restore(find_root(obj.get("repo")), archive, force=force, apply=apply_,
+                              only=frozenset(only) if only else None)  # fmt: skip
     except backup.RestoreRefused as refused:
         _report(refused.done, as_json)
         raise

@@ -320,16 +320,20 @@ class RestorePlan:
                 "refused": [f"{s.component}: {s.why}" for s in self.refused]}  # fmt: skip
 
 
-def restore_plan(manifest: Manifest, targets: Mapping[str, Target], force: bool) -> RestorePlan:
+def restore_plan(manifest: Manifest, targets: Mapping[str, Target], force: bool,
+                 only: frozenset[str] | None = None) -> RestorePlan:  # fmt: skip
     """Each of the archive's components into its target: restored into an empty place,
     replacing what is there only with `force`, refused where the configuration has no
-    place for it."""
+    place for it; with `only`, the other components are skipped (left as they are)."""
     steps = []
     for component in manifest.components:
         members = manifest.component(component)
         files, size = len(members), sum(m.size for m in members)
         target = targets.get(component)
-        if target is None or target.supported:
+        if only is not None and component not in only:
+            steps.append(Step(component, target.location if target else "", files, size,
+                              "skip", "not asked for (--only)"))  # fmt: skip
+        elif target is None or target.supported:
             why = target.supported if target else "this configuration has no place for it"
             steps.append(Step(component, target.location if target else "", files, size,
                               "refuse", why or ""))  # fmt: skip

@@ -276,26 +276,29 @@ class Restored:
     relocated: int = 0  # artifact locations rewritten in the tracking store
 
 
-def restore(root: Path, archive: str | None, *, force: bool, apply: bool) -> Restored:
-    """Check the archive (default: the newest) whole and plan each of its components into
-    its place here; with `apply`, restore. BackupError when the archive is damaged, and
-    RestoreRefused when a place cannot take its part: nothing is changed then."""
+def restore(root: Path, archive: str | None, *, force: bool, apply: bool,
+            only: frozenset[str] | None = None) -> Restored:  # fmt: skip
+    """Check the archive (default: the newest) whole and plan each of its components (or
+    those in `only`) into its place here; with `apply`, restore. BackupError when the archive
+    is damaged, and RestoreRefused when a place cannot take its part: nothing is changed."""
     found = places(root)
     secret = key(found.settings)
     with _fetched(found.settings, archive) as (location, path):
         checked = _verify(secret, location, path)
-        plan = backup.restore_plan(_checked(checked), _targets(found), force)
+        plan = backup.restore_plan(_checked(checked), _targets(found), force, only)
         done = Restored(checked, plan, apply and not plan.refused)
         if plan.refused:
             raise RestoreRefused(done)
         if apply:
-            done.relocated = _apply(found, secret, path, _checked(checked))
+            done.relocated = _apply(found, secret, path, _checked(checked), only)
     return done
 
 
-def _apply(found: Places, secret: bytes, archive: Path, manifest: backup.Manifest) -> int:
-    targets = {c: p for c, p in found.folders.items() if c in manifest.components}
-    if backup.TRACKING_DB in manifest.components and found.database is not None:
+def _apply(found: Places, secret: bytes, archive: Path, manifest: backup.Manifest,
+           only: frozenset[str] | None = None) -> int:  # fmt: skip
+    chosen = [c for c in manifest.components if only is None or c in only]
+    targets = {c: p for c, p in found.folders.items() if c in chosen}
+    if backup.TRACKING_DB in chosen and found.database is not None:
         targets[backup.TRACKING_DB] = found.database
     scratch = Path(tempfile.mkdtemp(prefix="mlops-restore-"))
     try:
@@ -306,6 +309,8 @@ def _apply(found: Places, secret: bytes, archive: Path, manifest: backup.Manifes
             byname[backup.TRACKING_DUMP] = scratch
 
             def sink(component: str, path: str) -> IO[bytes]:
+                if component not in chosen:  # read whole, to check it, and dropped
+                    return Path(os.devnull).open("wb")  # the reader closes it
                 if component == backup.TRACKING_DB:
                     return byname[component].open("wb")
                 out = byname[component] / path
@@ -315,7 +320,7 @@ def _apply(found: Places, secret: bytes, archive: Path, manifest: backup.Manifes
             with _progress("restoring", archive.stat().st_size) as advance:
                 again = backup_archive.read_archive(archive, secret, sink, advance)
             _checked(again)  # changed since it was planned: nothing is in place yet
-            for component in manifest.components:  # an empty folder is a folder
+            for component in chosen:  # an empty folder is a folder
                 if component in targets and component != backup.TRACKING_DB:
                     byname[component].mkdir(parents=True, exist_ok=True)
             moved = 0
@@ -323,7 +328,7 @@ def _apply(found: Places, secret: bytes, archive: Path, manifest: backup.Manifes
                 moved = backup_stores.sqlite_relocate(byname[backup.TRACKING_DB],
                                                       manifest.artifact_root,
                                                       found.artifact_root)  # fmt: skip
-            if backup.TRACKING_DUMP in manifest.components and found.postgres is not None:
+            if backup.TRACKING_DUMP in chosen and found.postgres is not None:
                 backup_stores.pg_restore(found.postgres, scratch / backup.DUMP_FILE,
                                          replace=True)  # fmt: skip
             database = targets.pop(backup.TRACKING_DB, None)
