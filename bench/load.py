@@ -12,6 +12,10 @@ benchmarks run it while a deployment switches.
 
 wrk shares the machine's cores with the server it measures, so compare servers measured in
 the same run, never absolute numbers across machines or days.
+
+Routers speak HTTPS only. wrk loads an https URL but cannot verify its certificate, so the
+benchmarks check one answer through the router with its CA first (`scratch.check_answer`);
+`steady_load` verifies every connection with the context it is given.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -165,9 +170,11 @@ def steady_load(
     max_requests: int,
     headers: dict[str, str] | None = None,
     timeout: float = 10.0,
+    context: ssl.SSLContext | None = None,
 ) -> Counts:
     """POST `body` as JSON from `threads` keep-alive connections until `stop_event` is set or
-    `max_requests` were sent; blocks until then (run it in a thread beside the switch)."""
+    `max_requests` were sent; blocks until then (run it in a thread beside the switch). An
+    https `url` (a router) is verified with `context` (one trusting the routers' CA)."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname
     if host is None:
@@ -198,7 +205,12 @@ def steady_load(
         try:
             while take():
                 if connection is None:
-                    connection = http.client.HTTPConnection(host, parts.port, timeout)
+                    connection = (
+                        http.client.HTTPSConnection(host, parts.port, timeout=timeout,
+                                                    context=context)
+                        if parts.scheme == "https"
+                        else http.client.HTTPConnection(host, parts.port, timeout)
+                    )  # fmt: skip
                 try:
                     connection.request("POST", path, payload, sent)
                     response = connection.getresponse()

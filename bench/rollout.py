@@ -7,7 +7,7 @@ traffic with a canary, and from the revert commit to v1 serving again under 10 s
 breast-cancer versions 1 and 2 are trained into a scratch git repository; production serves
 v1 on `--replicas` instances (2 by default) through its nginx port. Then, each with its own
 bounded steady load (keep-alive clients POSTing one row to `/breast-cancer/predict` through
-nginx, every status checked):
+nginx over HTTPS, verified with the deploy folder's CA, every status checked):
 
 1. switch: registry.yaml puts v2 in production, commit, `mlops reconcile --apply`;
 2. rollback: `git revert` that commit, `mlops reconcile --apply`, timed from the revert until
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -106,12 +107,13 @@ def repository(root: Path, target: str, port: int, standby: bool, replicas: int)
     mlops(root, "reconcile", "--env", "production", "--apply")
 
 
-def served(url: str, body: Any, headers: dict[str, str]) -> str:
-    """`v<version>` as production's answer names it, or what it answered instead."""
+def served(url: str, body: Any, headers: dict[str, str], context: ssl.SSLContext) -> str:
+    """`v<version>` as production's answer names it, or what it answered instead (over
+    HTTPS, the router verified with `context`)."""
     request = urllib.request.Request(url, json.dumps(body).encode(),
                                      {"Content-Type": "application/json", **headers})  # fmt: skip
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             answer = json.loads(response.read())
     except urllib.error.HTTPError as error:
         return f"HTTP {error.code}"
@@ -123,12 +125,13 @@ def served(url: str, body: Any, headers: dict[str, str]) -> str:
 
 
 def check_serving(
-    url: str, body: Any, headers: dict[str, str], when: str, version: str
-) -> tuple[list[str], str | None]:
+    url: str, body: Any, headers: dict[str, str], context: ssl.SSLContext, when: str,
+    version: str,
+) -> tuple[list[str], str | None]:  # fmt: skip
     """Ask production CHECKS times (four times that for a split): what it answered, and a
     problem unless the answers named exactly the versions of `version` ("1" or "1+2")."""
     expected = {f"v{v}" for v in version.split("+")}
-    answers = [served(url, body, headers) for _ in range(CHECKS * len(expected) ** 2)]
+    answers = [served(url, body, headers, context) for _ in range(CHECKS * len(expected) ** 2)]
     if set(answers) == expected:
         return answers, None
     named = " and ".join(sorted(expected))
@@ -154,13 +157,15 @@ def check_load(name: str, counts: Counts) -> list[str]:
 
 
 def under_load(
-    url: str, body: Any, headers: dict[str, str], threads: int, move: Callable[[], float]
-) -> tuple[float, Counts]:
+    url: str, body: Any, headers: dict[str, str], context: ssl.SSLContext, threads: int,
+    move: Callable[[], float],
+) -> tuple[float, Counts]:  # fmt: skip
     """Run `move` while `threads` clients keep POSTing; its result and what the clients saw."""
     stop = threading.Event()
     result: dict[str, Counts] = {}
     loader = threading.Thread(target=lambda: result.setdefault(
-        "counts", steady_load(url, body, threads, stop, MAX_REQUESTS, headers)))  # fmt: skip
+        "counts", steady_load(url, body, threads, stop, MAX_REQUESTS, headers,
+                              context=context)))  # fmt: skip
     loader.start()
     time.sleep(SETTLE)
     try:
@@ -197,14 +202,16 @@ def main() -> int:
     )
     args = parser.parse_args()
     port = free_port()
-    url = f"http://127.0.0.1:{port}/{MODEL}/predict"
+    url = f"https://127.0.0.1:{port}/{MODEL}/predict"
     with tempfile.TemporaryDirectory(prefix="mlops-bench-rollout-") as tmp:
         root = Path(tmp) / "repo"
         try:
             repository(root, args.target, port, args.standby, args.replicas)
             headers = _headers(root)
+            context = _trusted(root)
             body = {"rows": holdout_rows(root, 1)}
-            first, problem = check_serving(url, body, headers, "after the first deploy", "1")
+            first, problem = check_serving(url, body, headers, context, "after the first deploy",
+                                           "1")  # fmt: skip
             if problem:
                 sys.exit(f"{problem}: nothing to measure")
             checked = {"after the first deploy": first}
@@ -223,7 +230,7 @@ def main() -> int:
                            "--apply"]  # fmt: skip
                 reconcile = subprocess.Popen(command, cwd=root, env=ENV, stdout=subprocess.DEVNULL,
                                              stderr=subprocess.PIPE, text=True)  # fmt: skip
-                while served(url, body, headers) != "v1" and reconcile.poll() is None:
+                while served(url, body, headers, context) != "v1" and reconcile.poll() is None:
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - start
                 _, err = reconcile.communicate()
@@ -243,10 +250,11 @@ def main() -> int:
                 ("rollback", rollback, "after the revert", "1"),
                 ("canary", canary, "after the canary", "1+2"),
             ):
-                seconds, counts = under_load(url, body, headers, args.threads, move)
+                seconds, counts = under_load(url, body, headers, context, args.threads, move)
                 phases.append((name, seconds, counts))
                 problems += check_load(name, counts)
-                checked[when], problem = check_serving(url, body, headers, when, version)
+                checked[when], problem = check_serving(url, body, headers, context, when,
+                                                       version)  # fmt: skip
                 if problem:  # a rollback from a switch that did not happen measures nothing
                     problems.append(problem)
                     break
@@ -259,6 +267,14 @@ def main() -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 1
     return 0
+
+
+def _trusted(root: Path) -> ssl.SSLContext:
+    """A client context trusting the routers of `root`'s deploy folder (its local CA)."""
+    from mlops.adapters.settings import load_settings
+    from mlops.flows.rollout import trust
+
+    return trust(load_settings(root))
 
 
 def _headers(root: Path) -> dict[str, str]:

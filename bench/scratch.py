@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -73,11 +74,14 @@ def service_command(port: int) -> list[str]:
     return launcher.command(port)
 
 
-def check_answer(name: str, url: str, body: Any) -> dict[str, Any]:
-    """The answer to one request: 200 with one prediction, or the load would measure errors."""
+def check_answer(
+    name: str, url: str, body: Any, context: ssl.SSLContext | None = None
+) -> dict[str, Any]:
+    """The answer to one request: 200 with one prediction, or the load would measure errors.
+    An https URL (a router) is verified with `context`, one that trusts the routers' CA."""
     request = urllib.request.Request(url, json.dumps(body).encode(),
                                      {"Content-Type": "application/json"})  # fmt: skip
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=30, context=context) as response:
         answer = json.loads(response.read())
     if len(answer.get("predictions", ())) != 1:
         raise SystemExit(f"{name}: unexpected answer {answer}")

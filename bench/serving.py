@@ -14,14 +14,16 @@ on loopback with its default single worker: `mlflow models serve -m models:/brea
 estimator) and our service as the local target starts it (`python -m mlops.serving.launcher`,
 from the version's model directory, downloaded once before the runs as the target keeps it
 and an image carries it), loaded directly and then through an nginx router as `mlops
-reconcile` deploys it; then our service again with 2 workers (MLOPS_SERVE_WORKERS=2), whose
-ratio to one worker is reported. Each is checked with one request (a wrong answer stops the
-benchmark with a non-zero exit), warmed up, and loaded with wrk (2 threads) at each
-concurrency for `--seconds`, one JSON row per request in each server's own format. The order
-of the servers rotates between runs. Requests per second, p50/p95/p99 latency, failed
-requests and start-to-ready are printed per run, then the ratios, the manifest's p95 SLO at
-c16, and the start-to-ready of the same service under `bentoml serve` (started and checked
-once per run, not loaded), which the launcher replaces.
+reconcile` deploys it (HTTPS with a local CA, as clients call it: its one checked request
+verifies the certificate; wrk's keep-alive connections do not verify); then our service
+again with 2 workers (MLOPS_SERVE_WORKERS=2), whose ratio to one worker is reported. Each is
+checked with one request (a wrong answer stops the benchmark with a non-zero exit), warmed
+up, and loaded with wrk (2 threads) at each concurrency for `--seconds`, one JSON row per
+request in each server's own format. The order of the servers rotates between runs.
+Requests per second, p50/p95/p99 latency, failed requests and start-to-ready are printed per
+run, then the ratios, the manifest's p95 SLO at c16, and the start-to-ready of the same
+service under `bentoml serve` (started and checked once per run, not loaded), which the
+launcher replaces.
 
 wrk runs on the same 2 cores as the server it measures, so absolute numbers move with the
 machine; compare the ratios of servers measured in the same run.
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import ssl
 import statistics
 import sys
 import tempfile
@@ -77,6 +80,7 @@ class Server:
     url: str
     body: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)  # on top of the shared environment
+    ca: str | None = None  # the CA that verifies an https `url` (a router's)
 
 
 def mlflow_server(port: int, rows: list[dict[str, Any]]) -> Server:
@@ -123,17 +127,19 @@ def start_only(target: Server, env: dict[str, str], log: Path) -> float:
 @contextmanager
 def fronted(target: Server, folder: Path) -> Iterator[Server]:
     """`target` behind an nginx router, as `mlops reconcile` deploys it (clients call it at
-    /<model>/predict)."""
+    https://127.0.0.1:<port>/<model>/predict, with a local CA made in `folder`)."""
+    from mlops.adapters.certificates import ensure_local
     from mlops.adapters.nginx import Router
     from mlops.core.routing import Backend, RouteTable
 
     backend = target.url.removeprefix("http://").removesuffix("/predict")
     port = free_port()
-    router = Router(folder / "nginx", port)
+    tls = ensure_local(folder)
+    router = Router(folder / "nginx", port, tls)
     router.apply(RouteTable("bench", port, {MODEL: (Backend("1", backend, 100),)}))
     try:
         yield replace(target, name=f"{target.name}+nginx",
-                      url=f"http://127.0.0.1:{port}/{MODEL}/predict")  # fmt: skip
+                      url=f"https://127.0.0.1:{port}/{MODEL}/predict", ca=tls.ca)  # fmt: skip
     finally:
         router.stop()
 
@@ -149,7 +155,8 @@ def measure(target: Server, env: dict[str, str], log: Path, connections: list[in
         if target.name == "ours":
             routes.append(stack.enter_context(fronted(target, log.parent / f"{log.stem}-nginx")))
         for route in routes:
-            check_answer(route.name, route.url, route.body)
+            trusted = ssl.create_default_context(cafile=route.ca) if route.ca else None
+            check_answer(route.name, route.url, route.body, trusted)
             run_wrk(route.url, route.body, max(connections), WARMUP_SECONDS)
             for conns in connections:
                 results[route.name, conns] = run_wrk(route.url, route.body, conns, seconds)

@@ -17,7 +17,7 @@ from support import git, require_system
 
 from mlops.adapters import probes
 from mlops.adapters.settings import load_settings
-from mlops.flows.rollout import smoke_row, stop_all
+from mlops.flows.rollout import environment_url, smoke_row, stop_all, trust
 from mlops.testing.github_server import GitHubServer
 
 MODEL = "breast-cancer"
@@ -60,11 +60,27 @@ def reconcile(
     return dict(json.loads(result.out))
 
 
+def router_call(
+    root: Path, env: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """`probes.call` of `path` on the environment's router, over HTTPS verified with the
+    deploy folder's CA, as a client calls it."""
+    settings = load_settings(root)
+    return probes.call(f"{environment_url(settings, env)}{path}", body, headers,
+                       context=trust(settings))  # fmt: skip
+
+
+def router_connection(root: Path, env: str, timeout: float = 30) -> http.client.HTTPSConnection:
+    """A keep-alive HTTPS connection to the environment's router, verified with the CA."""
+    settings = load_settings(root)
+    return http.client.HTTPSConnection("127.0.0.1", settings.deploy.ports[env], timeout=timeout,
+                                       context=trust(settings))  # fmt: skip
+
+
 def served(root: Path, env: str, key: str | None = None) -> str:
     """The version answering a prediction through the environment's nginx port."""
-    port = load_settings(root).deploy.ports[env]
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    status, body = probes.call(f"http://127.0.0.1:{port}/{MODEL}/predict",
+    status, body = router_call(root, env, f"/{MODEL}/predict",
                                {"rows": [smoke_row(root, MODEL)]}, headers)  # fmt: skip
     assert status == 200, body
     return str(body["version"])
@@ -115,7 +131,6 @@ def steady_load(root: Path, env: str, clients: int = 2, limit: int = 20_000) -> 
     until the block ends (or `limit` requests each). A request on a reused connection that
     the server closed as it left is sent again on a new one, as HTTP clients do (RFC 9112
     9.3.1); any other error, and any answer but 200, is a failure."""
-    port = load_settings(root).deploy.ports[env]
     body = json.dumps({"rows": [smoke_row(root, MODEL)]}).encode()
     headers = {"Content-Type": "application/json"}
     seen, done = Seen(), threading.Event()
@@ -131,7 +146,7 @@ def steady_load(root: Path, env: str, clients: int = 2, limit: int = 20_000) -> 
         seen.answers.append((version, response.headers.get("X-Upstream", "")))
 
     def client() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection = router_connection(root, env)
         for _ in range(limit):
             if done.is_set():
                 break

@@ -201,9 +201,10 @@ def _shifted_requests(workdir: Path, holdout: Path) -> None:
 
     from mlops.adapters import probes
     from mlops.adapters.settings import load_settings
+    from mlops.flows.rollout import environment_url, trust
 
-    port = load_settings(workdir).deploy.ports["production"]
-    url = f"http://127.0.0.1:{port}/breast-cancer/predict"
+    settings = load_settings(workdir)
+    url = f"{environment_url(settings, 'production')}/breast-cancer/predict"
     train = holdout.with_name("train.csv")
     rows = pd.read_csv(train).drop(columns=["malignant"]).sample(200, replace=True,
                                                                   random_state=5)  # fmt: skip
@@ -212,7 +213,8 @@ def _shifted_requests(workdir: Path, holdout: Path) -> None:
     records = rows.to_dict(orient="records")
     answered = 0
     for start in range(0, len(records), 10):
-        status, _ = probes.call(url, {"rows": records[start : start + 10]})
+        status, _ = probes.call(url, {"rows": records[start : start + 10]},
+                                context=trust(settings))  # fmt: skip
         answered += status == 200
     console().print(f"sent {len(records)} shifted rows in {len(records) // 10} requests:"
                     f" {answered} answered 200")  # fmt: skip
@@ -255,13 +257,14 @@ def _ask(workdir: Path, sample: Path) -> None:
 
     from mlops.adapters import probes
     from mlops.adapters.settings import load_settings
+    from mlops.flows.rollout import environment_url, tls_files, trust
 
-    port = load_settings(workdir).deploy.ports["production"]
+    settings = load_settings(workdir)
     with sample.open(encoding="utf-8") as fh:
         row = {k: float(v) for k, v in next(csv.DictReader(fh)).items() if k != "malignant"}
-    url = f"http://127.0.0.1:{port}/breast-cancer/predict"
-    console().print(f"[dim]$[/] [cyan]POST {url}[/]")
-    status, body = probes.call(url, {"rows": [row]})
+    url = f"{environment_url(settings, 'production')}/breast-cancer/predict"
+    console().print(f"[dim]$[/] [cyan]POST {url}[/] [dim](--cacert {tls_files(settings).ca})[/]")
+    status, body = probes.call(url, {"rows": [row]}, context=trust(settings))
     # One line, never wrapped: the answer is JSON a reader (or a test) can parse.
     console().print(f"HTTP {status}: {json.dumps(body)}", markup=False, soft_wrap=True)
 

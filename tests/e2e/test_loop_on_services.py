@@ -212,24 +212,27 @@ class Loop:
         event = {"ref": "refs/heads/main", "after": merge, "before": base,
                  "repository": {"full_name": REPO, "name": "models", "owner": {"login": "acme"}}}  # fmt: skip
         ask = self.tmp / "ask.py"
+        ca = Path(self.variables["MLOPS_DEPLOY_DIR"]) / "tls" / "ca.pem"
         ask.write_text(ASK.format(root=str(self.github), model=MODEL, key=API_KEY,
-                                  ports=json.dumps(self.ports)))  # fmt: skip
+                                  ports=json.dumps(self.ports), ca=str(ca)))  # fmt: skip
         log, _ = self.run(server, "push", ".github/workflows/main.yml", event,
                           after=([sys.executable, str(ask)],))  # fmt: skip
         return log
 
 
 ASK = """
-import json, urllib.request as u
+import json, ssl, urllib.request as u
 from pathlib import Path
 from mlops.flows.rollout import smoke_row
 row = smoke_row(Path({root!r}), {model!r})
+context = ssl.create_default_context(cafile={ca!r})  # the deploy host's routers' CA
 def version(port):
     try:
-        r = u.urlopen(u.Request(f"http://127.0.0.1:{{port}}/{model}/predict",
+        r = u.urlopen(u.Request(f"https://127.0.0.1:{{port}}/{model}/predict",
                                 json.dumps({{"rows": [row]}}).encode(),
                                 {{"Content-Type": "application/json",
-                                  "Authorization": "Bearer {key}"}}), timeout=30)
+                                  "Authorization": "Bearer {key}"}}), timeout=30,
+                      context=context)
         return json.loads(r.read())["version"]
     except OSError as e:
         return repr(e)

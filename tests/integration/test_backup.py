@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploying import MODEL, promote, require_nginx, teardown
+from deploying import MODEL, promote, require_nginx, router_call, teardown
 from support import commit_all, make_repository, run_cli
 
 from mlops.adapters import dvc, probes
@@ -274,8 +274,7 @@ def test_a_store_in_use_is_copied_consistently(root: Path, cli) -> None:
 
 def request(root: Path, row: dict) -> dict:
     """One prediction through production's nginx port."""
-    port = load_settings(root).deploy.ports["production"]
-    status, body = probes.call(f"http://127.0.0.1:{port}/{MODEL}/predict", {"rows": [row]})
+    status, body = router_call(root, "production", f"/{MODEL}/predict", {"rows": [row]})
     assert status == 200, body
     return dict(body)
 

@@ -30,6 +30,7 @@ from deploying import (
     reconcile,
     require_docker_image,
     require_nginx,
+    router_call,
     served,
     teardown,
 )  # fmt: skip
@@ -44,7 +45,7 @@ from support import (
     two_versions,
 )
 
-from mlops.adapters import containers, images, probes
+from mlops.adapters import containers, images
 from mlops.adapters.probes import free_port
 from mlops.adapters.settings import load_settings
 from mlops.flows.rollout import api_key, router, smoke_row
@@ -155,8 +156,7 @@ def test_build_pushes_the_image_and_a_revert_pulls_it_by_digest(
     assert kinds(first) == ["start", "route"]  # the recorded image: no build
     key = api_key(load_settings(root))
     assert served(root, "production", key) == "1"
-    port = load_settings(root).deploy.ports["production"]
-    status, _ = probes.call(f"http://127.0.0.1:{port}/{MODEL}/predict",
+    status, _ = router_call(root, "production", f"/{MODEL}/predict",
                             {"rows": [smoke_row(root, MODEL)]})  # fmt: skip
     assert status == 401  # no key
 

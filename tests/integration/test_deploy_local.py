@@ -81,6 +81,11 @@ def test_promote_deploy_then_revert_rolls_back(trained: Path, cli, deploy_gh: Gi
     assert production_alias(root) == "1"
     assert scraped(root, "production") == [("production", MODEL, "1")]
     assert [s["kind"] for s in first["deployments"][1]["done"]] == ["start", "route"]
+    settings = load_settings(root)  # clients call HTTPS and trust the deploy folder's CA
+    assert (
+        first["deployments"][1]["url"] == f"https://127.0.0.1:{settings.deploy.ports['production']}"
+    )
+    assert first["deployments"][1]["ca"] == str(settings.deploy_folder / "tls" / "ca.pem")
     kept = load_settings(root).state_dir / "models" / MODEL / "1"
     (instance,) = LocalTarget(load_settings(root)).instances("production")
     environ = Path(f"/proc/{instance.ident}/environ").read_bytes().split(b"\0")

@@ -14,13 +14,15 @@ from typing import Any
 
 import pytest
 import yaml
-from deploying import MODEL, require_nginx, teardown
+from deploying import MODEL, require_nginx, router_call, teardown
 from support import commit_all, make_repository, run_cli
 
 from mlops.adapters import probes
 from mlops.adapters.settings import load_settings
 from mlops.core.routing import ACCESS_LOG
-from mlops.flows.rollout import environment_url, router, smoke_row
+from mlops.flows.rollout import router, smoke_row
+
+pytestmark = pytest.mark.system  # nginx
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +54,8 @@ def made_key(cli: Any, root: Path, client: str, *args: str) -> dict[str, Any]:
 
 
 def predict(root: Path, key: str | None, env: str = "production") -> tuple[int, Any]:
-    url = f"{environment_url(load_settings(root), env)}/{MODEL}/predict"
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return probes.call(url, {"rows": [smoke_row(root, MODEL)]}, headers)
+    return router_call(root, env, f"/{MODEL}/predict", {"rows": [smoke_row(root, MODEL)]}, headers)
 
 
 def test_keys_are_scoped_revoked_at_once_and_audited_by_id(deployed: Path, cli) -> None:

@@ -1,5 +1,7 @@
 """The nginx router for real: routing, canary weights, a blue/green switch under load without
-one failed request, refused configurations, a busy port, and stopping."""
+one failed request, refused configurations, a busy port, and stopping. Every call goes over
+HTTPS, verified with the CA of the router's certificate (tests/integration/test_nginx_tls.py
+covers TLS itself)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import os
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -24,10 +27,11 @@ import pytest
 from support import require_system
 
 import mlops.adapters.nginx as nginx_adapter
-from mlops.adapters import processes
+from mlops.adapters import certificates, processes
 from mlops.adapters.nginx import Router, RouterError, find_nginx
 from mlops.adapters.probes import free_port
 from mlops.core.routing import Backend, RouteTable, render
+from mlops.core.tls import TlsFiles
 
 pytestmark = pytest.mark.integration
 
@@ -118,11 +122,23 @@ def backends() -> Iterator[list[EchoBackend]]:
         backend.stop()
 
 
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A local CA and a server certificate for 127.0.0.1, shared by this module's routers."""
+    return certificates.ensure_local(tmp_path_factory.mktemp("deploy"))
+
+
+def connect(router: Router) -> http.client.HTTPSConnection:
+    """A connection to the router that verifies its certificate with the router's CA."""
+    return http.client.HTTPSConnection("127.0.0.1", router.port, timeout=10,
+                                       context=certificates.client_context(router.tls.ca))  # fmt: skip
+
+
 @pytest.fixture
-def router(tmp_path: Path) -> Iterator[Router]:
+def router(tmp_path: Path, tls: TlsFiles) -> Iterator[Router]:
     """A Router on a free port; whatever nginx it started is stopped afterwards."""
     require_system("nginx", _nginx_installed())
-    router = Router(tmp_path / "router", free_port(), drain_timeout=20)
+    router = Router(tmp_path / "router", free_port(), tls, drain_timeout=20)
     yield router
     pid = router.master_pid()
     try:
@@ -145,10 +161,10 @@ def table(port: int, model: str, *routes: tuple[EchoBackend, int]) -> RouteTable
 
 
 def request(
-    port: int, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    router: Router, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], Any]:
     """One request on a fresh connection: (status, headers, parsed JSON body)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection = connect(router)
     try:
         connection.request("POST" if body is not None else "GET", path, body, headers or {})
         response = connection.getresponse()
@@ -165,14 +181,14 @@ def test_routes_model_paths_to_its_backend(router: Router, backends: list[EchoBa
     applied = table(router.port, "fraud-score", (blue, 100))
     router.apply(applied)
 
-    status, headers, body = request(router.port, "/fraud-score/predict?x=1", b"{}",
+    status, headers, body = request(router, "/fraud-score/predict?x=1", b"{}",
                                     {"X-Request-ID": "req-42"})  # fmt: skip
     assert (status, body["version"], body["path"]) == (200, "1", "/predict?x=1")
     assert body["request_id"] == headers["X-Request-ID"] == "req-42"
     assert headers["X-Upstream"] == blue.address
-    assert request(router.port, "/fraud-score/readyz")[2]["path"] == "/readyz"
-    assert request(router.port, "/-/healthz")[0] == 200
-    assert request(router.port, "/no-such-model/predict")[0] == 404
+    assert request(router, "/fraud-score/readyz")[2]["path"] == "/readyz"
+    assert request(router, "/-/healthz")[0] == 200
+    assert request(router, "/no-such-model/predict")[0] == 404
     assert router.observed() == applied
     assert router.running()
 
@@ -184,7 +200,7 @@ def test_large_bodies_pass_through_temporary_files(
     """It forwards a body too large for nginx's memory buffer: the workers can write their
     temporary files under the prefix, even inside a private temporary folder."""
     router.apply(table(router.port, "churn", (start(backends, "7"), 100)))
-    status, _, body = request(router.port, "/churn/predict", b"x" * 300_000)
+    status, _, body = request(router, "/churn/predict", b"x" * 300_000)
     assert (status, body["length"]) == (200, 300_000)
 
 
@@ -195,7 +211,7 @@ def test_a_body_over_the_routers_limit_is_a_json_413_naming_it(
     """nginx refuses a declared body over its 100Mi limit before reading it, in JSON as the
     service refuses one over the model's own limit."""
     router.apply(table(router.port, "churn", (start(backends, "7"), 100)))
-    connection = http.client.HTTPConnection("127.0.0.1", router.port, timeout=10)
+    connection = connect(router)
     try:
         connection.putrequest("POST", "/churn/predict")
         connection.putheader("Content-Length", str(100 * 1024 * 1024 + 1))
@@ -216,7 +232,7 @@ def test_a_body_over_the_routers_limit_is_a_json_413_naming_it(
 def test_a_model_without_traffic_answers_503(router: Router, backends: list[EchoBackend]) -> None:
     """It answers 503 with a JSON reason for a model none of whose versions has weight."""
     router.apply(table(router.port, "churn", (start(backends, "7"), 0)))
-    status, headers, body = request(router.port, "/churn/predict", b"{}")
+    status, headers, body = request(router, "/churn/predict", b"{}")
     assert status == 503
     assert headers["Content-Type"] == "application/json"
     assert body["error"] == "no version of model churn is deployed"
@@ -243,7 +259,7 @@ def test_canary_split_follows_the_weights(router: Router, backends: list[EchoBac
     (nginx's weighted round robin is deterministic)."""
     stable, canary = start(backends, "9"), start(backends, "10")
     router.apply(table(router.port, "fraud-score", (stable, 90), (canary, 10)))
-    connection = http.client.HTTPConnection("127.0.0.1", router.port, timeout=10)
+    connection = connect(router)
     seen: Counter[str] = Counter()
     for _ in range(200):
         connection.request("POST", "/fraud-score/predict", b"{}")
@@ -260,7 +276,7 @@ def test_replicas_split_their_versions_share(router: Router, backends: list[Echo
     replica answers 90 and the canary 20."""
     first, second, canary = start(backends, "9"), start(backends, "9"), start(backends, "10")
     router.apply(table(router.port, "fraud-score", (first, 90), (second, 90), (canary, 10)))
-    connection = http.client.HTTPConnection("127.0.0.1", router.port, timeout=10)
+    connection = connect(router)
     for _ in range(200):
         connection.request("POST", "/fraud-score/predict", b"{}")
         response = connection.getresponse()
@@ -286,6 +302,7 @@ class Load:
     take a second, so that requests are in flight whenever the routing switches."""
 
     port: int
+    context: ssl.SSLContext  # trusts the router's CA
     fast: int = 4
     slow: int = 2
     limit: int = 3000  # requests per client at most
@@ -336,7 +353,8 @@ class Load:
     def _fresh(self, old: http.client.HTTPConnection | None) -> http.client.HTTPConnection:
         if old is not None:
             old.close()
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=10,
+                                           context=self.context)  # fmt: skip
 
     @staticmethod
     def _dropped(connection: http.client.HTTPConnection) -> bool:
@@ -360,7 +378,7 @@ def switch_under_load(
     the slow clients' second predictions, stop `old` the moment apply returns, and let the
     load run on: the load and when the switch returned."""
     router.apply(table(router.port, "fraud-score", *((b, 100) for b in old)))
-    load = Load(router.port)
+    load = Load(router.port, certificates.client_context(router.tls.ca))
     threads = load.run()
     time.sleep(1.3)
     router.apply(table(router.port, "fraud-score", *((b, 100) for b in new)))
@@ -417,8 +435,10 @@ def test_refused_configuration_keeps_the_old_routing(
     router.apply(old)
     running = router.conf.read_text()
 
-    def broken(routes: RouteTable, prefix: str, user: str | None = None) -> str:
-        return render(routes, prefix, user).replace(green.address, "127.0.0.1:99999")
+    def broken(
+        routes: RouteTable, prefix: str, user: str | None = None, tls: TlsFiles | None = None
+    ) -> str:
+        return render(routes, prefix, user, tls).replace(green.address, "127.0.0.1:99999")
 
     monkeypatch.setattr(nginx_adapter, "render", broken)
     with pytest.raises(RouterError, match=r"invalid port in upstream \"127.0.0.1:99999\""):
@@ -426,7 +446,7 @@ def test_refused_configuration_keeps_the_old_routing(
 
     assert router.conf.read_text() == running
     assert router.observed() == old
-    assert request(router.port, "/fraud-score/predict", b"{}")[2]["version"] == "1"
+    assert request(router, "/fraud-score/predict", b"{}")[2]["version"] == "1"
 
 
 @pytest.mark.system
@@ -454,20 +474,22 @@ def test_stop_stops_and_is_idempotent(router: Router, backends: list[EchoBackend
     assert not router.running()
 
 
-def test_a_missing_nginx_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_nginx_names_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tls: TlsFiles
+) -> None:
     """It says which Debian package to install when no nginx can be found."""
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(nginx_adapter, "DEBIAN_NGINX", str(tmp_path / "sbin" / "nginx"))
     with pytest.raises(
         RouterError, match=r"install the Debian package `nginx` \(or `nginx-light`\)"
     ):
-        Router(tmp_path / "router", 18080).apply(RouteTable("staging", 18080))
+        Router(tmp_path / "router", 18080, tls).apply(RouteTable("staging", 18080))
 
 
-def test_a_pid_file_naming_another_process_is_left_alone(tmp_path: Path) -> None:
+def test_a_pid_file_naming_another_process_is_left_alone(tmp_path: Path, tls: TlsFiles) -> None:
     """A pid file whose pid another process holds by now (a recycled pid) names no running
     nginx: stopping the router signals nothing."""
-    router = Router(tmp_path / "router", free_port())
+    router = Router(tmp_path / "router", free_port(), tls)
     router.prefix.mkdir(parents=True)
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:

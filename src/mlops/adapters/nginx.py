@@ -8,6 +8,12 @@ answers and every old worker has exited. From then on a backend that is no longe
 no request at all, so the caller may stop it at once.
 
 What nginx actually serves is read back from nginx itself (`/-/routes`), never from the file.
+
+Every router speaks TLS only (`mlops.core.routing`): its certificate and key are the
+`TlsFiles` it is given, and it reads `/-/routes` over HTTPS, verifying the certificate with
+their CA for 127.0.0.1 as any client must. The configuration it installs ends with a
+fingerprint of the certificate and key, so a renewed certificate reloads nginx even when the
+routes stay the same.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlops.adapters import processes
+from mlops.adapters import certificates, processes
 from mlops.core.routing import ROUTES_PATH, RouteTable, render
+from mlops.core.tls import TlsFiles
 from mlops.errors import MlopsError
 
 log = logging.getLogger(__name__)
@@ -49,13 +56,15 @@ class RouterError(MlopsError):
 
 
 class Router:
-    """The nginx that serves one environment's route table on 127.0.0.1:`port`."""
+    """The nginx that serves one environment's route table on https://127.0.0.1:`port`."""
 
     def __init__(
-        self, prefix: Path, port: int, nginx: str = "nginx", drain_timeout: float = 30.0
-    ) -> None:
+        self, prefix: Path, port: int, tls: TlsFiles, nginx: str = "nginx",
+        drain_timeout: float = 30.0,
+    ) -> None:  # fmt: skip
         self.prefix = Path(prefix).absolute()
         self.port = port
+        self.tls = tls
         self.nginx = nginx
         self.drain_timeout = drain_timeout
         self.conf = self.prefix / "nginx.conf"
@@ -63,8 +72,14 @@ class Router:
         self.pid_file = self.prefix / "nginx.pid"
 
     def observed(self) -> RouteTable | None:
-        """The table nginx serves on the port, or None when nothing (of ours) answers there."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=PROBE_TIMEOUT)
+        """The table nginx serves on the port, or None when nothing (of ours) answers there
+        over TLS with a certificate the CA vouches for."""
+        try:
+            context = certificates.client_context(self.tls.ca)
+        except MlopsError:
+            return None  # no CA yet: no router of ours has served here
+        connection = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=PROBE_TIMEOUT,
+                                                 context=context)  # fmt: skip
         try:
             connection.request("GET", ROUTES_PATH)
             response = connection.getresponse()
@@ -110,11 +125,13 @@ class Router:
         with self._lock():
             master = self._master()
             current = self.observed() if master is not None else None
-            if current is not None and current.generation() == table.generation():
+            text = self._rendered(table)
+            served = current is not None and current.generation() == table.generation()
+            if served and self._installed() == text:
                 return
             if master is None:
                 self._require_free_port(table)
-            self._install(binary, table)
+            self._install(binary, table, text)
             if master is None:
                 self._start(binary, table)
             else:
@@ -135,11 +152,22 @@ class Router:
 
     # -- steps of apply ---------------------------------------------------------------------
 
-    def _install(self, binary: str, table: RouteTable) -> None:
+    def _rendered(self, table: RouteTable) -> str:
+        """The configuration serving `table`, ending with the fingerprint of its TLS files."""
+        text = render(table, str(self.prefix), _worker_user(self.prefix), self.tls)
+        return f"{text}# tls {certificates.fingerprint(self.tls)}\n"
+
+    def _installed(self) -> str | None:
+        try:
+            return self.conf.read_text()
+        except OSError:
+            return None
+
+    def _install(self, binary: str, table: RouteTable, text: str) -> None:
         """Write and test the new configuration; only a configuration nginx accepts replaces
         nginx.conf."""
         candidate = self.prefix / "nginx.conf.new"
-        candidate.write_text(render(table, str(self.prefix), _worker_user(self.prefix)))
+        candidate.write_text(text)
         done = self._nginx(binary, "-t", candidate)
         if done.returncode != 0:
             raise RouterError(

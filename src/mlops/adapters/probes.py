@@ -3,12 +3,16 @@
 A deployer trusts an instance only after it answers for itself: `/healthz` names the model
 and version it serves, `/readyz` says the model loaded and passed its startup prediction,
 and one real `/predict` through the same path clients use gives a prediction.
+
+Instances speak plain HTTP on 127.0.0.1; the routers in front of them speak HTTPS only, so a
+call through a router passes an SSL context that trusts the routers' CA (`context`).
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -30,15 +34,17 @@ def free_port() -> int:
 
 
 def call(
-    url: str, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 10.0
-) -> tuple[int, Any]:
-    """GET `url`, or POST `body` as JSON: (status, parsed JSON or text). Status 0: no answer."""
+    url: str, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 10.0,
+    context: ssl.SSLContext | None = None,
+) -> tuple[int, Any]:  # fmt: skip
+    """GET `url`, or POST `body` as JSON: (status, parsed JSON or text). Status 0: no answer
+    (an https URL whose certificate `context` does not verify gets none either)."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         url, data, {"Content-Type": "application/json", **(headers or {})}
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()

@@ -17,6 +17,10 @@
                                             # the network namespace container NAME holds)
     state_dir = "/var/lib/mlops/deploy"     # the deploy host's routers, local instances and
                                             # generated API key (default: <state_dir>/deploy)
+    tls = { cert = "tls/router.pem", key = "tls/router-key.pem", ca = "tls/ca.pem" }
+                                            # the routers' own certificate, key and CA (paths
+                                            # relative to the checkout); default: a local CA
+                                            # in <deploy folder>/tls (mlops.adapters.certificates)
 
     [tool.mlops.data]
     remote = "s3://bucket/dvc"              # the shared DVC remote (default: .dvc/config's)
@@ -59,12 +63,13 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from mlops.core.image_reference import registry_problem
 from mlops.core.stages import PRODUCTION, STAGING
+from mlops.core.tls import TlsFiles
 from mlops.errors import MlopsError
 
 DEFAULT_PORTS = {STAGING: 8701, PRODUCTION: 8700}
@@ -98,6 +103,7 @@ class DeploySettings:
     registry: str | None = None  # "127.0.0.1:5000/acme"; None: local images only
     registry_setting: str | None = None  # where `registry` was set, for messages
     network: str = "host"  # the docker target's containers: host, or container:NAME
+    tls: TlsFiles | None = None  # the routers' configured certificate; None: the local CA
 
 
 @dataclass(frozen=True)
@@ -196,7 +202,7 @@ def load_settings(root: Path) -> Settings:
     state_dir = state if state.is_absolute() else root / state
     default_uri = f"sqlite:///{state_dir / 'mlflow.db'}"
     uri = os.environ.get("MLFLOW_TRACKING_URI") or config.get("tracking_uri") or default_uri
-    deploy = _deploy(config.get("deploy", {}))
+    deploy = replace(_deploy(config.get("deploy", {})), tls=_tls(root, config.get("deploy", {})))
     return Settings(
         root, state_dir, str(uri), deploy, _data_remote(config.get("data", {})),
         _github(config.get("github", {})), _deploy_root(root, config.get("deploy", {})),
@@ -258,6 +264,25 @@ def _deploy_root(root: Path, section: Any) -> Path | None:
         return None
     path = Path(found)
     return path if path.is_absolute() else root / path
+
+
+def _tls(root: Path, section: Any) -> TlsFiles | None:
+    """`[tool.mlops.deploy] tls = { cert, key, ca }`: files relative to the checkout (checked
+    when a router is applied, by `mlops.adapters.certificates`); None: the local CA."""
+    given = section.get("tls") if isinstance(section, dict) else None
+    if given is None:
+        return None
+    where = "pyproject.toml [tool.mlops.deploy] tls"
+    if not isinstance(given, dict) or set(given) != {"cert", "key", "ca"}:
+        raise MlopsError(f"{where} = {given!r}: expected {{ cert = ..., key = ..., ca = ... }}",
+                         hint="omit tls for a local CA generated in the deploy folder")  # fmt: skip
+    paths = {}
+    for name, value in given.items():
+        if not isinstance(value, str) or not value.strip():
+            raise MlopsError(f"{where}.{name} = {value!r}: expected the path of a PEM file")
+        path = Path(value.strip())
+        paths[name] = str(path if path.is_absolute() else (root / path).absolute())
+    return TlsFiles(paths["cert"], paths["key"], paths["ca"])
 
 
 ENCRYPTIONS = ("AES256", "aws:kms")

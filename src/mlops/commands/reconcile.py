@@ -66,6 +66,8 @@ def _show(result: Reconciliation) -> None:
                         ("model", "action", "version", "detail"), rows)  # fmt: skip
         elif not outcome.failures:
             console().print(f"✓ {outcome.environment} serves what registry.yaml asks for")
+        if outcome.ca:  # clients call the router over HTTPS and verify it with this CA
+            console().print(f"  {outcome.url} (CA: {outcome.ca})", soft_wrap=True)
         for failure in outcome.failures:
             console().print(f"✗ {failure}")
     for line in result.notes + [f"✗ {e}" for e in result.errors]:

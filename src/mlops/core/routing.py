@@ -10,6 +10,12 @@ target itself rather than from a file it wrote.
 Pure: no I/O. Everything interpolated into the configuration is validated first (model names
 are DNS-safe, versions and addresses have strict shapes) and then quoted, so a table can never
 inject an nginx directive or a variable.
+
+TLS: given the router's certificate files (`mlops.core.tls.TlsFiles`), the server listens
+with TLS only (TLS 1.2 and 1.3, a shared session cache, HTTP/1.1 as before). A plain HTTP
+request to that port is refused, never redirected: nginx answers 400 with a JSON body that
+names the https URL, and nothing reaches a model. A redirect would let a client send its API
+key and rows in clear text before being told to switch.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlops.core.names import MODEL_NAME
+from mlops.core.tls import TlsFiles
 
 VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
 # host:port, the host an IPv4 address, a DNS name or a bracketed IPv6 address.
@@ -235,8 +242,11 @@ def routes_json(table: RouteTable) -> str:
     return json.dumps({**table.to_dict(), "generation": table.generation()}, sort_keys=True)
 
 
-def render(table: RouteTable, prefix: str, user: str | None = None) -> str:
-    """A complete nginx.conf serving `table`, every file nginx writes kept under `prefix`.
+def render(
+    table: RouteTable, prefix: str, user: str | None = None, tls: TlsFiles | None = None
+) -> str:
+    """A complete nginx.conf serving `table`, every file nginx writes kept under `prefix`;
+    over TLS with `tls`'s certificate and key (the router always gives them).
 
     `user` ("name" or "name group") is who the worker processes run as. Only a master running
     as root switches user, so give it only then: the default, `nobody`, cannot write temporary
@@ -257,7 +267,7 @@ def render(table: RouteTable, prefix: str, user: str | None = None) -> str:
         "http {",
         *_indent(_http_settings(base)),
         *(line for model in table.routes for line in _indent(_upstream(table, model))),
-        *_indent(_server(table, base)),
+        *_indent(_server(table, base, tls)),
         "}",
     ]
     return "\n".join(lines) + "\n"
@@ -316,10 +326,10 @@ def _upstream(table: RouteTable, model: str) -> list[str]:
     ]
 
 
-def _server(table: RouteTable, base: str) -> list[str]:
+def _server(table: RouteTable, base: str, tls: TlsFiles | None = None) -> list[str]:
     lines = [
         "server {",
-        f"    listen 127.0.0.1:{table.port};",
+        *(_indent(_tls(table, tls)) if tls else [f"    listen 127.0.0.1:{table.port};"]),
         "",
         f"    location = {HEALTH_PATH} {{ return 200 {quote(json.dumps({'status': 'ok'}))}; }}",
         f"    location = {ROUTES_PATH} {{",
@@ -341,6 +351,25 @@ def _server(table: RouteTable, base: str) -> list[str]:
         location = _proxy_location(model, base) if live else _empty_location(model)
         lines += ["", *_indent(location)]
     return [*lines, "}"]
+
+
+def _tls(table: RouteTable, tls: TlsFiles) -> list[str]:
+    """TLS only on the port; plain HTTP there (nginx's code 497) gets a JSON 400."""
+    plain = {"error": f"this port speaks HTTPS only: call https://127.0.0.1:{table.port}/"}
+    return [
+        f"listen 127.0.0.1:{table.port} ssl;",
+        f"ssl_certificate {quote(tls.cert)};",
+        f"ssl_certificate_key {quote(tls.key)};",
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        "ssl_prefer_server_ciphers off;",
+        "ssl_session_cache shared:mlops_tls:1m;",
+        "ssl_session_timeout 1h;",
+        "error_page 497 =400 @plain_http;",
+        "location @plain_http {",
+        "    default_type application/json;",
+        f"    return 400 {quote(json.dumps(plain))};",
+        "}",
+    ]
 
 
 def _proxy_location(model: str, base: str) -> list[str]:

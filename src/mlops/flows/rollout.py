@@ -7,6 +7,12 @@ replica that fails its checks is stopped and never routed: its model keeps the r
 had, the other models move on, and the failure is reported (the command then exits
 non-zero). How many replicas each model runs is the checkout's manifest's
 `serving.api.replicas` for the environment.
+
+Clients reach an environment at `https://127.0.0.1:<port>` only, and trust its router with
+the CA file `Outcome.ca` names: `<deploy folder>/tls/ca.pem` for the local CA made on the
+first apply, else the configured `[tool.mlops.deploy] tls` CA. Every apply first makes the
+certificates current (or checks the configured ones: a bad file stops the apply before any
+router changes), and reloads a router whose certificate was renewed.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +28,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from mlops.adapters import atomic, probes
+from mlops.adapters import atomic, certificates, probes
 from mlops.adapters.nginx import Router
 from mlops.adapters.settings import Settings
 from mlops.core.alert_rules import scrape_targets
@@ -30,6 +37,7 @@ from mlops.core.deploy import Instance, Step, kept_addresses, plan, route_table
 from mlops.core.resources import Limits, limits_of, replicas_of
 from mlops.core.routing import RouteTable
 from mlops.core.stages import ENVIRONMENTS
+from mlops.core.tls import TlsFiles
 from mlops.errors import MlopsError
 
 
@@ -65,6 +73,7 @@ class Outcome:
     done: list[Step] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     routes: RouteTable | None = None
+    ca: str | None = None  # the CA file clients verify `url` with
 
     @property
     def changed(self) -> bool:
@@ -78,6 +87,7 @@ class Outcome:
             "done": [s.to_dict() for s in self.done],
             "failures": self.failures,
             "routes": self.routes.to_dict() if self.routes is not None else None,
+            "ca": self.ca,
         }
 
 
@@ -131,11 +141,29 @@ def stop_all(settings: Settings) -> None:
 
 def router(settings: Settings, environment: str) -> Router:
     port = settings.deploy.ports[environment]
-    return Router(settings.deploy_dir(environment) / "nginx", port)
+    return Router(settings.deploy_dir(environment) / "nginx", port, tls_files(settings))
 
 
 def environment_url(settings: Settings, environment: str) -> str:
-    return f"http://127.0.0.1:{settings.deploy.ports[environment]}"
+    return f"https://127.0.0.1:{settings.deploy.ports[environment]}"
+
+
+def tls_files(settings: Settings) -> TlsFiles:
+    """The routers' certificate, key and CA: the configured ones, else the local CA's."""
+    return settings.deploy.tls or certificates.local_files(settings.deploy_folder)
+
+
+def prepare_tls(settings: Settings) -> TlsFiles:
+    """The routers' certificate files, ready to serve: the local CA and a current server
+    certificate made, or the configured files checked (CertificateError naming the file)."""
+    if settings.deploy.tls is not None:
+        return certificates.check_configured(settings.deploy.tls)
+    return certificates.ensure_local(settings.deploy_folder)
+
+
+def trust(settings: Settings) -> ssl.SSLContext:
+    """A client context that verifies this deploy host's routers."""
+    return certificates.client_context(tls_files(settings).ca)
 
 
 def manifest_of(settings: Settings, model: str) -> Mapping[str, Any]:
@@ -170,23 +198,31 @@ def planned(
             if needed is not None:
                 prepared.append(Step(needed[0], environment, step.model, step.version, needed[1]))
     return Outcome(environment, environment_url(settings, environment), prepared + steps,
-                   routes=routes)  # fmt: skip
+                   routes=routes, ca=tls_files(settings).ca)  # fmt: skip
 
 
 def apply(
     settings: Settings, target: Target, environment: str, models: Mapping[str, Any]
 ) -> Outcome:
     """Carry the plan out (see the module docstring). Once it has started, it never raises:
-    a failure (a version's checks, the router) is kept in the outcome with what was done."""
+    a failure (a version's checks, the router) is kept in the outcome with what was done.
+    Certificates that cannot serve (see `prepare_tls`) raise before anything starts."""
+    files = prepare_tls(settings)
     nginx = router(settings, environment)
     observed = nginx.observed()
     instances = target.instances(environment)
     replicas = replicas_wanted(settings, environment, models)
     steps = plan(environment, models, instances, observed, settings.deploy.standby, replicas)
-    outcome = Outcome(environment, environment_url(settings, environment), steps, routes=observed)
+    outcome = Outcome(environment, environment_url(settings, environment), steps, routes=observed,
+                      ca=files.ca)  # fmt: skip
     if steps:
         try:
             _carry_out(settings, target, nginx, outcome, models, instances, replicas)
+        except MlopsError as exc:
+            outcome.failures.append(f"{environment}: {exc.message}")
+    elif observed is not None:
+        try:  # the same routes; a renewed certificate still reloads nginx
+            nginx.apply(observed)
         except MlopsError as exc:
             outcome.failures.append(f"{environment}: {exc.message}")
     _scrape_targets(settings, environment, target.instances(environment) if steps else instances)
