@@ -306,7 +306,8 @@ def test_a_spec_that_cannot_be_built_is_refused_before_any_build(tmp_path: Path)
 
 def test_requirements_swap_mlflow_for_mlflow_skinny_and_pin_bentoml() -> None:
     """mlflow becomes mlflow-skinny at the same specifier (extras dropped), other pins stay,
-    any bentoml pin gives way to this bentoml, and pyyaml and pandas are added once."""
+    any bentoml pin gives way to this bentoml, this orjson is added (the service's prediction
+    log imports it), and pyyaml and pandas are added once."""
     from importlib.metadata import version
 
     got = images.serving_requirements(
@@ -316,7 +317,7 @@ def test_requirements_swap_mlflow_for_mlflow_skinny_and_pin_bentoml() -> None:
     assert got == [
         "mlflow-skinny==3.17.2", "scikit-learn==1.9.1", "mlflow-skinny",
         "mlflow-skinny>=3 ; python_version >= '3.10'", "PyYAML==6.0.3",
-        f"bentoml=={version('bentoml')}", "pandas",
+        f"bentoml=={version('bentoml')}", f"orjson=={version('orjson')}", "pandas",
     ]  # fmt: skip
 
 

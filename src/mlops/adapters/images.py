@@ -106,7 +106,8 @@ def base_image_for(spec: ImageSpec) -> str:
 
 def serving_requirements(requirements: Iterable[str]) -> list[str]:
     """The model's requirements with `mlflow` swapped for `mlflow-skinny` (same specifier),
-    any bentoml pin replaced by this one, and pyyaml and pandas added unless present."""
+    any bentoml pin replaced by this one, orjson (the prediction log's encoder) pinned to
+    this one unless present, and pyyaml and pandas added unless present."""
     kept: list[str] = []
     for line in requirements:
         text = line.strip()
@@ -119,6 +120,8 @@ def serving_requirements(requirements: Iterable[str]) -> list[str]:
             kept.append(text)
     names = {_requirement_name(text) for text in kept}
     kept.append(f"bentoml=={installed_version('bentoml')}")
+    if "orjson" not in names:
+        kept.append(f"orjson=={installed_version('orjson')}")
     kept += [extra for extra in ("pyyaml", "pandas") if extra not in names]
     return kept
 
