@@ -10,18 +10,16 @@ whole files the same way and never appends, so any of them may be replaced.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops.adapters.atomic import replace_with, write_bytes
+from mlops.adapters.atomic import replace_with
+from mlops.adapters.log_erasure import LISTED, drop_json_lines, json_object
 from mlops.core import batch
 from mlops.core.erasure import Scan, Subject
-
-LISTED = 5
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def _column(path: Path, name: str) -> list[Any]:
 
         options = csv.ConvertOptions(include_columns=[name], column_types={name: "string"})
         return list(csv.read_csv(path, convert_options=options).column(name).to_pylist())
-    records = (_record(line) for line in path.read_bytes().splitlines())
+    records = (json_object(line) for line in path.read_bytes().splitlines())
     return [r.get(name) for r in records if r is not None]
 
 
@@ -153,25 +151,10 @@ def _write(table: Any, aside: Path, kind: str) -> None:
 
 
 def _erase_json_lines(path: Path, found: Subject, id_column: str | None, apply: bool) -> Scan:
-    kept: list[bytes] = []
-    rows = 0
-    broken: list[str] = []
-    keys: set[tuple[str, str]] = set()
-    for number, raw in enumerate(path.read_bytes().splitlines(keepends=True), start=1):
-        record = _record(raw)
-        if record is None:
-            if raw.strip():
-                broken.append(f"{path}:{number}: not a JSON object")
-            kept.append(raw)
-        elif found.is_value(record.get(found.field)):
-            rows += 1
-            if id_column:
-                keys.add((str(record.get(batch.BATCH_COLUMN)), str(record.get(id_column))))
-        else:
-            kept.append(raw)
-    if apply and rows:
-        write_bytes(path, b"".join(kept))
-    return Scan(rows, 0, len(broken), tuple(broken[:LISTED]), frozenset(keys))
+    dropped, broken = drop_json_lines(path, lambda r: found.is_value(r.get(found.field)), apply)
+    keys = {(str(r.get(batch.BATCH_COLUMN)), str(r.get(id_column))) for r in dropped
+            if id_column}  # fmt: skip
+    return Scan(len(dropped), 0, len(broken), tuple(broken[:LISTED]), frozenset(keys))
 
 
 TOKENS = re.compile(r"[,;\t \"'{}\[\]:]+")
@@ -181,33 +164,12 @@ def erase_quarantine(path: Path, found: Subject, apply: bool) -> Scan:
     """The subject's rejected rows in a quarantine file; without them with `apply`. A row
     kept as the raw line it came as (it could not be parsed) is the subject's when the ID is
     one of its values."""
-    kept: list[bytes] = []
-    rows = 0
-    broken: list[str] = []
-    for number, raw in enumerate(path.read_bytes().splitlines(keepends=True), start=1):
-        record = _record(raw)
-        if record is None:
-            if raw.strip():
-                broken.append(f"{path}:{number}: not a JSON object")
-            kept.append(raw)
-            continue
+
+    def subjects(record: dict[str, Any]) -> bool:
         values = record.get("record")
         if isinstance(values, dict):
-            hit = found.is_value(values.get(found.field))
-        else:
-            hit = found.id.strip() in TOKENS.split(str(record.get("line") or ""))
-        if hit:
-            rows += 1
-        else:
-            kept.append(raw)
-    if apply and rows:
-        write_bytes(path, b"".join(kept))
-    return Scan(rows, 0, len(broken), tuple(broken[:LISTED]))
+            return found.is_value(values.get(found.field))
+        return found.id.strip() in TOKENS.split(str(record.get("line") or ""))
 
-
-def _record(raw: bytes) -> dict[str, Any] | None:
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) else None
+    dropped, broken = drop_json_lines(path, subjects, apply)
+    return Scan(len(dropped), 0, len(broken), tuple(broken[:LISTED]))

@@ -11,7 +11,8 @@ server's later lines would go to the unlinked file and be lost (`mlops.flows.era
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -77,22 +78,42 @@ def erase_parquet(path: Path, found: Subject, apply: bool) -> Scan:
 def erase_labels(path: Path, keys: Collection[tuple[str, str]], apply: bool) -> Scan:
     """The labels of the erased rows (by request id and row) in a label file; without them
     with `apply`. Label files are written whole, never appended to, so any may be replaced."""
+
+    def erased(record: dict[str, Any]) -> bool:
+        return (str(record.get("request_id")), str(record.get("row", 0))) in keys
+
+    dropped, broken = drop_json_lines(path, erased, apply, "not a label record")
+    return Scan(len(dropped), 0, len(broken), tuple(broken[:LISTED]))
+
+
+Record = dict[str, Any]
+
+
+def drop_json_lines(
+    path: Path,
+    matches: Callable[[Record], bool],
+    apply: bool,
+    not_record: str = "not a JSON object",
+) -> tuple[list[Record], list[str]]:
+    """The JSON-object lines of `path` that `matches` picks, removed with `apply` (the file
+    replaced by a copy without them, every other line kept byte for byte), and the lines
+    that are not JSON objects, named `path:line: not_record` (kept as they are)."""
     kept: list[bytes] = []
-    rows = 0
+    dropped: list[Record] = []
     broken: list[str] = []
     for number, raw in enumerate(path.read_bytes().splitlines(keepends=True), start=1):
-        record = _json(raw)
+        record = json_object(raw)
         if record is None:
             if raw.strip():
-                broken.append(f"{path}:{number}: not a label record")
+                broken.append(f"{path}:{number}: {not_record}")
             kept.append(raw)
-        elif (str(record.get("request_id")), str(record.get("row", 0))) in keys:
-            rows += 1
+        elif matches(record):
+            dropped.append(record)
         else:
             kept.append(raw)
-    if apply and rows:
+    if apply and dropped:
         write_bytes(path, b"".join(kept))
-    return Scan(rows, 0, len(broken), tuple(broken[:LISTED]))
+    return dropped, broken
 
 
 def _verdict(features: Any, masked: Any, found: Subject) -> bool | None:
@@ -105,9 +126,8 @@ def _verdict(features: Any, masked: Any, found: Subject) -> bool | None:
     return False
 
 
-def _json(raw: bytes) -> dict[str, Any] | None:
-    import json
-
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """A line's JSON object; None when it is not one."""
     try:
         record = json.loads(raw)
     except ValueError:
