@@ -20,11 +20,12 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mlops.core.diagnostics import Diagnostic
 from mlops.core.document import Document
+from mlops.core.moments import parse_moment
 
 PREFIX = "mlk"
 ANY = "*"
@@ -227,11 +228,10 @@ def expiry(text: str, now: datetime) -> datetime:
     if days:
         return now + timedelta(days=int(days.group(1)))
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return parse_moment(text)
     except ValueError:
         raise ValueError(f"{text!r}: expected a number of days like 90d, or a time like"
                          " 2027-01-31T00:00Z") from None  # fmt: skip
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def document(entries: Sequence[KeyEntry]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from mlops.core.diagnostics import Diagnostic
 from mlops.core.document import Document
+from mlops.core.moments import parse_moment
 
 CPU_SECOND, INSTANCE_HOUR, BATCH_ROW, BATCH_SECOND = (
     "cpu_second", "instance_hour", "batch_row", "batch_second"
@@ -235,13 +236,12 @@ def parse_since(text: str, now: datetime) -> datetime:
     if relative:
         return now - int(relative[1]) * _UNIT_DELTA[relative[2]]
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        parsed = parse_moment(value)
     except ValueError:
         raise ValueError(
             f"--since {text!r}: expected a span such as 12h, 30d or 2w, or an ISO 8601 date or "
             "time such as 2026-01-31 or 2026-01-31T12:00:00Z"
         ) from None
-    parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     if parsed > now:
         raise ValueError(f"--since {text!r} is in the future")
     return parsed

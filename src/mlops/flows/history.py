@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mlops.adapters import git
 from mlops.adapters.yaml_files import parse_yaml_bytes
 from mlops.core import history
+from mlops.core.moments import parse_moment
 from mlops.core.stages import ENVIRONMENTS
 from mlops.errors import UsageError
 
@@ -61,11 +62,10 @@ def served_at(found: History, environment: str, at: datetime) -> history.Served:
 def parse_time(text: str) -> datetime:
     """An ISO 8601 time (UTC unless it says otherwise) or a date (its midnight UTC)."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return parse_moment(text)
     except ValueError:
         raise UsageError(f"{text!r} is not a time: expected ISO 8601, like 2026-03-01T12:00Z"
                          " or 2026-03-01") from None  # fmt: skip
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _snapshots(root: Path, model: str, ref: str, notes: list[str]) -> list[history.Snapshot]:
