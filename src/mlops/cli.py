@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "costs": ("costs", "Show usage and cost per model and cost centre (policies/costs.yaml)."),
     "github": ("github", "Check (doctor) and make (setup) the repository's GitHub settings."),
     "backup": ("backup", "Back up, verify and restore the platform's state (encrypted)."),
+    "permissions": ("permissions", "Grant model owners their models on the tracking server."),
 }
 
 
