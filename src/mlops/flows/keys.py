@@ -53,8 +53,9 @@ def entries(root: Path, check: RepositoryCheck | None = None) -> list[KeyEntry]:
 def create(root: Path, client: str, models: list[str], environments: list[str],
            expires: datetime | None, now: datetime, apply: bool) -> Made:  # fmt: skip
     """A new key for `client`; written to the file (and returned) only with `apply`."""
-    present = entries(root)
-    known = set(check_repository(root).manifests)
+    check = check_repository(root)
+    present = entries(root, check)
+    known = set(check.manifests)
     for model in models:
         if model != api_keys.ANY and model not in known:
             raise UsageError(f"no model {model!r} in this repository",
