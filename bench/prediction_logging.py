@@ -7,12 +7,16 @@ embedded MLflow store. Each run starts our service (`python -m mlops.serving.lau
 deployments start it; one worker) twice on loopback, one logging to a fresh temporary folder and
 one not, checks each with one request and warms both up. Then, round after round, it loads one
 and then the other with wrk (2 threads) at each concurrency for `--seconds`, one JSON row per
-request, the order alternating between rounds. Only the loaded server works (the other is idle),
-so the two loads of a round see the same machine: the ratio of their requests per second is the
-log's cost, and the median over every round of every run is the figure judged. Servers started
-at different moments answer at different speeds on a shared machine (5-10% here), which one load
-per start cannot tell from the log's cost. The service is called directly, not behind nginx, so
-that the router's share of each request does not dilute the log's. Requests per second, p50/p99
+request, the order alternating between rounds; then it loads both at the same moment, each
+with its own wrk, so that both see the same machine at the same time (a change of the
+machine's speed between two loads cannot pass for the log's cost). The ratio of their requests
+per second is the log's cost; the median over every round of every run of the loads at the
+same moment is the figure judged. Servers started at different moments answer at different
+speeds on a shared machine (5-10% here), which one load per start cannot tell from the log's
+cost: use several runs. `--control` makes an A/A run, in which the "on" server does not log
+either: its ratios are the noise floor of the machine, against which the log's cost is read.
+The service is called directly, not behind nginx, so that the router's share of each request
+does not dilute the log's. Requests per second, p50/p99
 latency and failed requests are printed per load.
 
 Two more figures check the ratios. Each load records the server's CPU milliseconds per
@@ -25,14 +29,15 @@ so that share is the drop in throughput the log causes on a quiet machine.
 Correctness, not timing, decides the exit status: it is non-zero when a request failed,
 when logging on wrote no line, when a log line is not a whole record, or when the lines a
 load added to the log do not match the requests wrk counted. A request's line is written
-before its answer is sent, so there are at least as many lines as answered requests, and
-at most one more per connection: requests in flight when wrk stopped were still answered
-and logged.
+within the flush interval of its answer, and the count is read after a pause longer than it,
+so there are at least as many lines as answered requests, and at most one more per
+connection: requests in flight when wrk stopped were still answered and logged.
 
 wrk runs on the same 2 cores as the server it measures, so absolute numbers move with the
 machine; compare the two modes measured in the same round.
 
     python bench/prediction_logging.py [--seconds 5] [--runs 2] [--rounds 3] [--connections 16]
+                                       [--control]
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ import sys
 import tempfile
 import time
 import timeit
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -70,6 +76,7 @@ WARMUP_SECONDS = 2.0
 SETTLE_SECONDS = 0.5  # for requests still in flight when wrk stops to be answered and logged
 LOGS_VARIABLE = "MLOPS_SERVE_PREDICTION_LOGS"
 WRITES = 2000  # per round of timing the write path in this process
+CONTROL = False  # --control: neither server logs (an A/A run)
 
 
 @dataclass(frozen=True)
@@ -92,10 +99,11 @@ class Measured:
     cpu_seconds: float  # the server's, all its processes, during the load
     warmup_failures: int
     lines: LogCount | None
+    together: bool = False  # loaded at the same moment as the other server
 
     @property
     def mode(self) -> str:
-        return "on" if self.logging else "off"
+        return ("on" if self.logging else "off") + (" (both)" if self.together else "")
 
     @property
     def cpu_ms(self) -> float:
@@ -163,7 +171,7 @@ def start(stack: ExitStack, root: Path, folder: Path, logging: bool, body: dict[
           connections: int) -> tuple[Server, dict[str, Any]]:  # fmt: skip
     """Start the service in `folder`, logging or not, check one answer and warm it up."""
     folder.mkdir()
-    logs = folder / "logs" if logging else None
+    logs = folder / "logs" if logging and not CONTROL else None
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process, _ = stack.enter_context(server_process(
@@ -176,7 +184,7 @@ def start(stack: ExitStack, root: Path, folder: Path, logging: bool, body: dict[
 
 
 def load_once(server: Server, run: int, round_: int, body: dict[str, Any], connections: int,
-              seconds: float) -> Measured:  # fmt: skip
+              seconds: float, together: bool = False) -> Measured:  # fmt: skip
     """One load on `server`, with the CPU it used and the lines it added to the log."""
     time.sleep(SETTLE_SECONDS)
     before = count_lines(server.logs) if server.logs is not None else LogCount()
@@ -186,7 +194,17 @@ def load_once(server: Server, run: int, round_: int, body: dict[str, Any], conne
     time.sleep(SETTLE_SECONDS)
     lines = added(before, count_lines(server.logs)) if server.logs is not None else None
     return Measured(run, round_, server.logging, connections, load, cpu,
-                    server.warmup_failures, lines)  # fmt: skip
+                    server.warmup_failures, lines, together)  # fmt: skip
+
+
+def load_both(servers: tuple[Server, Server], run: int, round_: int, body: dict[str, Any],
+              connections: int, seconds: float) -> list[Measured]:  # fmt: skip
+    """Both servers loaded at the same moment, each by its own wrk: the machine is the same
+    for both, so a change of its speed while they run cannot tell one from the other."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        loads = [pool.submit(load_once, server, run, round_, body, connections, seconds, True)
+                 for server in servers]  # fmt: skip
+        return [load.result() for load in loads]
 
 
 def measure_run(root: Path, folder: Path, run: int, body: dict[str, Any], args: argparse.Namespace
@@ -202,6 +220,7 @@ def measure_run(root: Path, folder: Path, run: int, body: dict[str, Any], args: 
             for conns in args.connections:
                 for server in order:
                     results.append(load_once(server, run, round_, body, conns, args.seconds))
+                results += load_both(order, run, round_, body, conns, args.seconds)
     return results, answer
 
 
@@ -231,7 +250,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2, help="start both servers this often")
     parser.add_argument("--rounds", type=int, default=3, help="loads of each server per run")
     parser.add_argument("--connections", type=int, nargs="+", default=[16])
+    parser.add_argument("--control", action="store_true",
+                        help="an A/A run: the 'on' server does not log either, so its ratios"
+                        " show the machine's noise floor")  # fmt: skip
     args = parser.parse_args()
+    global CONTROL
+    CONTROL = args.control
     wrk_path()  # fail before training when wrk is missing
     began = time.perf_counter()
     measured: list[Measured] = []
@@ -249,6 +273,8 @@ def main() -> int:
 
 def report(args: argparse.Namespace, measured: list[Measured], cost_us: float, elapsed: float
            ) -> None:  # fmt: skip
+    if CONTROL:
+        print("A/A control: neither server logs; every ratio below is the machine's noise\n")
     print(f"{MODEL}, one JSON row per request, wrk -t2 for {args.seconds:g}s per load, "
           f"{args.runs} runs of {args.rounds} rounds, {os.cpu_count()} cores shared by wrk and"
           f" the server; bentoml {version('bentoml')}, 1 worker, called directly\n")  # fmt: skip
@@ -261,7 +287,8 @@ def report(args: argparse.Namespace, measured: list[Measured], cost_us: float, e
         print(f"{m.run:>3}{m.round:>6}  {m.mode:<8}{m.connections:>6}{r.rps:>9.0f}"
               f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{m.cpu_ms:>12.3f}{r.failures:>10}"
               f"{r.requests:>10}{lines:>11}")  # fmt: skip
-    by = {(m.run, m.round, m.logging, m.connections): m for m in measured}
+    by = {(m.run, m.round, m.logging, m.connections): m for m in measured if not m.together}
+    both = {(m.run, m.round, m.logging, m.connections): m for m in measured if m.together}
     pairs = [(run, round_) for run in range(1, args.runs + 1)
              for round_ in range(1, args.rounds + 1)]  # fmt: skip
     print(f"\nthroughput logging on / off, per round (target: under {TARGET_DROP:g}% fewer"
@@ -271,12 +298,20 @@ def report(args: argparse.Namespace, measured: list[Measured], cost_us: float, e
                   for pair in pairs]  # fmt: skip
         drop = statistics.median((1 - ratio) * 100 for ratio in ratios)
         listed = ", ".join(f"{ratio:.3f}x" for ratio in ratios)
-        print(f"  c{conns:<4} {listed}; median drop {drop:.2f}%: "
-              f"{'ok' if drop < TARGET_DROP else 'MISS'}")  # fmt: skip
+        print(f"  c{conns:<4} {listed}; median drop {drop:.2f}% (one after the other)")
         cpu = {mode: statistics.median(by[*pair, mode, conns].cpu_ms for pair in pairs)
                for mode in (False, True)}  # fmt: skip
         print(f"  c{conns:<4} server CPU per request, median: {cpu[False]:.3f} ms off,"
               f" {cpu[True]:.3f} ms on ({(cpu[True] / cpu[False] - 1) * 100:+.1f}%)")  # fmt: skip
+    print("both servers loaded at the same moment (sharing the cores), on / off per round;"
+          " the figure judged")  # fmt: skip
+    for conns in args.connections:
+        ratios = [both[*pair, True, conns].load.rps / both[*pair, False, conns].load.rps
+                  for pair in pairs]  # fmt: skip
+        drop = statistics.median((1 - ratio) * 100 for ratio in ratios)
+        listed = ", ".join(f"{ratio:.3f}x" for ratio in ratios)
+        print(f"  c{conns:<4} {listed}; median drop {drop:.2f}%: "
+              f"{'ok' if drop < TARGET_DROP else 'MISS'}")  # fmt: skip
     print(f"the write path alone: {cost_us:.1f} us per request (timed in this process, best"
           f" of 7 x {WRITES}); as a share of the server's CPU per request, the drop it costs"
           " a CPU-bound server")  # fmt: skip
