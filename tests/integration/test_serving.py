@@ -382,6 +382,12 @@ def test_the_launcher_starts_a_dead_worker_again_and_stops_cleanly(
         assert len(first) == 2, first
         victim = min(first)
         os.kill(victim[0], signal.SIGKILL)
+        # SIGKILL lands a moment later: until the launcher has seen the worker exit, it may
+        # still accept a connection and die with it (a reset the test would blame on the other)
+        deadline = time.monotonic() + 30
+        while "exited with -9" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.05)
         row = holdout_rows(trained, MODEL, "malignant", 1)
         for _ in range(5):  # the other worker answers meanwhile
             assert Server(url, log).call("/predict", {"rows": row}).status == 200
