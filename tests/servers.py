@@ -17,12 +17,15 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from mlops.adapters import probes
 from mlops.testing.process_groups import stop_group
+
+if TYPE_CHECKING:
+    import pytest
 
 
 def free_port(prefix: Sequence[str] = ()) -> int:
@@ -188,6 +191,37 @@ def mlflow_server(
     finally:
         stop_group(process, 20)
         log.close()
+
+
+@contextmanager
+def basic_auth_mlflow_server(workdir: Path, admin: str, password: str) -> Iterator[str]:
+    """`mlflow server --app-name basic-auth` storing in `workdir`, where everybody may read
+    (default permission READ) and `admin` with `password` administers; yields its URL."""
+    (workdir / "artifacts").mkdir()
+    config = workdir / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{workdir / 'users.db'}\n"
+        f"admin_username = {admin}\n"
+        f"admin_password = {password}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    backend = f"sqlite:///{workdir / 'mlflow.db'}"
+    with mlflow_server(backend, workdir / "artifacts", auth_config=config) as url:
+        yield url
+
+
+def use_test_aws_credentials(patch: pytest.MonkeyPatch, scratch: Path) -> None:
+    """Test credentials only: no developer profile, shared config, session or endpoint
+    override reaches the code under test (`scratch` is a folder of the test's own)."""
+    nowhere = scratch / "no-aws-config"
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(nowhere),
+                       "AWS_SHARED_CREDENTIALS_FILE": str(nowhere)}.items():  # fmt: skip
+        patch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        patch.delenv(key, raising=False)
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import s3_server
+from servers import s3_server, use_test_aws_credentials
 from support import make_repository
 
 BUCKET = "backups"
@@ -22,15 +22,10 @@ BUCKET = "backups"
 def s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """An S3 client of an endpoint with bucket `backups`, which the AWS variables name (test
     credentials, no developer profile); a backup key; no deployments."""
-    nowhere = tmp_path / "missing"
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(nowhere),
-                       "AWS_SHARED_CREDENTIALS_FILE": str(nowhere),
-                       "MLOPS_BACKUP_KEY": base64.b64encode(os.urandom(32)).decode(),
-                       "MLOPS_DEPLOY_TARGET": "none"}.items():  # fmt: skip
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "MLFLOW_TRACKING_URI"):
-        monkeypatch.delenv(key, raising=False)
+    use_test_aws_credentials(monkeypatch, tmp_path)
+    monkeypatch.setenv("MLOPS_BACKUP_KEY", base64.b64encode(os.urandom(32)).decode())
+    monkeypatch.setenv("MLOPS_DEPLOY_TARGET", "none")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     with s3_server() as url:
         import boto3
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import mlflow_server, s3_server
+from servers import mlflow_server, s3_server, use_test_aws_credentials
 from support import make_repository
 
 MODEL = "breast-cancer"
@@ -26,15 +26,10 @@ SSE = {"ServerSideEncryption": "AES256"}
 @pytest.fixture
 def s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
     """An endpoint with buckets dvc, mlflow and backups; test credentials only."""
-    nowhere = tmp_path / "missing"
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(nowhere),
-                       "AWS_SHARED_CREDENTIALS_FILE": str(nowhere),
-                       "MLOPS_BACKUP_KEY": base64.b64encode(os.urandom(32)).decode(),
-                       "MLOPS_DEPLOY_TARGET": "none"}.items():  # fmt: skip
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
+    use_test_aws_credentials(monkeypatch, tmp_path)
+    monkeypatch.setenv("MLOPS_BACKUP_KEY", base64.b64encode(os.urandom(32)).decode())
+    monkeypatch.setenv("MLOPS_DEPLOY_TARGET", "none")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     with s3_server() as url:
         import boto3
 

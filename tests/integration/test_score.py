@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from servers import s3_server
+from servers import s3_server, use_test_aws_credentials
 from support import manifest_edited, promoted_repository, rows_to_score
 
 from mlops.adapters.settings import load_settings
@@ -328,11 +328,7 @@ def s3(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[str, A
     """An S3 endpoint (moto) with a bucket `batch`, and the variables a runner would set."""
     import boto3
 
-    nowhere = tmp_path / "no-aws-config"
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(nowhere),
-                       "AWS_SHARED_CREDENTIALS_FILE": str(nowhere)}.items():  # fmt: skip
-        monkeypatch.setenv(key, value)
+    use_test_aws_credentials(monkeypatch, tmp_path)
     with s3_server() as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", url)
         client = boto3.client("s3", endpoint_url=url, region_name="us-east-1")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import mlflow_server
+from servers import basic_auth_mlflow_server
 from support import make_repository
 
 MODEL = "breast-cancer"
@@ -17,18 +17,7 @@ ADMIN, PASSWORD = "admin", "a-long-admin-password"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("auth")
-    (workdir / "artifacts").mkdir()
-    config = workdir / "basic_auth.ini"
-    config.write_text(
-        "[mlflow]\n"
-        "default_permission = READ\n"
-        f"database_uri = sqlite:///{workdir / 'users.db'}\n"
-        f"admin_username = {ADMIN}\n"
-        f"admin_password = {PASSWORD}\n"
-        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-    )
-    backend = f"sqlite:///{workdir / 'mlflow.db'}"
-    with mlflow_server(backend, workdir / "artifacts", auth_config=config) as url:
+    with basic_auth_mlflow_server(workdir, ADMIN, PASSWORD) as url:
         yield url
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import s3_server
+from servers import s3_server, use_test_aws_credentials
 
 from mlops.adapters import tracking
 from mlops.adapters.settings import load_settings
@@ -22,13 +22,7 @@ from mlops.adapters.settings import load_settings
 @pytest.fixture
 def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An S3 endpoint with bucket `mlflow`; test credentials, no developer AWS profile."""
-    nowhere = tmp_path / "missing"
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(nowhere),
-                       "AWS_SHARED_CREDENTIALS_FILE": str(nowhere)}.items():  # fmt: skip
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
+    use_test_aws_credentials(monkeypatch, tmp_path)
     with s3_server() as url:
         import boto3
 

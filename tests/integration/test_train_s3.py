@@ -17,29 +17,18 @@ from typing import Any
 
 import pytest
 import yaml
-from servers import s3_server
+from servers import s3_server, use_test_aws_credentials
 from support import commit_all, git, make_repository, run_cli
 
 MODEL = "breast-cancer"
 BUCKET = "dvc-data"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Test credentials only: no developer profile, shared config or endpoint override."""
-    nowhere = tmp_path_factory.mktemp("aws") / "missing"
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in CREDENTIALS.items():
-            patch.setenv(key, value)
-        patch.setenv("AWS_CONFIG_FILE", str(nowhere))
-        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(nowhere))
-        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            patch.delenv(key, raising=False)
+        use_test_aws_credentials(patch, tmp_path_factory.mktemp("aws"))
         yield
 
 
@@ -53,7 +42,7 @@ def endpoint() -> Iterator[str]:
 def s3_client(url: str) -> Any:
     import boto3
 
-    return boto3.client("s3", endpoint_url=url, region_name=CREDENTIALS["AWS_DEFAULT_REGION"])
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1")
 
 
 def dvc(root: Path, *args: str) -> str:
