@@ -14,13 +14,10 @@ record is removed by the deployer, which appends its hours to the deploy host's 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-from mlops.adapters import processes
+from mlops.adapters import local_target, processes
 from mlops.adapters.settings import Settings
 
 
@@ -46,10 +43,8 @@ def running_instances(settings: Settings, environments: tuple[str, ...]) -> list
 
 
 def _local(settings: Settings, environment: str) -> list[RunningInstance]:
-    folder = settings.deploy_dir(environment) / "instances"
     found = []
-    for path in sorted(folder.glob("*.json")):
-        record = _read(path)
+    for record in local_target.records(settings, environment):
         pid, start, started = record.get("pid"), record.get("start_time"), record.get("started")
         if type(pid) is not int or type(start) is not int or not isinstance(started, int | float):
             continue  # being written, or too old to say which process it was
@@ -63,14 +58,6 @@ def _local(settings: Settings, environment: str) -> list[RunningInstance]:
         when = datetime.fromtimestamp(float(started), UTC)
         found.append(RunningInstance(environment, model, version, replica, when, {}))
     return found
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
 
 
 def _containers(environments: tuple[str, ...]) -> list[RunningInstance]:

@@ -46,12 +46,11 @@ class LocalTarget:
         self.fetched: dict[tuple[str, str], Path] = {}
 
     def folder(self, environment: str) -> Path:
-        return self.settings.deploy_dir(environment) / "instances"
+        return instances_folder(self.settings, environment)
 
     def instances(self, environment: str) -> list[Instance]:
         found = []
-        for path in sorted(self.folder(environment).glob("*.json")):
-            record = _read(path)
+        for record in records(self.settings, environment):
             try:
                 pid, port = int(record["pid"]), int(record["port"])
                 model, version = str(record["model"]), str(record["version"])
@@ -175,6 +174,17 @@ def _stem(model: str, version: str, replica: int) -> str:
     """The name of a replica's record and log; '@' is in neither model names nor versions,
     so no two replicas share one."""
     return f"{model}@{version}@{replica}"
+
+
+def instances_folder(settings: Settings, environment: str) -> Path:
+    """Where an environment's instance records are: one JSON file per running replica."""
+    return settings.deploy_dir(environment) / "instances"
+
+
+def records(settings: Settings, environment: str) -> list[dict[str, Any]]:
+    """Every instance record of an environment, in name order; one being written, or not a
+    JSON object, reads as {}."""
+    return [_read(path) for path in sorted(instances_folder(settings, environment).glob("*.json"))]
 
 
 def _read(path: Path) -> dict[str, Any]:
