@@ -47,6 +47,7 @@ import yaml
 import mlops
 from mlops.adapters.bento_layout import BENTO_SOURCE, LAUNCHER_LABEL
 from mlops.adapters.containers import engine, sdk
+from mlops.core.progress import QUIET, Reporter
 from mlops.errors import MlopsError
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"  # the public image; sites without a registry set theirs
@@ -143,9 +144,12 @@ def image_labels(image: str) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in (found.labels or {}).items()}
 
 
-def build(spec: ImageSpec, bentoml_home: Path, workdir: Path) -> BuiltImage:
+def build(
+    spec: ImageSpec, bentoml_home: Path, workdir: Path, progress: Reporter = QUIET
+) -> BuiltImage:
     """The bento and container image `mlops/<model>:<version>` of one model version (see the
-    module docstring); `workdir` holds the build context and a log of both commands."""
+    module docstring); `workdir` holds the build context and a log of both commands, which
+    are `progress`'s stages."""
     _check(spec)
     base = base_image_for(spec)
     base_id = image_digest(base)
@@ -162,12 +166,15 @@ def build(spec: ImageSpec, bentoml_home: Path, workdir: Path) -> BuiltImage:
     log = workdir / "build.log"
     name, bento_version = bento_tag.split(":")
     if not (bentoml_home / "bentos" / name / bento_version / "bento.yaml").is_file():
-        _bentoml(["build", str(context), "--version", bento_version], env, log)
+        with progress.stage(f"{spec.model} {spec.version}: bentoml build"):
+            _bentoml(["build", str(context), "--version", bento_version], env, log)
     if (image_labels(image) or {}).get(LABEL_BENTO) != bento_tag:
         labels = {"mlops.model": spec.model, "mlops.version": spec.version, **spec.labels,
                   LABEL_BENTO: bento_tag, LAUNCHER_LABEL: "1"}  # fmt: skip
         options = [f"--opt=label={key}={value}" for key, value in labels.items()]
-        _bentoml(["containerize", bento_tag, "-t", image, "--opt=network=host", *options], env, log)
+        with progress.stage(f"{spec.model} {spec.version}: bentoml containerize"):
+            _bentoml(["containerize", bento_tag, "-t", image, "--opt=network=host", *options],
+                     env, log)  # fmt: skip
     digest = image_digest(image)
     if digest is None:
         raise ImageBuildError(f"`bentoml containerize {bento_tag}` left no image {image}")

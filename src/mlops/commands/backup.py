@@ -16,7 +16,7 @@ import click
 from mlops.adapters.repository import find_root
 from mlops.core.backup import COMPONENTS, BackupError, RestorePlan
 from mlops.flows import backup
-from mlops.output import console, print_json, print_table
+from mlops.output import console, print_json, print_table, progress
 
 ARCHIVE = click.argument("archive", required=False)  # a path or an s3:// URL
 
@@ -37,7 +37,8 @@ def command() -> None:
 @click.pass_obj
 def create(obj: dict[str, Any], where: str | None, as_json: bool) -> None:
     """Write a new archive of everything this checkout's configuration places here."""
-    created = backup.create(find_root(obj.get("repo")), where)
+    with progress(not as_json) as reporter:  # bytes on stderr, as they are written
+        created = backup.create(find_root(obj.get("repo")), where, reporter)
     written, notes = created.written, created.notes
     manifest = written.manifest
     if as_json:
@@ -62,7 +63,8 @@ def create(obj: dict[str, Any], where: str | None, as_json: bool) -> None:
 def verify(obj: dict[str, Any], archive: str | None, as_json: bool) -> None:
     """Check that ARCHIVE (default: the newest) is whole and unaltered: its checksum, every
     chunk's authentication and every member against its manifest. Exit 1 if not."""
-    result = backup.verify(find_root(obj.get("repo")), archive)
+    with progress(not as_json) as reporter:
+        result = backup.verify(find_root(obj.get("repo")), archive, reporter)
     manifest = result.manifest
     if as_json:
         print_json({"archive": result.location or str(result.path), "ok": result.ok,
@@ -94,8 +96,10 @@ def restore(obj: dict[str, Any], archive: str | None, apply_: bool, force: bool,
     part (or only the parts --only names). The archive is checked whole first; a place that
     is not empty is refused unless --force; everything is replaced together or nothing is."""
     try:
-        done = backup.restore(find_root(obj.get("repo")), archive, force=force, apply=apply_,
-                              only=frozenset(only) if only else None)  # fmt: skip
+        with progress(not as_json) as reporter:
+            done = backup.restore(find_root(obj.get("repo")), archive, force=force,
+                                  apply=apply_, only=frozenset(only) if only else None,
+                                  progress=reporter)  # fmt: skip
     except backup.RestoreRefused as refused:
         _report(refused.done, as_json)
         raise

@@ -16,7 +16,7 @@ import click
 from mlops.adapters.repository import find_root
 from mlops.core import layout
 from mlops.flows.building import version_image
-from mlops.output import console, print_json
+from mlops.output import console, print_json, progress
 
 
 @click.command("build")
@@ -28,7 +28,8 @@ from mlops.output import console, print_json
 def command(obj: dict[str, Any], name: str, version: str, apply: bool, as_json: bool) -> None:
     """Build NAME's VERSION into a container image, push it, and record it in registry.yaml."""
     root = find_root(obj.get("repo"))
-    result = version_image(root, name, version, apply=apply)
+    with progress(apply and not as_json) as reporter:  # stages on stderr, as they run
+        result = version_image(root, name, version, apply=apply, progress=reporter)
     if as_json:
         print_json(result.to_dict())
         return

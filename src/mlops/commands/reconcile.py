@@ -23,7 +23,7 @@ from mlops.adapters.repository import find_root
 from mlops.core.stages import ENVIRONMENTS
 from mlops.errors import MlopsError
 from mlops.flows.reconcile import Reconciliation, reconcile
-from mlops.output import console, print_json, print_table
+from mlops.output import console, print_json, print_table, progress
 
 
 @click.command("reconcile")
@@ -39,7 +39,9 @@ def command(
 ) -> None:  # fmt: skip
     """Plan (and with --apply, make) aliases and deployments match registry.yaml."""
     root = find_root(obj.get("repo"))
-    result = reconcile(root, environment, apply=apply, repository=repository)
+    with progress(not as_json) as reporter:  # each action on stderr, as it runs
+        result = reconcile(root, environment, apply=apply, repository=repository,
+                           progress=reporter)  # fmt: skip
     if as_json:
         print_json(result.to_dict())
     else:

@@ -7,8 +7,6 @@ publishes `serving.batch.output` (and the rejected rows beside it, `<output>.rej
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -20,12 +18,11 @@ from mlops.flows.batch_scoring import (
     ENGINES,
     LOCAL,
     BatchResult,
-    Progress,
     Request,
     score_due,
     score_model,
 )
-from mlops.output import console, print_json, print_table
+from mlops.output import console, print_json, print_table, progress
 
 
 @click.command("score")
@@ -59,34 +56,16 @@ def command(obj: dict[str, Any], name: str | None, stage: str | None, version: s
         raise UsageError("--schedule scores each model's own input with production")
     request = Request(stage, version, input_uri, output_uri, batch_rows, engine)
     root = find_root(obj.get("repo"))
-    with _progress(not as_json) as progress:
+    with progress(not as_json) as reporter, reporter.meter("scoring") as rows:  # on stderr
         if name is not None:
-            results = [score_model(root, name, request, progress)]
+            results = [score_model(root, name, request, rows.update)]
         else:
-            results = score_due(root, str(schedule), request, progress)
+            results = score_due(root, str(schedule), request, rows.update)
     _report(results, as_json)
     failed = [r for r in results if r.status == "failed"]
     if failed:
         raise MlopsError(f"{len(failed)} of {len(results)} batch run(s) failed: "
                          + "; ".join(f"{r.model}: {r.note}" for r in failed))  # fmt: skip
-
-
-@contextmanager
-def _progress(shown: bool) -> Iterator[Progress | None]:
-    if not shown:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=console(stderr=True),
-                  transient=True) as bar:  # fmt: skip
-        task = bar.add_task("rows", total=None)
-
-        def update(rows: int, total: int | None) -> None:
-            bar.update(task, completed=rows, total=total)
-
-        yield update
 
 
 def _report(results: list[BatchResult], as_json: bool) -> None:

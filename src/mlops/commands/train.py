@@ -10,7 +10,7 @@ import click
 from mlops.adapters.repository import find_root
 from mlops.errors import UsageError
 from mlops.flows.training import train_models
-from mlops.output import print_json, print_table
+from mlops.output import print_json, print_table, progress
 
 
 @click.command("train")
@@ -29,7 +29,9 @@ def command(
     root = find_root(obj.get("repo"))
     if changed == bool(names) or (changed and not base):
         raise UsageError("give model NAMES, or --changed --base REF")
-    results = train_models(root, list(names), changed_since=base if changed else None)
+    with progress(not as_json) as reporter:  # stages on stderr, as they run
+        results = train_models(root, list(names), changed_since=base if changed else None,
+                               progress=reporter)  # fmt: skip
     if as_json:
         print_json({"results": [r.to_dict() for r in results]})
         return

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ from mlops.adapters.backup_archive import Verified, Written
 from mlops.adapters.settings import Settings, load_settings
 from mlops.core import backup
 from mlops.core.backup import BackupError, RestorePlan, Target
-from mlops.output import console
+from mlops.core.progress import QUIET, Reporter
 
 __all__ = [
     "Created",
@@ -141,18 +141,6 @@ def _fetched(settings: Settings, archive: str | None) -> Iterator[tuple[str, Pat
         yield location, backup_s3.download(location, Path(folder))
 
 
-@contextmanager
-def _progress(what: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr while the block runs; the callable advances it."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
-
-    bar = Progress(TextColumn(what), BarColumn(), DownloadColumn(),
-                   console=console(stderr=True), transient=True)  # fmt: skip
-    task = bar.add_task(what, total=total or None)
-    with bar:
-        yield lambda done: bar.advance(task, done)
-
-
 @dataclass
 class Created:
     written: Written
@@ -160,22 +148,24 @@ class Created:
     notes: list[str]  # what was not taken, and why
 
 
-def create(root: Path, where: str | None = None) -> Created:
-    """Back up every component the configuration places here."""
+def create(root: Path, where: str | None = None, progress: Reporter = QUIET) -> Created:
+    """Back up every component the configuration places here; `progress` counts the bytes."""
     found = places(root)
     secret = key(found.settings)
     target = destination(found.settings, where)
     remote = target.startswith("s3://")
     with tempfile.TemporaryDirectory(prefix="mlops-backup-") as scratch:
         folder = Path(scratch) / "out" if remote else Path(target)
-        written = _write(found, secret, folder, Path(scratch))
+        written = _write(found, secret, folder, Path(scratch), progress)
         encryption = found.settings.s3_encryption
         sse = encryption.upload_args() if encryption else None
         location = backup_s3.upload(written.path, target, sse) if remote else str(written.path)
     return Created(written, location, found.notes)
 
 
-def _write(found: Places, secret: bytes, folder: Path, scratch: Path) -> Written:
+def _write(
+    found: Places, secret: bytes, folder: Path, scratch: Path, progress: Reporter
+) -> Written:
     now = datetime.now(UTC)
     name = f"{backup_s3.PREFIX}{now.strftime('%Y%m%dT%H%M%S%fZ')}{backup.SUFFIX}"
     files = {c: backup_stores.folder_files(p) for c, p in found.folders.items()}
@@ -184,8 +174,10 @@ def _write(found: Places, secret: bytes, folder: Path, scratch: Path) -> Written
     snapshot = _snapshot(found, scratch, sources)
     if snapshot is not None:
         total += snapshot[0].stat().st_size
-    with _progress("backing up", total) as advance, \
-            backup_archive.ArchiveWriter(folder / name, secret, advance) as writer:  # fmt: skip
+    with (
+        progress.meter("backing up", total or None, unit="bytes") as bytes_done,
+        backup_archive.ArchiveWriter(folder / name, secret, bytes_done.advance) as writer,
+    ):
         if snapshot is not None:
             writer.add_file(*snapshot)
         for component, listed in files.items():
@@ -214,18 +206,19 @@ def _snapshot(found: Places, scratch: Path,
     return None
 
 
-def verify(root: Path, archive: str | None) -> Verified:
+def verify(root: Path, archive: str | None, progress: Reporter = QUIET) -> Verified:
     """Read the archive (default: the newest) whole with the configured key; its problems,
-    if any."""
+    if any. `progress` counts the bytes read."""
     settings = load_settings(root)
     secret = key(settings)
     with _fetched(settings, archive) as (location, path):
-        return _verify(secret, location, path)
+        return _verify(secret, location, path, progress)
 
 
-def _verify(secret: bytes, location: str, path: Path) -> Verified:
-    with _progress("verifying", path.stat().st_size if path.is_file() else 0) as advance:
-        result = backup_archive.read_archive(path, secret, progress=advance)
+def _verify(secret: bytes, location: str, path: Path, progress: Reporter) -> Verified:
+    size = path.stat().st_size if path.is_file() else 0
+    with progress.meter("verifying", size or None, unit="bytes") as done:
+        result = backup_archive.read_archive(path, secret, progress=done.advance)
     result.location = location
     return result
 
@@ -277,25 +270,27 @@ class Restored:
 
 
 def restore(root: Path, archive: str | None, *, force: bool, apply: bool,
-            only: frozenset[str] | None = None) -> Restored:  # fmt: skip
+            only: frozenset[str] | None = None,
+            progress: Reporter = QUIET) -> Restored:  # fmt: skip
     """Check the archive (default: the newest) whole and plan each of its components (or
     those in `only`) into its place here; with `apply`, restore. BackupError when the archive
-    is damaged, and RestoreRefused when a place cannot take its part: nothing is changed."""
+    is damaged, and RestoreRefused when a place cannot take its part: nothing is changed.
+    `progress` counts the bytes read, checking and restoring."""
     found = places(root)
     secret = key(found.settings)
     with _fetched(found.settings, archive) as (location, path):
-        checked = _verify(secret, location, path)
+        checked = _verify(secret, location, path, progress)
         plan = backup.restore_plan(_checked(checked), _targets(found), force, only)
         done = Restored(checked, plan, apply and not plan.refused)
         if plan.refused:
             raise RestoreRefused(done)
         if apply:
-            done.relocated = _apply(found, secret, path, _checked(checked), only)
+            done.relocated = _apply(found, secret, path, _checked(checked), only, progress)
     return done
 
 
 def _apply(found: Places, secret: bytes, archive: Path, manifest: backup.Manifest,
-           only: frozenset[str] | None = None) -> int:  # fmt: skip
+           only: frozenset[str] | None, progress: Reporter) -> int:  # fmt: skip
     chosen = [c for c in manifest.components if only is None or c in only]
     targets = {c: p for c, p in found.folders.items() if c in chosen}
     if backup.TRACKING_DB in chosen and found.database is not None:
@@ -317,8 +312,9 @@ def _apply(found: Places, secret: bytes, archive: Path, manifest: backup.Manifes
                 out.parent.mkdir(parents=True, exist_ok=True)
                 return out.open("wb")
 
-            with _progress("restoring", archive.stat().st_size) as advance:
-                again = backup_archive.read_archive(archive, secret, sink, advance)
+            with progress.meter("restoring", archive.stat().st_size or None,
+                                unit="bytes") as restored:  # fmt: skip
+                again = backup_archive.read_archive(archive, secret, sink, restored.advance)
             _checked(again)  # changed since it was planned: nothing is in place yet
             for component in chosen:  # an empty folder is a folder
                 if component in targets and component != backup.TRACKING_DB:

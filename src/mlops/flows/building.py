@@ -28,6 +28,7 @@ from mlops.adapters.images import BuiltImage, ImageSpec, build
 from mlops.adapters.settings import Settings, load_settings
 from mlops.core import layout
 from mlops.core.image_reference import image_record, parse_reference, pushed_repository
+from mlops.core.progress import QUIET, Reporter
 from mlops.errors import InvalidInput, MlopsError
 from mlops.flows.registry_file import check_registry, render_registry
 from mlops.flows.repository import checked_models, manifest_data, registry_entry
@@ -68,8 +69,11 @@ class VersionImage:
         }
 
 
-def version_image(root: Path, name: str, version: str, *, apply: bool) -> VersionImage:
-    """Check that `version` can be built; with `apply`, build and push it and record it."""
+def version_image(
+    root: Path, name: str, version: str, *, apply: bool, progress: Reporter = QUIET
+) -> VersionImage:
+    """Check that `version` can be built; with `apply`, build and push it and record it,
+    telling `progress` of each stage."""
     check = checked_models(root, [name], "built")
     entry = (registry_entry(check, name).get("versions") or {}).get(version)
     if not isinstance(entry, dict):
@@ -85,8 +89,8 @@ def version_image(root: Path, name: str, version: str, *, apply: bool) -> Versio
     if not apply:
         return plan
     language = str(manifest_data(check, name).get("language", "python"))
-    built = build_version(settings, name, version, entry, language)
-    pushed = publish(settings, name, version, built)
+    built = build_version(settings, name, version, entry, language, progress)
+    pushed = publish(settings, name, version, built, progress)
     record = image_record(entry, built.bento_tag, built.digest, pushed)
     path = root / layout.REGISTRY
     before = path.read_text(encoding="utf-8")
@@ -105,7 +109,9 @@ def version_image(root: Path, name: str, version: str, *, apply: bool) -> Versio
     return replace(plan, built=built, record=record, registry_changed=changed)
 
 
-def publish(settings: Settings, model: str, version: str, built: BuiltImage) -> str | None:
+def publish(
+    settings: Settings, model: str, version: str, built: BuiltImage, progress: Reporter = QUIET
+) -> str | None:
     """Push `built` to the configured image registry as `<registry>/<model>:<version>` and
     record the reference pinned by the registry's digest on the registered version (tag
     PUSHED_TAG), where a deploy host on another machine finds it before registry.yaml does;
@@ -114,7 +120,8 @@ def publish(settings: Settings, model: str, version: str, built: BuiltImage) -> 
     if registry is None:
         return None
     try:
-        reference = push(built.image, pushed_repository(registry, model), version)
+        with progress.stage(f"{model} {version}: push to {registry}"):
+            reference = push(built.image, pushed_repository(registry, model), version)
     except RegistryError as exc:
         raise RegistryError(
             f"cannot push {built.image} to the image registry {registry} "
@@ -201,17 +208,19 @@ def _require_digest(model: str, version: str, entry: dict[str, Any]) -> str:
 
 
 def build_version(
-    settings: Settings, model: str, version: str, entry: dict[str, Any], language: str
-) -> BuiltImage:
+    settings: Settings, model: str, version: str, entry: dict[str, Any], language: str,
+    progress: Reporter = QUIET,
+) -> BuiltImage:  # fmt: skip
     """Download, verify and build one version (see the module docstring)."""
     expected = _require_digest(model, version, entry)
     # BentoML refuses build contexts inside hidden folders such as the state folder; a failed
     # build keeps its folder (the error names its log), a successful one is removed.
     workdir = Path(tempfile.mkdtemp(prefix=f"mlops-build-{model}-{version}-"))
-    with contextlib.redirect_stdout(sys.stderr):
-        tracking.connect(settings)
-        model_dir = tracking.download_model(str(entry["model_uri"]), workdir / "download")
-    found = tracking.model_digest(model_dir)
+    with progress.stage(f"{model} {version}: download the model and verify it"):
+        with contextlib.redirect_stdout(sys.stderr):
+            tracking.connect(settings)
+            model_dir = tracking.download_model(str(entry["model_uri"]), workdir / "download")
+        found = tracking.model_digest(model_dir)
     if found != expected:
         shutil.rmtree(workdir, ignore_errors=True)
         raise Tampered(
@@ -230,6 +239,6 @@ def build_version(
         labels={"mlops.model_sha256": str(expected),
                 "mlops.git_commit": str(entry.get("git_commit", ""))},
     )  # fmt: skip
-    built = build(spec, settings.state_dir / "bentoml", workdir)
+    built = build(spec, settings.state_dir / "bentoml", workdir, progress)
     shutil.rmtree(workdir, ignore_errors=True)
     return built

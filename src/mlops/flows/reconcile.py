@@ -21,6 +21,7 @@ from typing import Any
 from mlops.adapters import git, tracking
 from mlops.adapters.settings import Settings, load_settings
 from mlops.core import layout
+from mlops.core.progress import QUIET, Reporter
 from mlops.core.reconcile import Action, alias_actions
 from mlops.core.stages import ENVIRONMENTS
 from mlops.errors import InvalidInput, MlopsError, first_line
@@ -57,10 +58,12 @@ class Reconciliation:
 
 
 def reconcile(
-    root: Path, environment: str | None, *, apply: bool, repository: str | None
-) -> Reconciliation:
+    root: Path, environment: str | None, *, apply: bool, repository: str | None,
+    progress: Reporter = QUIET,
+) -> Reconciliation:  # fmt: skip
     """Plan (and with `apply`, carry out) deployments and aliases for `environment` (None:
-    every environment); see the module docstring for what survives a failure."""
+    every environment); see the module docstring for what survives a failure. `progress`
+    hears of each action as it runs, and of how many are planned."""
     check = check_repository(root)
     errors = [d for d in check.errors() if d.file == layout.REGISTRY]
     if errors or check.registry is None:
@@ -69,21 +72,26 @@ def reconcile(
         )
     models = registry_models(check)
     settings = load_settings(root)
-    if apply and settings.deploy.auth and settings.deploy.target != "none":
-        keys.publish(settings, keys.entries(root, check))  # before any instance starts
-    result = Reconciliation(apply, _deployments(settings, models, environment, apply))
+    publish = apply and settings.deploy.auth and settings.deploy.target != "none"
+    progress.expect(2 if publish else 1)  # the keys, and reading the aliases
+    if publish:
+        with progress.stage("publish the API keys"):
+            keys.publish(settings, keys.entries(root, check))  # before any instance starts
+    deployments = _deployments(settings, models, environment, apply, progress)
+    result = Reconciliation(apply, deployments)
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            tracking.connect(settings)
-            observed, versions = tracking.aliases_and_versions(sorted(models))
+            with progress.stage("MLflow: read the aliases"):
+                tracking.connect(settings)
+                observed, versions = tracking.aliases_and_versions(sorted(models))
             result.actions = alias_actions(models, observed, versions, environment)
             if apply:
-                _apply_aliases(result.actions, result.aliases_done)
+                _apply_aliases(result.actions, result.aliases_done, progress)
     except Exception as exc:  # traffic may have moved: record it whatever failed here
         result.errors.append(f"MLflow aliases not reconciled: {_reason(exc)}")
     if apply:
         try:
-            result.notes = _record(settings, result.outcomes, repository)
+            result.notes = _record(settings, result.outcomes, repository, progress)
         except Exception as exc:  # the result must still be returned whole
             result.errors.append(f"GitHub deployments not recorded: {_reason(exc)}")
     return result
@@ -96,32 +104,43 @@ def _reason(exc: Exception) -> str:
     return first_line(exc)
 
 
-def _apply_aliases(actions: list[Action], done: list[Action]) -> None:
-    for action in actions:
+def _apply_aliases(actions: list[Action], done: list[Action], progress: Reporter) -> None:
+    changes = [a for a in actions if a.kind in ("set-alias", "remove-alias")]
+    progress.expect(len(changes))
+    for action in changes:
         if action.kind == "set-alias" and action.version is not None:
-            tracking.set_alias(action.model, action.alias, action.version)
+            with progress.stage(f"MLflow: {action.model} {action.alias} -> {action.version}"):
+                tracking.set_alias(action.model, action.alias, action.version)
         elif action.kind == "remove-alias":
-            tracking.remove_alias(action.model, action.alias)
+            with progress.stage(f"MLflow: remove {action.model}'s {action.alias} alias"):
+                tracking.remove_alias(action.model, action.alias)
         else:
             continue
         done.append(action)
 
 
 def _deployments(
-    settings: Settings, models: Mapping[str, Any], environment: str | None, apply: bool
-) -> list[rollout.Outcome]:
+    settings: Settings, models: Mapping[str, Any], environment: str | None, apply: bool,
+    progress: Reporter,
+) -> list[rollout.Outcome]:  # fmt: skip
     if settings.deploy.target == "none":
         return []
-    target = rollout.make_target(settings, models)
-    run = rollout.apply if apply else rollout.planned
-    return [
-        run(settings, target, env, models) for env in ENVIRONMENTS if environment in (None, env)
-    ]
+    target = rollout.make_target(settings, models, progress)
+    chosen = [env for env in ENVIRONMENTS if environment in (None, env)]
+    if apply:
+        return [rollout.apply(settings, target, env, models, progress) for env in chosen]
+    progress.expect(len(chosen))
+    planned = []
+    for env in chosen:
+        with progress.stage(f"{env}: plan"):
+            planned.append(rollout.planned(settings, target, env, models))
+    return planned
 
 
 def _record(
-    settings: Settings, outcomes: list[rollout.Outcome], repository: str | None
-) -> list[str]:
+    settings: Settings, outcomes: list[rollout.Outcome], repository: str | None,
+    progress: Reporter,
+) -> list[str]:  # fmt: skip
     """A GitHub deployment and status for every environment the run changed or failed."""
     moved = [o for o in outcomes if o.changed or o.failures]
     if not moved:
@@ -135,13 +154,15 @@ def _record(
     github = GitHub(name, token)
     ref = os.environ.get("GITHUB_SHA") or git.head_commit(settings.root)
     notes = []
+    progress.expect(len(moved))
     for outcome in moved:
         serving = {m: {f"v{v}": w for v, w in outcome.routes.weights(m).items()}
                    for m in outcome.routes.routes} if outcome.routes else {}  # fmt: skip
         state = "failure" if outcome.failures else "success"
         text = "; ".join(outcome.failures) if outcome.failures else _summary(serving)
-        number = github.record_deployment(ref, outcome.environment, state, text, outcome.url,
-                                          {"models": serving})  # fmt: skip
+        with progress.stage(f"GitHub: record the deployment to {outcome.environment}"):
+            number = github.record_deployment(ref, outcome.environment, state, text,
+                                              outcome.url, {"models": serving})  # fmt: skip
         notes.append(f"GitHub deployment {number} to {outcome.environment}: {state}")
     return notes
 

@@ -34,6 +34,7 @@ from mlops.adapters.settings import Settings
 from mlops.core.alert_rules import scrape_targets
 from mlops.core.costs import cost_labels
 from mlops.core.deploy import Instance, Step, kept_addresses, plan, route_table
+from mlops.core.progress import QUIET, Reporter
 from mlops.core.resources import Limits, limits_of, replicas_of
 from mlops.core.routing import RouteTable
 from mlops.core.stages import ENVIRONMENTS
@@ -91,8 +92,11 @@ class Outcome:
         }
 
 
-def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
-    """The configured deploy target (`[tool.mlops.deploy] target`)."""
+def make_target(
+    settings: Settings, models: Mapping[str, Any], progress: Reporter = QUIET
+) -> Target:
+    """The configured deploy target (`[tool.mlops.deploy] target`); a build it makes tells
+    `progress` of its stages."""
     if settings.deploy.target == "docker":
         from mlops.adapters.docker_target import DockerTarget
         from mlops.flows.building import build_version, publish, pushed_image
@@ -101,8 +105,8 @@ def make_target(settings: Settings, models: Mapping[str, Any]) -> Target:
             """Build (and push, with a registry) the version: the reference to run."""
             entry = models[model]["versions"][version]
             language = str(manifest_of(settings, model).get("language", "python"))
-            built = build_version(settings, model, version, entry, language)
-            return publish(settings, model, version, built) or built.digest
+            built = build_version(settings, model, version, entry, language, progress)
+            return publish(settings, model, version, built, progress) or built.digest
 
         def limits(model: str) -> Limits:
             """The model's serving.api.resources, as the checkout's manifest sets them."""
@@ -202,11 +206,14 @@ def planned(
 
 
 def apply(
-    settings: Settings, target: Target, environment: str, models: Mapping[str, Any]
-) -> Outcome:
+    settings: Settings, target: Target, environment: str, models: Mapping[str, Any],
+    progress: Reporter = QUIET,
+) -> Outcome:  # fmt: skip
     """Carry the plan out (see the module docstring). Once it has started, it never raises:
     a failure (a version's checks, the router) is kept in the outcome with what was done.
-    Certificates that cannot serve (see `prepare_tls`) raise before anything starts."""
+    Certificates that cannot serve (see `prepare_tls`) raise before anything starts.
+    `progress` hears of each action as it runs: prepare, start, health and smoke checks,
+    the router, and each stop."""
     files = prepare_tls(settings)
     nginx = router(settings, environment)
     observed = nginx.observed()
@@ -216,8 +223,9 @@ def apply(
     outcome = Outcome(environment, environment_url(settings, environment), steps, routes=observed,
                       ca=files.ca)  # fmt: skip
     if steps:
+        progress.expect(_actions(steps))
         try:
-            _carry_out(settings, target, nginx, outcome, models, instances, replicas)
+            _carry_out(settings, target, nginx, outcome, models, instances, replicas, progress)
         except MlopsError as exc:
             outcome.failures.append(f"{environment}: {exc.message}")
     elif observed is not None:
@@ -240,9 +248,18 @@ def _scrape_targets(settings: Settings, environment: str, instances: list[Instan
         atomic.write_text(path, text)
 
 
+def _actions(steps: list[Step]) -> int:
+    """The actions carrying `steps` out takes: each version prepared once, each replica
+    started, health-checked and smoke-checked, and the router updated (stops are counted
+    once they are known)."""
+    starts = [s for s in steps if s.kind in ("start", "replace") and s.version is not None]
+    return len({(s.model, s.version) for s in starts}) + 3 * len(starts) + 1
+
+
 def _carry_out(
     settings: Settings, target: Target, nginx: Router, outcome: Outcome,
     models: Mapping[str, Any], instances: list[Instance], replicas: Mapping[str, int],
+    progress: Reporter,
 ) -> None:  # fmt: skip
     environment, steps, observed = outcome.environment, outcome.steps, outcome.routes
     key = api_key(settings)
@@ -259,7 +276,7 @@ def _carry_out(
             if _same_replica(broken, step) and not broken.healthy:
                 target.stop(broken)
                 stopped.add(broken.ident)
-        started = _start(settings, target, step, key, outcome, ready)
+        started = _start(settings, target, step, key, outcome, ready, progress)
         if started is None:
             failed.add(step.model)
         else:
@@ -268,15 +285,20 @@ def _carry_out(
     table = route_table(environment, settings.deploy.ports[environment], models, live,
                         observed, keep=failed, standby=settings.deploy.standby,
                         replicas=replicas)  # fmt: skip
-    if observed is None or table.to_dict() != observed.to_dict():
-        nginx.apply(table)
-        outcome.done += [s for s in steps if s.kind == "route" and s.model not in failed]
+    with progress.stage(f"{environment}: update the router (nginx)"):
+        if observed is None or table.to_dict() != observed.to_dict():
+            nginx.apply(table)
+            outcome.done += [s for s in steps if s.kind == "route" and s.model not in failed]
     outcome.routes = table
     kept = kept_addresses(table)
+    leaving: dict[str, Instance] = {}
     for instance in [*instances, *live]:
-        if instance.address in kept or instance.ident in stopped:
-            continue
-        target.stop(instance)
+        if instance.address not in kept and instance.ident not in stopped:
+            leaving.setdefault(instance.ident, instance)
+    progress.expect(len(leaving))
+    for instance in leaving.values():
+        with progress.stage(f"{environment}: stop {instance.ident}"):
+            target.stop(instance)
         stopped.add(instance.ident)
         why = f"{instance.ident} (no longer routed)"
         outcome.done.append(Step("stop", environment, instance.model, instance.version, why,
@@ -295,31 +317,37 @@ def _start(
     key: str | None,
     outcome: Outcome,
     ready: set[tuple[str, str]],
+    progress: Reporter,
 ) -> Instance | None:
     """Start, health-check and smoke-check one replica; None (and a failure) if it fails.
     Its version is prepared first unless `ready` holds it (its other replicas share it)."""
     assert step.version is not None
     replica = f" (replica {step.replica})" if step.replica > 1 else ""
     where = f"{step.model} version {step.version}{replica} in {step.environment}"
+    version = f"{step.model} version {step.version}"
     instance: Instance | None = None
     try:
         if (step.model, step.version) not in ready:
-            prepared = target.prepare(step.model, step.version)
+            with progress.stage(f"{step.environment}: prepare {version}"):
+                prepared = target.prepare(step.model, step.version)
             ready.add((step.model, step.version))
             if prepared is not None:
                 kind, detail = prepared
                 outcome.done.append(Step(kind, step.environment, step.model, step.version,
                                          detail))  # fmt: skip
-        instance = started = target.start(step.environment, step.model, step.version, key,
-                                          step.replica)  # fmt: skip
-        probes.wait_ready(
-            started.address,
-            settings.deploy.check_timeout,
-            lambda: target.exited(started),
-            lambda: target.logs(started),
-        )
-        probes.smoke(started.address, smoke_row(settings.root, step.model), key,
-                     (step.model, step.version))  # fmt: skip
+        with progress.stage(f"{step.environment}: start {version}{replica}"):
+            instance = started = target.start(step.environment, step.model, step.version, key,
+                                              step.replica)  # fmt: skip
+        with progress.stage(f"{step.environment}: health-check {version}{replica}"):
+            probes.wait_ready(
+                started.address,
+                settings.deploy.check_timeout,
+                lambda: target.exited(started),
+                lambda: target.logs(started),
+            )
+        with progress.stage(f"{step.environment}: smoke-check {version}{replica}"):
+            probes.smoke(started.address, smoke_row(settings.root, step.model), key,
+                         (step.model, step.version))  # fmt: skip
     except MlopsError as exc:
         if instance is not None:
             target.stop(instance)

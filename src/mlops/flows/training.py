@@ -14,6 +14,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,11 +29,11 @@ from mlops.core.candidate import candidate_record, store_tags
 from mlops.core.costs import cost_labels
 from mlops.core.document import Document
 from mlops.core.lineage import flatten, input_hashes, metric_table, params_hash
+from mlops.core.progress import QUIET, Reporter
 from mlops.flows import candidates
 from mlops.flows.plan import compute_plan
 from mlops.flows.repository import checked_models
 from mlops.flows.storage import use_configured_remote
-from mlops.output import console
 
 
 @dataclass
@@ -89,43 +90,52 @@ class Clock:
         return time.perf_counter() - self.wall
 
 
-def train_model(root: Path, settings: Settings, name: str, manifest: Document) -> TrainResult:
-    """Train one model end to end; see the module docstring for the failure guarantees."""
+def train_model(
+    root: Path, settings: Settings, name: str, manifest: Document, progress: Reporter = QUIET
+) -> TrainResult:
+    """Train one model end to end; see the module docstring for the failure guarantees.
+    `progress` hears of each stage: DVC starting, each DVC stage it runs, the look-up in the
+    tracking store, logging to MLflow, storing the data and registering the version."""
     data = manifest.data
     language = str(data["language"])
     runtimes.check_runtime(language)
     params = read_params(root, name)
     clock = Clock.start()
-    out = console(stderr=True)  # progress on stderr; results (and --json) on stdout
     warmup = preload.tracking()
-    out.print(f"[bold]{name}[/]: running its pipeline ({language})")
     before = git.changes(root, layout.model_dir(name))
-    pipeline = dvc.Pipeline(root, name, on_line=_progress(out, name))
+    with ExitStack() as stages:
+        stages.enter_context(progress.stage(f"{name}: start its pipeline (DVC, {language})"))
+        pipeline = dvc.Pipeline(root, name, on_line=_stages(progress, stages, name))
+        try:
+            repro = pipeline.reproduced()
+        except BaseException:
+            pipeline.close()
+            raise
     try:
-        repro = pipeline.reproduced()
         outputs = _read_outputs(root, name, [i["path"] for i in data["data"]["inputs"]], before)
         # Registered from this machine: its data was stored then, and MLflow is not needed.
         existing = candidates.registered_here(settings, name, outputs.digest)
         if existing is None:
             pipeline.push()  # stores the data while MLflow works; a version waits for it
-            warmup.join()
-            existing = _registered_in_store(settings, name, outputs)
+            with progress.stage(f"{name}: look for this artifact in the tracking store"):
+                warmup.join()
+                existing = _registered_in_store(settings, name, outputs)
             if existing is None:
                 version, run_id = _record(root, settings, name, data, params, outputs, pipeline,
-                                          clock)  # fmt: skip
+                                          clock, progress)  # fmt: skip
                 seconds = clock.seconds()
                 return TrainResult(name, version, False, outputs.metrics, seconds, repro.ran,
                                    run_id)  # fmt: skip
-            pipeline.pushed()
+            with progress.stage(f"{name}: store its data in the DVC remote"):
+                pipeline.pushed()
     finally:
         pipeline.close()  # never leave it running after a failure
-    out.print(f"{name}: unchanged, already registered as version {existing}")
     return TrainResult(name, existing, True, outputs.metrics, clock.seconds(), repro.ran)
 
 
 def _record(
     root: Path, settings: Settings, name: str, manifest: dict[str, Any], params: dict[str, Any],
-    outputs: Outputs, pipeline: dvc.Pipeline, clock: Clock,
+    outputs: Outputs, pipeline: dvc.Pipeline, clock: Clock, progress: Reporter,
 ) -> tuple[str, str]:  # fmt: skip
     """Log the run and the model, register the version once the pipeline's data is stored,
     then write the candidate record; returns the version and the run id."""
@@ -142,18 +152,21 @@ def _record(
     experiment = tracking.experiment_id(settings, f"models/{name}")
     with tracking.run(experiment, f"{name}@{commit[:12]}", tags) as active:
         run_id = active.info.run_id
-        tracking.log_run_data(flatten(params), outputs.metrics, {
-            "lineage/environment.txt": env.lock,
-            "lineage/dvc.lock": lock,
-            **{f"lineage/{n}": (folder / n).read_text(encoding="utf-8")
-               for n in ("params.yaml", "metrics.json", "evaluation.json")},
-        })  # fmt: skip
-        model_uri = _log_model(manifest, folder)
-        found = platform.fingerprint(probe.result(), language, env.lock)
-        tracking.set_tags({"mlops.platform": platform.summary(found)})
-        cpu = _cpu_seconds() - clock.cpu
-        tracking.log_run_data({}, {"wall_seconds": clock.seconds(), "cpu_seconds": cpu},
-                              {"lineage/platform.json": json.dumps(found, indent=2)})  # fmt: skip
+        with progress.stage(f"{name}: log the run and the model to MLflow"):
+            tracking.log_run_data(flatten(params), outputs.metrics, {
+                "lineage/environment.txt": env.lock,
+                "lineage/dvc.lock": lock,
+                **{f"lineage/{n}": (folder / n).read_text(encoding="utf-8")
+                   for n in ("params.yaml", "metrics.json", "evaluation.json")},
+            })  # fmt: skip
+            model_uri = _log_model(manifest, folder)
+            found = platform.fingerprint(probe.result(), language, env.lock)
+            tracking.set_tags({"mlops.platform": platform.summary(found)})
+            cpu = _cpu_seconds() - clock.cpu
+            timing = {"wall_seconds": clock.seconds(), "cpu_seconds": cpu}
+            tracking.log_run_data(
+                {}, timing, {"lineage/platform.json": json.dumps(found, indent=2)}
+            )
         lineage = {
             "run_id": run_id,
             "git_commit": commit,
@@ -167,18 +180,23 @@ def _record(
         version_tags = {"artifact_sha256": outputs.digest, "created": created,
                         "dvc_lock_sha256": tags["mlops.dvc_lock_sha256"], **store_tags(record),
                         **{k: v for k, v in lineage.items() if k != "run_id"}}  # fmt: skip
-        pipeline.pushed()  # a version is registered only once its data is stored
-        version = tracking.register(name, model_uri, run_id, version_tags)
+        with progress.stage(f"{name}: store its data in the DVC remote"):
+            pipeline.pushed()  # a version is registered only once its data is stored
+        with progress.stage(f"{name}: register the version"):
+            version = tracking.register(name, model_uri, run_id, version_tags)
     candidates.write(settings, _candidate(settings, name, version, outputs, lineage, created))
     return version, run_id
 
 
-def _progress(out: Any, name: str) -> Callable[[str], None]:
-    """Show DVC's stage lines as the pipeline runs."""
+def _stages(progress: Reporter, stages: ExitStack, name: str) -> Callable[[str], None]:
+    """Each DVC stage that runs becomes a stage of `progress`; the one before it ends."""
 
     def show(line: str) -> None:
-        if line.startswith(("Running stage", "Stage ")):
-            out.print(f"  {name}: {line}", markup=False, style="dim")
+        if line.startswith("Running stage"):
+            stages.close()
+            # Running stage 'models/<name>/dvc.yaml:train':
+            stage = (line.split("'")[1] if "'" in line else line).rpartition(":")[2]
+            stages.enter_context(progress.stage(f"{name}: DVC stage {stage}"))
 
     return show
 
@@ -284,7 +302,9 @@ def _candidate(
     )  # fmt: skip
 
 
-def train_models(root: Path, names: list[str], *, changed_since: str | None) -> list[TrainResult]:
+def train_models(
+    root: Path, names: list[str], *, changed_since: str | None, progress: Reporter = QUIET
+) -> list[TrainResult]:
     """Train `names`, or with `changed_since` the models a change since that ref touches."""
     if changed_since is not None:
         names = [m.name for m in compute_plan(root, changed_since, "HEAD").to_train]
@@ -293,4 +313,4 @@ def train_models(root: Path, names: list[str], *, changed_since: str | None) -> 
     use_configured_remote(settings)
     # Libraries print progress (MLflow's run links) to stdout: keep stdout for the results.
     with contextlib.redirect_stdout(sys.stderr):
-        return [train_model(root, settings, n, check.manifests[n]) for n in names]
+        return [train_model(root, settings, n, check.manifests[n], progress) for n in names]
