@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from plots import png_size
 from support import commit_all, make_repository, require_system, run_cli, runtime_present
 
 MODEL = "breast-cancer"
@@ -198,3 +199,114 @@ def test_an_r_model_is_evaluated_through_its_worker(tmp_path: Path, cli) -> None
     pipeline = json.loads((root / "models/fuel-efficiency/evaluation.json").read_text())
     for metric in ("rmse", "mae", "r2"):
         assert report["candidate"]["metrics"][metric] == pytest.approx(pipeline[metric], abs=1e-4)
+
+
+def test_the_plot_is_written_beside_the_record_and_logged_to_the_candidate_run(
+    trained: Path, cli, tmp_path: Path
+) -> None:
+    """A PNG beside .mlops/evaluations/NAME.json, the same bytes logged to the candidate's
+    MLflow run as evaluation/NAME-vs-production.png, the table names where it is."""
+    result = cli("--repo", trained, "evaluate", MODEL, "--json")
+    assert result.code == 0, result.err
+    plot = json.loads(result.out)["plot"]
+    local = trained / f".mlops/evaluations/{MODEL}.png"
+    assert plot["path"] == f".mlops/evaluations/{MODEL}.png" and plot["warning"] is None
+    width, height = png_size(local)
+    assert width > 1000 and height > 500
+    artifact = f"evaluation/{MODEL}-vs-production.png"
+    assert plot["artifact"] == artifact
+    assert plot["artifact_uri"].startswith("file://") and plot["artifact_uri"].endswith(artifact)
+    assert plot["artifact_url"] is None and plot["image_url"] is None  # no UI to link to
+
+    from mlflow import MlflowClient
+
+    store = f"sqlite:///{trained / '.mlops/mlflow.db'}"
+    run_id = json.loads(result.out)["candidate"]["run_id"]
+    logged = MlflowClient(tracking_uri=store).download_artifacts(run_id, artifact, str(tmp_path))
+    assert Path(logged).read_bytes() == local.read_bytes()
+
+    shown = cli("--repo", trained, "evaluate", MODEL)
+    assert shown.code == 0, shown.err
+    assert f"Plot: .mlops/evaluations/{MODEL}.png" in shown.out
+    assert f"Logged to the candidate's run: {plot['artifact_uri']}" in shown.out
+
+
+def test_with_production_scored_the_plot_is_also_written_beside_output(
+    copy: Path, cli, tmp_path: Path
+) -> None:
+    """--output gets its own PNG beside it, and the copy of the record points at that PNG."""
+    set_production(copy, "1", f"models:/{MODEL}/1", {"roc_auc": 0.5})
+    out = tmp_path / "out" / "evaluation.json"
+    result = cli("--repo", copy, "evaluate", MODEL, "--output", out)
+    assert result.code == 0, result.err
+    written = json.loads(out.read_text())
+    assert written["production"]["source"] == "scored"
+    assert written["plot"]["path"] == str(out.with_suffix(".png"))
+    png_size(out.with_suffix(".png"))
+    local = copy / f".mlops/evaluations/{MODEL}.png"
+    assert out.with_suffix(".png").read_bytes() == local.read_bytes()
+    state = json.loads((copy / f".mlops/evaluations/{MODEL}.json").read_text())
+    assert state["plot"]["path"] == f".mlops/evaluations/{MODEL}.png"
+
+
+def test_production_known_only_by_recorded_metrics_still_gets_a_plot(copy: Path, cli) -> None:
+    """Production's model is not in this store: the candidate is plotted with production's
+    recorded metrics, and the plot is logged like any other."""
+    set_production(copy, "7", f"models:/{MODEL}/7", {"roc_auc": 0.5})
+    result = cli("--repo", copy, "evaluate", MODEL, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["production"]["source"] == "recorded"
+    assert report["plot"]["warning"] is None and report["plot"]["artifact_uri"]
+    png_size(copy / f".mlops/evaluations/{MODEL}.png")
+
+
+def test_a_plot_that_cannot_be_drawn_leaves_the_evaluation_intact(
+    copy: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Predictions of the wrong shape for the plot: the evaluation, its metrics and its verdict
+    stand, a warning says why there is no plot, and no earlier plot is left beside the record."""
+    from mlops.core import evaluation_plot
+
+    real = evaluation_plot.plan
+    local = copy / f".mlops/evaluations/{MODEL}.png"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_bytes(b"an earlier evaluation's plot")
+
+    def broken(name: str, task: str, y: Any, candidate: Any, *rest: Any) -> Any:
+        short = evaluation_plot.Side(candidate.version, candidate.predictions[:-1],
+                                     candidate.scores)  # fmt: skip
+        return real(name, task, y, short, *rest)
+
+    monkeypatch.setattr(evaluation_plot, "plan", broken)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    result = cli("--repo", copy, "evaluate", MODEL, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    rows = report["holdout"]["rows"]
+    why = f"no plot of {MODEL}: version 1 has {rows - 1} predictions for {rows} held-out rows"
+    assert report["plot"]["path"] is None and report["plot"]["warning"] == why
+    assert f"Warning: {why}" in result.err
+    assert f"::warning title=mlops evaluate {MODEL}::" in result.err
+    pipeline = json.loads((copy / f"models/{MODEL}/evaluation.json").read_text())
+    assert report["candidate"]["metrics"]["roc_auc"] == pytest.approx(pipeline["roc_auc"], abs=1e-6)
+    assert report["decision"]["passed"]
+    assert not local.exists()
+    assert json.loads((copy / f".mlops/evaluations/{MODEL}.json").read_text()) == report
+
+
+def test_the_report_links_the_plot_logged_by_evaluate(
+    copy: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PR report's section names the plot's artifact in the candidate's run."""
+    from mlops.flows.report import publish_report
+
+    for name in ("GITHUB_TOKEN", "GH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    result = cli("--repo", copy, "evaluate", MODEL, "--json")
+    assert result.code == 0, result.err
+    uri = json.loads(result.out)["plot"]["artifact_uri"]
+    body = publish_report(copy, 1, (MODEL,), "acme/models").body
+    assert (
+        f"Plot of candidate vs production: MLflow artifact `{uri}` of the candidate's run." in body
+    )

@@ -409,3 +409,33 @@ def load_model(model: str, version: str) -> Any:
     import mlflow.pyfunc
 
     return mlflow.pyfunc.load_model(f"models:/{model}/{version}")
+
+
+@_store_call("log an artifact to run {1}")
+def log_run_file(
+    settings: Settings, run_id: str, local: Path, artifact: str
+) -> dict[str, str | None]:
+    """Log `local` as the artifact `artifact` (a relative path) of the finished run `run_id`.
+    Returns its artifact URI and, for a tracking server, links to it in the UI
+    (`artifact_url`) and to its bytes (`image_url`, what GitHub can fetch if it is public)."""
+    import tempfile
+    from urllib.parse import quote
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    folder, _, filename = artifact.rpartition("/")
+    with tempfile.TemporaryDirectory(prefix="mlops-artifact-") as tmp:
+        named = Path(tmp) / filename
+        named.write_bytes(local.read_bytes())
+        client.log_artifact(run_id, str(named), artifact_path=folder or None)
+    info = client.get_run(run_id).info
+    uri = public_uri(settings.tracking_uri).rstrip("/")
+    remote = uri.startswith(("http://", "https://"))
+    page = f"{uri}/#/experiments/{info.experiment_id}/runs/{run_id}/artifacts/{artifact}"
+    image = f"{uri}/get-artifact?path={quote(artifact)}&run_uuid={run_id}"
+    return {
+        "artifact_uri": f"{str(info.artifact_uri).rstrip('/')}/{artifact}",
+        "artifact_url": page if remote else None,
+        "image_url": image if remote else None,
+    }

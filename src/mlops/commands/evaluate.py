@@ -5,6 +5,8 @@ Both versions are scored by the platform on the model's holdout input (the one w
 (core.policy) decide. The result is a table and a JSON file that the card and the PR report read.
 When production's model cannot be loaded from this tracking store (a laptop or CI runner with
 its own embedded store), its metrics recorded in registry.yaml are used and the report says so.
+A plot of both versions on the holdout is written beside the result (NAME.png) and logged to
+the candidate's MLflow run; a plot that cannot be made is a warning, never a failed evaluation.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import click
 
+from mlops.adapters import gha
 from mlops.adapters.repository import find_root
 from mlops.errors import MlopsError
 from mlops.flows.evaluation import evaluate_model
@@ -35,13 +38,15 @@ def command(
     """Score NAME's candidate and production versions on the holdout and apply the gates.
 
     Exits 1 when an enforced gate fails. The result is written to the state folder
-    (.mlops/evaluations/NAME.json) for `mlops card` and the PR report.
+    (.mlops/evaluations/NAME.json) for `mlops card` and the PR report, with a plot of both
+    versions beside it (NAME.png), also logged to the candidate's MLflow run.
     """
     result = evaluate_model(find_root(obj.get("repo")), name, candidate, output)
     if as_json:
         print_json(result)
     else:
         _show(result)
+    _plot_warning(name, result.get("plot") or {})
     decision = result["decision"]
     if not decision["passed"]:
         version = result["candidate"]["version"]
@@ -69,6 +74,24 @@ def _show(result: dict[str, Any]) -> None:
     gates = [(g["gate"], g["mode"], _verdict(g), g["reason"]) for g in result["decision"]["gates"]]
     print_table("Gates", ("gate", "mode", "verdict", "reason"), gates)
     out.print(f"Decision: {result['decision']['summary']}")
+    plot = result.get("plot") or {}
+    if plot.get("path"):
+        plain = console(markup=False)
+        plain.print(f"Plot: {plot['path']}", soft_wrap=True)  # paths are copied whole
+        if plot.get("artifact_uri"):
+            plain.print(f"Logged to the candidate's run: {plot['artifact_uri']}", soft_wrap=True)
+        if plot.get("artifact_url"):
+            plain.print(f"In the MLflow UI: {plot['artifact_url']}", soft_wrap=True)
+
+
+def _plot_warning(name: str, plot: dict[str, Any]) -> None:
+    """What kept the plot from being drawn or logged, on stderr (an annotation in Actions)."""
+    warning = plot.get("warning")
+    if not warning:
+        return
+    console(stderr=True, markup=False).print(f"Warning: {warning}", soft_wrap=True)
+    if gha.in_actions():
+        gha.warning(warning, title=f"mlops evaluate {name}")
 
 
 def _verdict(gate: dict[str, Any]) -> str:

@@ -50,6 +50,9 @@ def model_section(evaluation: Mapping[str, Any], card_diff: str | None) -> str:
     if decision.get("override_reason"):
         lines += ["", f"Policy override for this model: {_cell(decision['override_reason'])}"]
     lines += ["", _run_line(candidate)]
+    plot = _plot_line(evaluation.get("plot"))
+    if plot:
+        lines += ["", plot]
     lines += ["", *_card_diff(card_diff)]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -87,6 +90,24 @@ def _run_line(candidate: Mapping[str, Any]) -> str:
     commit = candidate.get("git_commit")
     trained = f", trained from `{str(commit)[:12]}`" if commit else ""
     return f"MLflow run {link} (model `{candidate['model_uri']}`{trained})."
+
+
+def _plot_line(plot: Mapping[str, Any] | None) -> str | None:
+    """Where the plot of candidate against production is: a comment cannot carry a local
+    file, so it links the candidate run's artifact (and the MLflow UI page when there is one)."""
+    if not plot:
+        return None  # a record written before evaluations had plots
+    warning = plot.get("warning")
+    if not plot.get("path"):
+        return f"Plot: none ({_cell(warning or 'not drawn')})."
+    uri, url = plot.get("artifact_uri"), plot.get("artifact_url")
+    if url:
+        return (f"Plot of candidate vs production: [`{plot['artifact']}`]({url}) "
+                f"(MLflow artifact `{uri}`).")  # fmt: skip
+    if uri:
+        return f"Plot of candidate vs production: MLflow artifact `{uri}` of the candidate's run."
+    why = f" ({_cell(warning)})" if warning else ""
+    return f"Plot of candidate vs production: `{plot['path']}` on the machine that evaluated{why}."
 
 
 def _card_diff(diff: str | None) -> list[str]:

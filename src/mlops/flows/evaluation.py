@@ -13,10 +13,11 @@ from typing import Any
 from mlops.adapters import atomic, dvc, scoring, tracking
 from mlops.adapters.settings import Settings, load_settings
 from mlops.core import layout, metrics
+from mlops.core.evaluation_plot import Side
 from mlops.core.lineage import input_hashes
 from mlops.core.policy import Decision, MetricRow, comparison, decide
 from mlops.errors import InvalidInput, UsageError
-from mlops.flows import candidates
+from mlops.flows import candidates, evaluation_plot
 from mlops.flows.repository import (
     RepositoryCheck,
     checked_models,
@@ -32,17 +33,21 @@ def evaluate_model(
     root: Path, name: str, candidate: str | None, output: Path | None
 ) -> dict[str, Any]:
     """Evaluate `candidate` (default: this machine's last trained version) against production
-    and write the result to the state folder (and to `output`)."""
+    and write the result to the state folder (and to `output`), each with its plot beside it
+    (NAME.png; the record's `plot` says where, or why there is none)."""
     check = checked_models(root, [name], "evaluated")
     require_shared_files(check, "evaluated")
     settings = load_settings(root)
     use_configured_remote(settings)
     version = candidate or _last_candidate(settings, root, name)
+    folder = settings.state_dir / "evaluations"
+    plot = folder / f"{name}.png"
     with contextlib.redirect_stdout(sys.stderr):  # MLflow prints download progress
-        result = evaluate(root, settings, name, manifest_data(check, name), version, check)
-    _write(settings.state_dir / "evaluations" / f"{name}.json", result)
+        result = evaluate(root, settings, name, manifest_data(check, name), version, check, plot)
+    _write(folder / f"{name}.json", result)
     if output is not None:
-        _write(output, result)
+        copied = evaluation_plot.copy_beside(result["plot"], plot, output)
+        _write(output, {**result, "plot": copied})
     return result
 
 
@@ -53,8 +58,10 @@ def evaluate(
     manifest: dict[str, Any],
     version: str,
     check: RepositoryCheck,
+    plot: Path,
 ) -> dict[str, Any]:
-    """The evaluation record: both versions' held-out metrics, the table and the decision."""
+    """The evaluation record: both versions' held-out metrics, the table and the decision,
+    and the plot of both on the holdout drawn to `plot` and logged to the candidate's run."""
     relative, holdout, frame = _holdout(root, name, manifest)
     features = [f["name"] for f in manifest["data"]["features"]]
     target = manifest["data"]["target"]["name"]
@@ -71,7 +78,7 @@ def evaluate(
     scored = scoring.score(candidate_uri, frame, features, task)
     candidate_metrics = metrics.compute(task, y, scored.predictions, scored.scores)
     entry = registry_entry(check, name)
-    production = _production(name, entry, frame, features, task, y)
+    production, production_scored = _production(name, entry, frame, features, task, y)
     production_metrics = production["metrics"] if production else None
     decision: Decision = decide(
         name, manifest, promotion_policy(check), candidate_metrics, production_metrics,
@@ -79,7 +86,7 @@ def evaluate(
     )  # fmt: skip
     rows: list[MetricRow] = comparison(manifest, candidate_metrics, production_metrics)
     lock = dvc.read_lock(root, name)
-    return {
+    result: dict[str, Any] = {
         "model": name,
         "candidate": {
             "version": version,
@@ -101,6 +108,13 @@ def evaluate(
         "decision": decision.to_dict(),
         "tracking_uri": tracking.public_uri(settings.tracking_uri),
     }
+    other = None
+    if production is not None and production_scored is not None:
+        other = Side(production["version"], production_scored.predictions, production_scored.scores)
+    shown = str(plot.relative_to(root)) if plot.is_relative_to(root) else str(plot)
+    mine = Side(version, scored.predictions, scored.scores)
+    result["plot"] = evaluation_plot.draw(settings, result, task, y, mine, other, plot, shown)
+    return result
 
 
 def _last_candidate(settings: Settings, root: Path, name: str) -> str:
@@ -143,12 +157,12 @@ def _holdout(root: Path, name: str, manifest: dict[str, Any]) -> tuple[str, str,
 
 def _production(
     name: str, entry: dict[str, Any], frame: Any, features: list[str], task: str, y: list[float]
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, scoring.Scored | None]:
     """Production's held-out metrics: scored like the candidate when its model is reachable,
-    else as recorded in registry.yaml (said so in the result)."""
+    else as recorded in registry.yaml (said so in the result); and its scored output."""
     version = (entry.get("stages") or {}).get("production")
     if version is None:
-        return None
+        return None, None
     record = (entry.get("versions") or {}).get(version) or {}
     uri = str(record.get("model_uri") or f"models:/{name}/{version}")
     base = {"version": str(version), "model_uri": uri, "run_id": record.get("run_id")}
@@ -159,9 +173,10 @@ def _production(
         return {
             **base, "source": "recorded", "metrics": recorded,
             "note": f"metrics recorded in registry.yaml at training time ({exc})",
-        }  # fmt: skip
+        }, None  # fmt: skip
     scored_metrics = _clean(metrics.compute(task, y, scored.predictions, scored.scores))
-    return {**base, "source": "scored", "metrics": scored_metrics, "note": "scored on the holdout"}
+    note = "scored on the holdout"
+    return {**base, "source": "scored", "metrics": scored_metrics, "note": note}, scored
 
 
 def _clean(data: dict[str, Any]) -> dict[str, Any]:
