@@ -56,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "github": ("github", "Check (doctor) and make (setup) the repository's GitHub settings."),
     "backup": ("backup", "Back up, verify and restore the platform's state (encrypted)."),
     "permissions": ("permissions", "Grant model owners their models on the tracking server."),
+    "catalogue": ("catalogue", "Render the model catalogue: a static site (and a Pages branch)."),
 }
 
 

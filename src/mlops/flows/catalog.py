@@ -26,7 +26,11 @@ class ModelDetail:
 
 def model_summaries(root: Path) -> list[ModelSummary]:
     """Every model folder, valid or not (an invalid one counts its errors)."""
-    check = check_repository(root)
+    return summaries_of(check_repository(root))
+
+
+def summaries_of(check: RepositoryCheck) -> list[ModelSummary]:
+    """Every model folder of a repository check (an invalid one counts its errors)."""
     registry = registry_models(check)
     folders = {n for d in check.diagnostics if (n := layout.model_of_path(d.file)) is not None}
     return [
