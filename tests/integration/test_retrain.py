@@ -66,14 +66,18 @@ def test_nothing_is_due_for_a_fresh_version_and_nothing_changes(root: Path, cli,
 
 def test_unchanged_data_opens_nothing(root: Path, cli, deploy_gh: GitHubServer) -> None:
     """Due by age, but the ingest stage gives production's data again: no pull request, no
-    branch left, the checkout as it was."""
+    branch left, the checkout as it was. Without --json the training's stages are reported
+    on stderr as they finish, and the outcome is text on stdout."""
     age_production(root)
     commit_all(root, "v1 is old")
     head = git(root, "rev-parse", "HEAD")
-    result, outcome = retrain(cli, root, "--apply")
+    result = cli("--repo", root, "retrain", MODEL, "--apply")
     assert result.code == 0, result.err
-    assert outcome["status"] == "no new data"
-    assert "production version 1 is" in outcome["reasons"][0]
+    assert f"{MODEL}: no new data" in result.out
+    assert "due: production version 1 is" in result.out
+    assert f"{MODEL}: refresh its data (DVC, from stage " in result.err
+    assert f"{MODEL}: start its pipeline" in result.err
+    assert "refresh its data" not in result.out
     assert pulls(deploy_gh) == []
     assert git(root, "branch", "--list", "mlops/retrain/*") == ""
     assert (git(root, "rev-parse", "HEAD"), git(root, "status", "--porcelain")) == (head, "")

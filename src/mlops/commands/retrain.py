@@ -9,7 +9,7 @@ import click
 from mlops.adapters.repository import find_root
 from mlops.errors import MlopsError, UsageError
 from mlops.flows.retraining import FAILED, OPENED, PLANNED, Retraining, retrain, retrain_all
-from mlops.output import console, print_json
+from mlops.output import console, print_json, progress
 
 
 @click.command("retrain")
@@ -36,7 +36,9 @@ def command(obj: dict[str, Any], name: str | None, every: bool, apply_: bool, ba
     if (name is None) == (not every):
         raise UsageError("give a model NAME or --all (not both)")
     root = find_root(obj.get("repo"))
-    results = retrain_all(root, apply_, base) if every else [retrain(root, str(name), apply_, base)]
+    with progress(not as_json) as reporter:
+        results = (retrain_all(root, apply_, base, reporter) if every
+                   else [retrain(root, str(name), apply_, base, progress=reporter)])  # fmt: skip
     if as_json:
         print_json([r.as_dict() for r in results] if every else results[0].as_dict())
     else:

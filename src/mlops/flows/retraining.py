@@ -23,6 +23,7 @@ from mlops.adapters.settings import load_settings
 from mlops.adapters.yaml_files import load_yaml_file
 from mlops.core import alerts, layout, retraining
 from mlops.core.lineage import input_hashes
+from mlops.core.progress import QUIET, Reporter
 from mlops.core.stages import PRODUCTION
 from mlops.errors import MlopsError
 from mlops.flows.monitoring import EXPERIMENT_PREFIX
@@ -49,10 +50,10 @@ class Retraining:
         return asdict(self)
 
 
-def retrain(root: Path, name: str, apply: bool, base: str, now: datetime | None = None
-            ) -> Retraining:  # fmt: skip
+def retrain(root: Path, name: str, apply: bool, base: str, now: datetime | None = None,
+            progress: Reporter = QUIET) -> Retraining:  # fmt: skip
     """Open a retraining pull request for `name` into `base` when it is due (with `apply`;
-    else say what would happen)."""
+    else say what would happen); `progress` hears of the training's stages."""
     now = now or datetime.now(UTC)
     check = checked_models(root, [name], "retrained")
     manifest = manifest_data(check, name)
@@ -92,7 +93,9 @@ def retrain(root: Path, name: str, apply: bool, base: str, now: datetime | None 
         tree = Path(scratch) / "worktree"
         git.worktree_branch(root, tree, result.branch, "HEAD")
         try:
-            after, trained = _refresh_and_train(root, tree, settings, name, manifest, check)
+            after, trained = _refresh_and_train(
+                root, tree, settings, name, manifest, check, progress
+            )
             if after == before:
                 result.status = NO_NEW_DATA
                 result.notes.append("the refreshed data is what production was trained on:"
@@ -115,7 +118,7 @@ def retrain(root: Path, name: str, apply: bool, base: str, now: datetime | None 
 
 
 def _refresh_and_train(root: Path, tree: Path, settings: Any, name: str,
-                       manifest: dict[str, Any], check: Any
+                       manifest: dict[str, Any], check: Any, progress: Reporter
                        ) -> tuple[dict[str, str], str]:  # fmt: skip
     """Run the stage that writes the training data again (and what follows), then train and
     register the result; the data's new hashes and the version."""
@@ -126,9 +129,10 @@ def _refresh_and_train(root: Path, tree: Path, settings: Any, name: str,
     use_configured_remote(settings)
     dvc.share_storage(root, tree)
     with contextlib.redirect_stdout(sys.stderr):
-        dvc.repro(tree, name, force_from=stage)
+        with progress.stage(f"{name}: refresh its data (DVC, from stage {stage})"):
+            dvc.repro(tree, name, force_from=stage)
         after = input_hashes(dvc.read_lock(tree, name), inputs)
-        trained = train_model(tree, settings, name, check.manifests[name])
+        trained = train_model(tree, settings, name, check.manifests[name], progress)
     return after, trained.version
 
 
@@ -151,7 +155,8 @@ def _created(text: Any) -> datetime | None:
         return None
 
 
-def retrain_all(root: Path, apply: bool, base: str) -> list[Retraining]:
+def retrain_all(root: Path, apply: bool, base: str, progress: Reporter = QUIET
+                ) -> list[Retraining]:  # fmt: skip
     """`retrain` for every model with a retraining rule; a model that fails is reported and
     the others still run."""
     from mlops.core.watch_workflows import retrained
@@ -160,7 +165,7 @@ def retrain_all(root: Path, apply: bool, base: str) -> list[Retraining]:
     results = []
     for name in retrained(sections(root, ("monitoring",))):
         try:
-            results.append(retrain(root, name, apply, base))
+            results.append(retrain(root, name, apply, base, progress=progress))
         except MlopsError as exc:
             results.append(Retraining(name, FAILED, notes=[exc.message]))
     return results
