@@ -195,6 +195,10 @@ class Settings:
         """Where an environment's router and local instances keep their files."""
         return self.deploy_folder / environment
 
+    def router_dir(self, environment: str) -> Path:
+        """Where an environment's router (nginx) keeps its configuration and logs."""
+        return self.deploy_dir(environment) / "nginx"
+
 
 def load_settings(root: Path) -> Settings:
     config = _tool_config(root / "pyproject.toml")

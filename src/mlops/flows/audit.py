@@ -10,7 +10,6 @@ from mlops.adapters.settings import load_settings
 from mlops.core import audit
 from mlops.core.routing import ACCESS_LOG
 from mlops.core.stages import ENVIRONMENTS
-from mlops.flows.rollout import router
 
 
 @dataclass
@@ -29,7 +28,7 @@ def read(root: Path, model: str, since: datetime | None, environment: str | None
     for env in ENVIRONMENTS:
         if environment not in (None, env):
             continue
-        path = router(settings, env).prefix / ACCESS_LOG
+        path = settings.router_dir(env) / ACCESS_LOG
         if not path.is_file():
             continue
         files.append(path)

@@ -145,7 +145,7 @@ def stop_all(settings: Settings) -> None:
 
 def router(settings: Settings, environment: str) -> Router:
     port = settings.deploy.ports[environment]
-    return Router(settings.deploy_dir(environment) / "nginx", port, tls_files(settings))
+    return Router(settings.router_dir(environment), port, tls_files(settings))
 
 
 def environment_url(settings: Settings, environment: str) -> str:
