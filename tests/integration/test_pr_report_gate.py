@@ -288,16 +288,19 @@ def test_the_gate_passes_on_the_seeded_check_run_and_approval(gh: GitHubServer, 
 
 def test_the_report_links_the_evaluation_plot(gh: GitHubServer, pr, cli) -> None:
     """The plot's MLflow artifact is linked (UI page and artifact URI) in the comment and in
-    the model's check run; the server accepts what is sent under GitHub's OpenAPI contract."""
+    the model's check run, whose output also shows the image the tracking server serves; the
+    server accepts what is sent under GitHub's OpenAPI contract."""
     write_evaluation(pr["root"], MODEL, 0.99)
     path = pr["root"] / f".mlops/evaluations/{MODEL}.json"
     record = json.loads(path.read_text())
     page = (f"https://mlflow.example/#/experiments/1/runs/{'a' * 32}/artifacts/"
             f"evaluation/{MODEL}-vs-production.png")  # fmt: skip
     uri = f"mlflow-artifacts:/1/{'a' * 32}/artifacts/evaluation/{MODEL}-vs-production.png"
+    image = (f"https://mlflow.example/get-artifact?path=evaluation/{MODEL}-vs-production.png"
+             f"&run_uuid={'a' * 32}")  # fmt: skip
     record["plot"] = {"path": f".mlops/evaluations/{MODEL}.png", "warning": None,
                       "artifact": f"evaluation/{MODEL}-vs-production.png",
-                      "artifact_uri": uri, "artifact_url": page, "image_url": None}  # fmt: skip
+                      "artifact_uri": uri, "artifact_url": page, "image_url": image}  # fmt: skip
     path.write_text(json.dumps(record))
     result = report(cli, pr)
     assert result.code == 0, result.err
@@ -306,3 +309,6 @@ def test_the_report_links_the_evaluation_plot(gh: GitHubServer, pr, cli) -> None
     assert link in comment["body"]
     (check,) = gh.check_runs(REPO, pr["head"])
     assert link in check["summary"]
+    (run,) = [r for repo in gh.data.repositories if repo.full_name == REPO
+              for r in repo.check_runs]  # fmt: skip
+    assert [i["image_url"] for i in run.images] == [image]

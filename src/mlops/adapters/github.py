@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -248,15 +248,18 @@ class GitHub:
 
     def put_check_run(
         self, sha: str, name: str, conclusion: str, title: str, summary: str, text: str,
-        *, app: str,
+        *, app: str, images: Sequence[tuple[str, str]] = (),
     ) -> None:  # fmt: skip
         """Create the check run `name` on `sha`, or replace the one `app` (this token's app)
-        already wrote there; another app's run of that name is left alone."""
+        already wrote there; another app's run of that name is left alone. `images` are
+        (alt text, public http(s) URL) pairs GitHub shows with the run's output."""
         output: dict[str, str | list[dict[str, str | int]]] = {
             "title": title,
             "summary": _clip(summary, 65000),
             "text": _clip(text, 65000),
         }
+        if images:
+            output["images"] = [{"alt": alt, "image_url": url} for alt, url in images]
 
         def write() -> None:
             for run in self.repo.get_commit(sha).get_check_runs(check_name=name):

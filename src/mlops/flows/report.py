@@ -131,4 +131,14 @@ def _publish_model(
         section,
         json.dumps(evaluation, indent=1),
         app=app,
+        images=_plot_image(name, evaluation),
     )
+
+
+def _plot_image(name: str, evaluation: dict[str, Any]) -> list[tuple[str, str]]:
+    """The evaluation plot for the check run, when a tracking server serves it over http(s):
+    GitHub shows only images it can fetch."""
+    url = (evaluation.get("plot") or {}).get("image_url")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return []
+    return [(f"{name}: candidate against production on the holdout", url)]

@@ -201,6 +201,7 @@ class CheckRun:
     summary: str | None = None
     text: str | None = None
     annotations: list[dict[str, Any]] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)  # shown on the PR, not returned
     id: int = 0
     started_at: str | None = None
     completed_at: str | None = None

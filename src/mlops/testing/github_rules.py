@@ -184,6 +184,8 @@ class GitHubRules(GitHubState):
             if name in output:
                 setattr(run, name, output[name])
         run.annotations.extend(annotations)
+        if "images" in output:
+            run.images = list(output["images"])
         if new:
             repo.check_runs.append(run)
         return run
