@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+from servers import free_port
 from support import bare_origin, commit_all, git, make_repository, require_system
 
 from mlops.adapters.github import GitHub
@@ -324,3 +325,18 @@ def test_the_latest_batch_and_monitoring_runs_come_from_the_tracking_store(
     assert "<dd>production</dd>" in monitoring
     other = (site / "models" / "fuel-efficiency.html").read_text()
     assert other.count("No run recorded yet.") == 2
+
+
+def test_a_github_that_fails_still_leaves_the_deploys_git_knows(
+    cli, story: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub configured but not answering: deploys and rollbacks still come from git, the
+    page names the failure, and what only GitHub knows is unknown."""
+    monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{free_port()}")
+    site = tmp_path / "site"
+    done = cli("--repo", story["root"], "catalogue", "--out", site, "--json", "--no-tracking")
+    assert done.code == 0, done.err
+    data = json.loads(done.out)
+    assert (data["deploys"], data["rollbacks"], data["incidents"]) == (2, 1, None), data["notes"]
+    assert any("GitHub's records not read" in note and "from git alone" in note
+               for note in data["notes"]), data["notes"]  # fmt: skip

@@ -124,11 +124,17 @@ def _github(repository: str | None, sources: dict[str, str]) -> GitHubRecords | 
 def _moves(root: Path, model: str, ref: str, repository: str | None,
            github: GitHubRecords | None, notes: list[str]) -> list[overview.Move]:  # fmt: skip
     try:
-        found = history.read(root, model, PRODUCTION, ref, repository if github else None)
+        found = history.read(root, model, PRODUCTION, ref, repository,
+                             with_github=github is not None)  # fmt: skip
     except MlopsError as exc:  # not in registry.yaml's history yet, or GitHub failed
-        if "is not in the history" not in exc.message:
+        if "is not in the history" in exc.message:
+            return []
+        if github is None:
             notes.append(f"{model}: history not read: {exc.message}")
-        return []
+            return []
+        # GitHub failed: git still knows every deploy and rollback, without their PRs.
+        notes.append(f"{model}: GitHub's records not read ({exc.message}); from git alone")
+        return _moves(root, model, ref, None, None, notes)
     notes.extend(n for n in found.notes if not n.startswith("pull requests, approvals"))
     by_commit = {e.change.commit: e for e in found.entries}
     out = []

@@ -40,8 +40,9 @@ class History:
 
 
 def read(root: Path, model: str, environment: str | None = None, ref: str = "HEAD",
-         repository: str | None = None) -> History:  # fmt: skip
-    """The model's stage changes along `ref`, with GitHub's record of each when it can."""
+         repository: str | None = None, *, with_github: bool = True) -> History:  # fmt: skip
+    """The model's stage changes along `ref`, with GitHub's record of each when it can (and
+    `with_github`: without it, git's record alone)."""
     notes: list[str] = []
     snapshots = _snapshots(root, model, ref, notes)
     if history.first_seen(snapshots) is None:
@@ -49,7 +50,7 @@ def read(root: Path, model: str, environment: str | None = None, ref: str = "HEA
                          hint="`mlops list` shows the models registry.yaml names")  # fmt: skip
     entries = [history.Entry(c) for c in history.changes(snapshots, environment)]
     found = History(model, entries, [], snapshots, notes)
-    github = _github(repository, notes)
+    github = _github(repository, notes) if with_github else None
     if github is not None:
         _join(github, found, [e for e in ENVIRONMENTS if environment in (None, e)])
     return found
