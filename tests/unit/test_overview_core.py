@@ -40,6 +40,20 @@ def test_production_changes_are_deploys_or_rollbacks_by_version_order() -> None:
     ]  # fmt: skip
 
 
+def test_a_withdrawn_production_version_is_a_rollback() -> None:
+    """It counts the revert of a model's first promotion, which leaves production empty, as a
+    rollback, and promoting it again as a deploy."""
+    history = [
+        change("2026-05-01T10:00:00", None, "1"),
+        change("2026-05-01T11:00:00", "1", None),  # the promotion reverted
+        change("2026-05-02T10:00:00", None, "1"),
+    ]
+    found = overview.moves("iris", history)
+    assert [(m.kind, m.before, m.after) for m in found] == [
+        ("deploy", None, "1"), ("rollback", "1", None), ("deploy", None, "1"),
+    ]  # fmt: skip
+
+
 def test_months_run_without_gaps_and_count_incidents_only_when_known() -> None:
     """It lists every month from the first to the last with any event, zeros included, and
     leaves incidents unknown (None) when no incident source was read."""

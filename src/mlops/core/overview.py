@@ -30,7 +30,7 @@ class Move:
     time: datetime  # when it reached main
     commit: str
     before: str | None
-    after: str
+    after: str | None  # None: production withdrawn (its promotion reverted)
     pull: int | None = None
     pull_created: datetime | None = None  # from GitHub
     deployed: datetime | None = None  # the first successful deployment record of it
@@ -104,17 +104,18 @@ def version_key(version: str) -> tuple[int, int | str]:
 
 def moves(model: str, changes: Iterable[Change]) -> list[Move]:
     """The deploys and rollbacks among a model's changes (any environment; only production's
-    count), oldest first."""
+    count), oldest first. A rollback moves production to an older version, or withdraws it
+    (the reverted promotion of a model's first production version)."""
     found = []
     for change in changes:
-        if change.environment != PRODUCTION or change.after is None:
+        if change.environment != PRODUCTION:
             continue
         before = change.before.version if change.before else None
-        after = change.after.version
+        after = change.after.version if change.after else None
         if before == after:
             continue  # only the canary share moved
-        older = before is not None and version_key(after) < version_key(before)
-        found.append(Move(model, ROLLBACK if older else DEPLOY, change.time, change.commit,
+        back = after is None or (before is not None and version_key(after) < version_key(before))
+        found.append(Move(model, ROLLBACK if back else DEPLOY, change.time, change.commit,
                           before, after))  # fmt: skip
     return found
 

@@ -175,7 +175,7 @@ def _model(found: Catalogue, page: ModelPage) -> dict[str, Any]:
         "batch": _run(page.batch), "monitoring": _run(page.monitoring),
         "alerts": alerts, "github": found.sources.get("github", ""),
         "moves": [{"time": stamp(m.time), "kind": m.kind, "before": m.before or "-",
-                   "after": m.after, "commit": m.commit[:12],
+                   "after": m.after or "withdrawn", "commit": m.commit[:12],
                    "pull": f"#{m.pull}" if m.pull else "-"} for m in reversed(page.moves)],
     }  # fmt: skip
 
