@@ -193,6 +193,12 @@ def _monitor(workdir: Path, holdout: Path) -> None:
                                 f" ({issue.pull.head_ref} -> {issue.pull.base_ref})",
                                 markup=False, soft_wrap=True)  # fmt: skip
 
+        _step("12. The model catalogue: an overview for leadership and a page per model")
+        site = workdir.parent / "catalogue"
+        _run(workdir, "mlops", "catalogue", "--out", str(site))
+        console().print(f"Open {site / 'index.html'} in a browser (pass --keep to keep it)",
+                        markup=False, soft_wrap=True)  # fmt: skip
+
 
 def _shifted_requests(workdir: Path, holdout: Path) -> None:
     """200 rows like the training data but with two watched features 60% larger, sent to

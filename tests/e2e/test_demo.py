@@ -155,3 +155,14 @@ def test_without_nginx_the_demo_stops_at_once_and_says_how_to_get_it(tmp_path: P
     assert "nginx is not installed, and the demo deploys behind it" in said
     assert "sudo apt-get install nginx-light" in said and "--plan-only" in said
     assert "mlops new" not in done.stdout  # stopped before the first step
+
+
+@pytest.mark.system
+def test_the_demo_renders_the_catalogue_of_what_it_did(demo: list[str]) -> None:
+    """The catalogue counts the demo's production moves: the promotion and its restoration
+    as deploys, the revert between them as a rollback."""
+    require_system("nginx", nginx_installed(), "apt-get install nginx-light")
+    out = "\n".join(demo)
+    assert re.search(
+        r"Wrote \d+ files to \S+catalogue \(\d+ models, 2 deploys, 1 rollbacks\)", out
+    ), out[-3000:]
