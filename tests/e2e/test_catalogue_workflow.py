@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from act_harness import REPO, TOKEN, run_act
+from registry_history import Merged, merge_in_clone
 from support import (
     ROOT,
     act_available,
@@ -45,30 +45,12 @@ WORKFLOW = ".github/workflows/catalogue.yml"
 PAGES = "gh-pages"
 
 
-def version(number: str, auc: float) -> dict[str, Any]:
-    return {"run_id": number * 32, "model_uri": f"models:/{MODEL}/{number}",
-            "git_commit": "a" * 40, "dvc_hashes": {"data/train.csv": "d" * 32},
-            "params_hash": "sha256:" + "b" * 64, "metrics": {"roc_auc": auc, "accuracy": 0.95},
-            "artifact_sha256": "c" * 64, "created": "2026-11-01T10:00:00Z"}  # fmt: skip
-
-
-def promoted(root: Path, number: int, versions: dict[str, float]) -> dict[str, Any]:
+def promoted(root: Path, number: int, versions: dict[str, float]) -> Merged:
     """Pull request `number` promoting the newest of `versions` to staging and production,
     merged into main with a merge commit."""
-    branch = f"pr-{number}"
-    base = git(root, "rev-parse", "HEAD")
-    git(root, "checkout", "-q", "-b", branch)
-    path = root / "registry.yaml"
-    data = yaml.safe_load(path.read_text())
     newest = max(versions, key=int)
-    data["models"][MODEL] = {"versions": {v: version(v, auc) for v, auc in versions.items()},
-                             "stages": {"staging": newest, "production": newest}}  # fmt: skip
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    head = commit_all(root, f"promote {MODEL} v{newest}")
-    git(root, "checkout", "-q", "main")
-    git(root, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{number}", branch)
-    merge = git(root, "rev-parse", "HEAD")
-    return {"number": number, "branch": branch, "base": base, "head": head, "merge": merge}
+    return merge_in_clone(root, MODEL, number, {"staging": newest, "production": newest},
+                          versions=versions, subject=f"promote {MODEL} v{newest}")  # fmt: skip
 
 
 @pytest.fixture
@@ -79,7 +61,7 @@ def catalogued(tmp_path: Path) -> dict[str, Any]:
     shutil.copytree(ROOT / ".github", root / ".github", dirs_exist_ok=True)
     commit_all(root, "workflows")
     pulls = [promoted(root, 1, {"1": 0.97}), promoted(root, 2, {"1": 0.97, "2": 0.99})]
-    git(root, "revert", "--no-edit", "-m", "1", pulls[1]["merge"])
+    git(root, "revert", "--no-edit", "-m", "1", pulls[1].merge)
     origin = bare_origin(root, tmp_path / "origin.git")
     server = GitHubServer()
     server.add_token(TOKEN, login="github-actions[bot]", can_read_org=False)
@@ -88,11 +70,11 @@ def catalogued(tmp_path: Path) -> dict[str, Any]:
     server.add_repository(REPO, default_branch="main")
     server.back_with_git(REPO, origin)
     for pull in pulls:
-        server.add_pull_request(REPO, author="alice", head_ref=pull["branch"],
-                                head_sha=pull["head"], base_sha=pull["base"],
-                                files=[("registry.yaml", "modified")], number=pull["number"])  # fmt: skip
-        server.add_review(REPO, pull["number"], user="mchen", state="APPROVED")
-        server.merge(REPO, pull["number"], by="mchen", merge_sha=pull["merge"])
+        server.add_pull_request(REPO, author="alice", head_ref=pull.branch, head_sha=pull.head,
+                                base_sha=pull.base, files=[("registry.yaml", "modified")],
+                                number=pull.number)  # fmt: skip
+        server.add_review(REPO, pull.number, user="mchen", state="APPROVED")
+        server.merge(REPO, pull.number, by="mchen", merge_sha=pull.merge)
     server.set_branch(REPO, "main", git(root, "rev-parse", "main"))
     server.add_issue(REPO, title=f"{MODEL}: drift alert in production", author="github-actions[bot]",
                      body=f"<!-- mlops-alert: {MODEL}/production/drift -->\ndrift past its"

@@ -24,12 +24,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import yaml
+from registry_history import dated, github_env, merged_pull, repository_on_github
 from servers import free_port
-from support import bare_origin, commit_all, git, make_repository, require_system
+from support import bare_origin, git, make_repository, require_system
 
 from mlops.adapters.github import GitHub
-from mlops.testing.github_seed import approve, open_pull_request
 from mlops.testing.github_server import GitHubServer
 
 REPO = "acme/models"
@@ -66,64 +65,18 @@ def artifacts(tmp_path: Path) -> Path:
     return folder
 
 
-def version(number: str, auc: float) -> dict[str, Any]:
-    return {"run_id": number * 32, "model_uri": f"models:/{MODEL}/{number}",
-            "git_commit": "a" * 40, "dvc_hashes": {"data/train.csv": "d" * 32},
-            "params_hash": "sha256:" + "b" * 64, "metrics": {"roc_auc": auc, "accuracy": 0.95},
-            "artifact_sha256": "c" * 64, "created": "2026-11-01T10:00:00Z"}  # fmt: skip
-
-
-def registry(root: Path, versions: dict[str, float], stages: dict[str, str]) -> None:
-    path = root / "registry.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["models"][MODEL] = {"versions": {v: version(v, auc) for v, auc in versions.items()},
-                             "stages": stages}  # fmt: skip
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-def dated(monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    monkeypatch.setenv("GIT_COMMITTER_DATE", stamp)
-    monkeypatch.setenv("GIT_AUTHOR_DATE", stamp)
-
-
-def merged(gh: GitHubServer, root: Path, number: int, versions: dict[str, float],
-           stages: dict[str, str], when: datetime, monkeypatch: pytest.MonkeyPatch) -> str:  # fmt: skip
-    """Pull request `number` (opened now, by the server's clock) merged into main at `when`."""
-    branch = f"pr-{number}"
-    base = git(root, "rev-parse", "HEAD")
-    git(root, "checkout", "-q", "-b", branch)
-    registry(root, versions, stages)
-    head = commit_all(root, f"promote: {branch}")
-    git(root, "checkout", "-q", "main")
-    dated(monkeypatch, when)
-    git(root, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{number}", branch)
-    merge = git(root, "rev-parse", "HEAD")
-    open_pull_request(gh, REPO, author="alice", branch=branch, base=base, head=head,
-                      files=[("registry.yaml", "modified")], number=number)  # fmt: skip
-    approve(gh, REPO, number, "mchen")
-    gh.merge(REPO, number, by="mchen", merge_sha=merge)
-    gh.add_commit(REPO, merge, parents=(base, head), branch="main")
-    return merge
-
-
 @pytest.fixture
 def story(tmp_path: Path, gh: GitHubServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    gh.add_token(BOT, login="github-actions[bot]", can_read_org=False)
-    for login in ("alice", "mchen"):
-        gh.add_user(login)
-    for key, value in {"GITHUB_API_URL": gh.api_url, "GITHUB_REPOSITORY": REPO,
-                       "GITHUB_TOKEN": BOT, "MLOPS_GITHUB_THROTTLE": "off"}.items():  # fmt: skip
-        monkeypatch.setenv(key, value)
+    github_env(gh, monkeypatch, REPO, BOT)
     now = datetime.now(UTC).replace(microsecond=0)
-    root = make_repository(tmp_path / "repo", (MODEL,))
-    base = git(root, "rev-parse", "HEAD")
-    gh.add_repository(REPO, default_branch="main")
-    gh.add_commit(REPO, base, branch="main")
-    first = merged(gh, root, 1, {"1": 0.97}, {"staging": "1", "production": "1"},
-                   now + timedelta(hours=1), monkeypatch)  # fmt: skip
-    second = merged(gh, root, 2, {"1": 0.97, "2": 0.99}, {"staging": "2", "production": "2"},
-                    now + timedelta(hours=2), monkeypatch)  # fmt: skip
+    root = repository_on_github(gh, REPO, tmp_path / "repo", MODEL)
+    # pull requests opened now (by the server's clock), merged one and two hours from now
+    first = merged_pull(gh, REPO, root, MODEL, 1, {"staging": "1", "production": "1"},
+                        versions={"1": 0.97}, when=now + timedelta(hours=1),
+                        monkeypatch=monkeypatch)  # fmt: skip
+    second = merged_pull(gh, REPO, root, MODEL, 2, {"staging": "2", "production": "2"},
+                         versions={"1": 0.97, "2": 0.99}, when=now + timedelta(hours=2),
+                         monkeypatch=monkeypatch)  # fmt: skip
     dated(monkeypatch, now + timedelta(hours=3))
     git(root, "revert", "--no-edit", "-m", "1", second)
     gh.add_commit(REPO, git(root, "rev-parse", "HEAD"), parents=(second,), branch="main")

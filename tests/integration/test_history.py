@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import commit_all, git, make_repository, set_stages
+from registry_history import dated, github_env, merged_pull, repository_on_github
+from support import commit_all, git
 
 from mlops.adapters.github import GitHub
-from mlops.testing.github_seed import approve, open_pull_request, passing_check_run
 from mlops.testing.github_server import GitHubServer
 
 REPO = "acme/models"
@@ -25,34 +25,6 @@ MODEL = "breast-cancer"
 BOT = "ghs_bot"
 DAYS = {"base": "2026-03-01T10:00:00Z", "first": "2026-03-02T10:00:00Z",
         "canary": "2026-03-03T10:00:00Z", "revert": "2026-03-04T10:00:00Z"}  # fmt: skip
-
-
-def dated(monkeypatch: pytest.MonkeyPatch, when: str) -> None:
-    """Commits made from now on carry `when` as their author and commit time."""
-    monkeypatch.setenv("GIT_COMMITTER_DATE", when)
-    monkeypatch.setenv("GIT_AUTHOR_DATE", when)
-
-
-def merged_pull(gh: GitHubServer, root: Path, branch: str, stages: dict[str, Any], number: int,
-                monkeypatch: pytest.MonkeyPatch, when: str) -> str:  # fmt: skip
-    """A pull request by alice setting `stages`, approved by mchen with passing gates, merged
-    into main in the clone and on the server at `when`. Returns the merge commit."""
-    dated(monkeypatch, when)
-    base = git(root, "rev-parse", "HEAD")
-    git(root, "checkout", "-q", "-b", branch)
-    set_stages(root, stages)
-    head = commit_all(root, f"promote: {branch}")
-    git(root, "checkout", "-q", "main")
-    git(root, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{number} from {branch}",
-        branch)  # fmt: skip
-    merge = git(root, "rev-parse", "HEAD")
-    open_pull_request(gh, REPO, author="alice", branch=branch, base=base, head=head,
-                      files=[("registry.yaml", "modified")], number=number)  # fmt: skip
-    approve(gh, REPO, number, "mchen")
-    passing_check_run(gh, REPO, MODEL, head)
-    gh.merge(REPO, number, by="mchen", merge_sha=merge)
-    gh.add_commit(REPO, merge, parents=(base, head), branch="main")
-    return merge
 
 
 def deployed(commit: str, environment: str, state: str, weights: dict[str, int]) -> int:
@@ -65,22 +37,18 @@ def deployed(commit: str, environment: str, state: str, weights: dict[str, int])
 
 @pytest.fixture
 def story(tmp_path: Path, gh: GitHubServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    gh.add_token(BOT, login="github-actions[bot]", can_read_org=False)
-    for login in ("alice", "mchen"):
-        gh.add_user(login)
-    for key, value in {"GITHUB_API_URL": gh.api_url, "GITHUB_REPOSITORY": REPO,
-                       "GITHUB_TOKEN": BOT, "MLOPS_GITHUB_THROTTLE": "off"}.items():  # fmt: skip
-        monkeypatch.setenv(key, value)
+    github_env(gh, monkeypatch, REPO, BOT)
     dated(monkeypatch, DAYS["base"])
-    root = make_repository(tmp_path / "repo", (MODEL,))
-    base = git(root, "rev-parse", "HEAD")
-    gh.add_repository(REPO, default_branch="main")
-    gh.add_commit(REPO, base, branch="main")
-    first = merged_pull(gh, root, "first", {"staging": "1", "production": "1"}, 1,
-                        monkeypatch, DAYS["first"])  # fmt: skip
-    canary = merged_pull(gh, root, "canary", {"staging": "2", "production": "1",
-                                              "canary": {"version": "2", "weight": 10}}, 2,
-                         monkeypatch, DAYS["canary"])  # fmt: skip
+    root = repository_on_github(gh, REPO, tmp_path / "repo", MODEL)
+
+    # pull requests by alice, approved by mchen with passing gates, each on its day
+    first = merged_pull(gh, REPO, root, MODEL, 1, {"staging": "1", "production": "1"},
+                        branch="first", from_branch=True, when=DAYS["first"],
+                        monkeypatch=monkeypatch, date_branch=True, gates_pass=True)  # fmt: skip
+    canary = merged_pull(gh, REPO, root, MODEL, 2, {"staging": "2", "production": "1",
+                                                    "canary": {"version": "2", "weight": 10}},
+                         branch="canary", from_branch=True, when=DAYS["canary"],
+                         monkeypatch=monkeypatch, date_branch=True, gates_pass=True)  # fmt: skip
     dated(monkeypatch, DAYS["revert"])
     git(root, "revert", "--no-edit", "-m", "1", canary)
     revert = git(root, "rev-parse", "HEAD")
