@@ -78,7 +78,12 @@ def test_a_meter_counts_rows_it_is_told_of() -> None:
     assert lines(buffer) == ["✓ scoring: 1,200 of 1,200 rows"]
 
 
-def test_on_a_terminal_the_live_display_is_cleared_and_finished_stages_stay() -> None:
+def test_on_a_terminal_the_live_display_is_cleared_and_finished_stages_stay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A terminal that can redraw (not TERM=dumb, as CI runners set) gets the live display,
+    and each finished stage stays as a line."""
+    monkeypatch.setenv("TERM", "xterm-256color")
     buffer = io.StringIO()
     with StageReporter(Console(file=buffer, force_terminal=True, width=100)) as reporter:
         reporter.expect(1)
