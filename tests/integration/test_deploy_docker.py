@@ -238,14 +238,16 @@ def assert_logs_outlive_containers(root: Path) -> None:
 def test_a_registry_that_refuses_the_push_changes_nothing(trained: Path, cli, monkeypatch) -> None:
     """MLOPS_IMAGE_REGISTRY names a port where no registry answers: the build of v2 (its
     image is on the engine already) fails in one line naming the registry and the setting,
-    exit 1, and registry.yaml is as it was."""
+    after the progress line of the push marked failed; exit 1, and registry.yaml is as it
+    was."""
     root = trained
     before = (root / "registry.yaml").read_text()
     nowhere = f"127.0.0.1:{free_port()}/acme"
     monkeypatch.setenv("MLOPS_IMAGE_REGISTRY", nowhere)
     result = cli("--repo", root, "build", MODEL, "2", "--apply")
     assert result.code == 1
-    [line, *_] = result.err.splitlines()
+    [line] = [text for text in result.err.splitlines() if text.startswith("error:")]
+    assert f"✗ {MODEL} 2: push to {nowhere}" in result.err
     assert line.startswith(
         f"error: cannot push {images.image_name(MODEL, '2')} to the image registry {nowhere} "
         "(MLOPS_IMAGE_REGISTRY): "
