@@ -20,7 +20,6 @@ CANDIDATE_COLOUR = "#0072B2"  # blue
 PRODUCTION_COLOUR = "#E69F00"  # orange
 REFERENCE_COLOUR = "#7F7F7F"  # grey: chance line, perfect-prediction line
 ROC, SCATTER = "roc", "scatter"
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class Bar:
     @property
     def title(self) -> str:
         """The metric, whether it is the primary one, and which way is better."""
-        better = "lower is better" if self.metric in LOWER_IS_BETTER else "higher is better"
+        better = "lower is better" if self.metric in metrics.LOWER_IS_BETTER else "higher is better"
         return f"{self.metric} ({'primary, ' if self.primary else ''}{better})"
 
 

@@ -93,6 +93,9 @@ REGRESSION_METRICS: dict[str, Callable[[Sequence[float], Sequence[float]], float
     "r2": r2,
 }
 
+# The metrics above where a smaller value is the better model (errors and losses).
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss"})
+
 
 def supported(task: str) -> list[str]:
     if task == "classification":
